@@ -1,0 +1,164 @@
+/*
+ * Reason codes and TPMKMS_raise.  In the provider, errors travel through
+ * the core's upcalls so that they carry the provider's library name; in
+ * the tpmkms command and the unit tests they go straight onto libcrypto's
+ * queue under a library code of our own.
+ */
+#include <stdarg.h>
+#include <openssl/core_dispatch.h>
+#include <openssl/err.h>
+#include "errors.h"
+
+static const OSSL_ITEM reason_strings[] = {
+    { TPMKMS_R_BAD_URI, "bad tpmkms URI" },
+    { TPMKMS_R_KEY_NOT_FOUND, "key not found" },
+    { TPMKMS_R_TPM_UNAVAILABLE, "TPM unavailable" },
+    { TPMKMS_R_AUTH_FAILED, "authorization failed" },
+    { TPMKMS_R_LOCKOUT, "TPM in dictionary-attack lockout" },
+    { TPMKMS_R_SIGN_FAILED, "signing failed" },
+    { TPMKMS_R_UNSUPPORTED_ALGORITHM, "unsupported algorithm" },
+    { TPMKMS_R_TPM_ERROR, "TPM error" },
+    { TPMKMS_R_BAD_RECORD, "bad key record" },
+    { TPMKMS_R_STORE_IO, "key store I/O error" },
+    { TPMKMS_R_KEY_EXISTS, "key exists" },
+    { TPMKMS_R_SCOPE_MISMATCH, "key scope mismatch" },
+    { TPMKMS_R_REQUIRES_ELEVATION, "requires elevation" },
+    { TPMKMS_R_PARTIAL_DELETE, "partial delete" },
+    { TPMKMS_R_BAD_PARAMETER, "bad parameter" },
+    { TPMKMS_R_INTERNAL, "internal error" },
+    { TPMKMS_R_OBJECT_MEMORY, "TPM out of object memory" },
+    { TPMKMS_R_BAD_KEY_FILE, "bad TSS2 key file" },
+    { TPMKMS_R_AMBIGUOUS_KEY, "ambiguous key name" },
+    { TPMKMS_R_INSECURE_STORE, "insecure key store" },
+    { TPMKMS_R_WRONG_SRK, "unexpected key at the SRK handle" },
+    { 0, NULL }
+};
+
+static const OSSL_CORE_HANDLE *core_handle;
+static OSSL_FUNC_core_new_error_fn *c_new_error;
+static OSSL_FUNC_core_set_error_debug_fn *c_set_error_debug;
+static OSSL_FUNC_core_vset_error_fn *c_vset_error;
+static OSSL_FUNC_core_set_error_mark_fn *c_set_error_mark;
+static OSSL_FUNC_core_pop_error_to_mark_fn *c_pop_error_to_mark;
+static OSSL_FUNC_core_clear_last_error_mark_fn *c_clear_last_error_mark;
+
+static int standalone_lib;
+static ERR_STRING_DATA *standalone_strings;
+
+const OSSL_ITEM *tpmkms_err_reason_strings(void)
+{
+    return reason_strings;
+}
+
+const char *tpmkms_err_reason_string(int reason)
+{
+    for (const OSSL_ITEM *i = reason_strings; i->ptr != NULL; i++)
+        if ((int)i->id == reason)
+            return i->ptr;
+    return "unknown reason";
+}
+
+int tpmkms_err_lib(void)
+{
+    return standalone_lib;
+}
+
+void tpmkms_err_init_provider(const OSSL_CORE_HANDLE *handle,
+                              const OSSL_DISPATCH *in)
+{
+    /* The upcalls are the same for every instance; keep the first handle. */
+    if (core_handle != NULL)
+        return;
+    for (; in->function_id != 0; in++) {
+        switch (in->function_id) {
+        case OSSL_FUNC_CORE_NEW_ERROR:
+            c_new_error = OSSL_FUNC_core_new_error(in);
+            break;
+        case OSSL_FUNC_CORE_SET_ERROR_DEBUG:
+            c_set_error_debug = OSSL_FUNC_core_set_error_debug(in);
+            break;
+        case OSSL_FUNC_CORE_VSET_ERROR:
+            c_vset_error = OSSL_FUNC_core_vset_error(in);
+            break;
+        case OSSL_FUNC_CORE_SET_ERROR_MARK:
+            c_set_error_mark = OSSL_FUNC_core_set_error_mark(in);
+            break;
+        case OSSL_FUNC_CORE_POP_ERROR_TO_MARK:
+            c_pop_error_to_mark = OSSL_FUNC_core_pop_error_to_mark(in);
+            break;
+        case OSSL_FUNC_CORE_CLEAR_LAST_ERROR_MARK:
+            c_clear_last_error_mark = OSSL_FUNC_core_clear_last_error_mark(in);
+            break;
+        default:
+            break;
+        }
+    }
+    core_handle = handle;
+}
+
+void tpmkms_err_init_standalone(void)
+{
+    size_t n = 0;
+
+    if (standalone_lib != 0 || core_handle != NULL)
+        return;
+    standalone_lib = ERR_get_next_error_library();
+    for (const OSSL_ITEM *i = reason_strings; i->ptr != NULL; i++)
+        n++;
+    /* One entry for the library name, one per reason, and the terminator. */
+    standalone_strings = OPENSSL_zalloc((n + 2) * sizeof(*standalone_strings));
+    if (standalone_strings == NULL)
+        return;
+    standalone_strings[0].error = ERR_PACK(standalone_lib, 0, 0);
+    standalone_strings[0].string = "tpmkms";
+    for (size_t k = 0; k < n; k++) {
+        standalone_strings[k + 1].error =
+            ERR_PACK(standalone_lib, 0, reason_strings[k].id);
+        standalone_strings[k + 1].string = reason_strings[k].ptr;
+    }
+    ERR_load_strings(standalone_lib, standalone_strings);
+}
+
+void tpmkms_raise_at(const char *file, int line, const char *func,
+                     int reason, const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    if (core_handle != NULL && c_new_error != NULL) {
+        c_new_error(core_handle);
+        c_set_error_debug(core_handle, file, line, func);
+        c_vset_error(core_handle, reason, fmt, ap);
+    } else {
+        if (standalone_lib == 0)
+            tpmkms_err_init_standalone();
+        ERR_new();
+        ERR_set_debug(file, line, func);
+        ERR_vset_error(standalone_lib, reason, fmt, ap);
+    }
+    va_end(ap);
+}
+
+void tpmkms_err_set_mark(void)
+{
+    if (core_handle != NULL && c_set_error_mark != NULL)
+        c_set_error_mark(core_handle);
+    else
+        ERR_set_mark();
+}
+
+void tpmkms_err_pop_to_mark(void)
+{
+    if (core_handle != NULL && c_pop_error_to_mark != NULL)
+        c_pop_error_to_mark(core_handle);
+    else
+        ERR_pop_to_mark();
+}
+
+void tpmkms_err_clear_last_mark(void)
+{
+    if (core_handle != NULL && c_clear_last_error_mark != NULL)
+        c_clear_last_error_mark(core_handle);
+    else
+        ERR_clear_last_mark();
+}

@@ -1,0 +1,74 @@
+/*
+ * Reason codes, their strings, and TPMKMS_raise.
+ *
+ * OpenSSL-facing functions return 1/0.  Internal functions return tpmkms_rc:
+ * TPMKMS_R_OK on success, otherwise the reason code that was raised.
+ * Raise once, where the failure is understood; callers pass the code up.
+ */
+#ifndef TPMKMS_ERRORS_H
+#define TPMKMS_ERRORS_H
+
+#include <openssl/core.h>
+#include <openssl/crypto.h>
+
+typedef int tpmkms_rc;
+
+/* New codes go at the end: the numbers are visible to users. */
+enum {
+    TPMKMS_R_OK = 0,
+    TPMKMS_R_BAD_URI = 100,          /* a tpmkms: URI does not parse        */
+    TPMKMS_R_KEY_NOT_FOUND,          /* no record / handle for that name    */
+    TPMKMS_R_TPM_UNAVAILABLE,        /* TCTI could not be opened            */
+    TPMKMS_R_AUTH_FAILED,            /* wrong key auth value                */
+    TPMKMS_R_LOCKOUT,                /* TPM in dictionary-attack lockout    */
+    TPMKMS_R_SIGN_FAILED,            /* TPM2_Sign failed for another reason */
+    TPMKMS_R_UNSUPPORTED_ALGORITHM,  /* algorithm / padding / hash not here */
+    TPMKMS_R_TPM_ERROR,              /* any other TPM response code         */
+    TPMKMS_R_BAD_RECORD,             /* a key record that does not parse    */
+    TPMKMS_R_STORE_IO,               /* reading/writing the key store       */
+    TPMKMS_R_KEY_EXISTS,             /* create without --force on a name    */
+    TPMKMS_R_SCOPE_MISMATCH,         /* scope in URI/store/record disagree  */
+    TPMKMS_R_REQUIRES_ELEVATION,     /* machine store needs root            */
+    TPMKMS_R_PARTIAL_DELETE,         /* record gone, TPM half left          */
+    TPMKMS_R_BAD_PARAMETER,          /* an OSSL_PARAM / CLI argument        */
+    TPMKMS_R_INTERNAL,               /* allocation and impossible states    */
+    TPMKMS_R_OBJECT_MEMORY,          /* TPM out of object slots             */
+    TPMKMS_R_BAD_KEY_FILE,           /* TSS2 PRIVATE KEY that does not parse */
+    TPMKMS_R_AMBIGUOUS_KEY,          /* name present in user and machine    */
+    TPMKMS_R_INSECURE_STORE,         /* store or record writable by others  */
+    TPMKMS_R_WRONG_SRK,              /* 0x81000001 holds an unexpected key  */
+    TPMKMS_R_MAX
+};
+
+/* The OpenSSL library code under which the reasons are raised. */
+int tpmkms_err_lib(void);
+
+/*
+ * Inside the provider: route errors through the core's upcalls.
+ * Outside (the tpmkms command, unit tests) errors go to libcrypto's
+ * own queue under a library code of our own, with loaded strings.
+ */
+void tpmkms_err_init_provider(const OSSL_CORE_HANDLE *handle,
+                              const OSSL_DISPATCH *in);
+void tpmkms_err_init_standalone(void);
+
+/* The provider's reason strings, for OSSL_FUNC_PROVIDER_GET_REASON_STRINGS */
+const OSSL_ITEM *tpmkms_err_reason_strings(void);
+const char *tpmkms_err_reason_string(int reason);
+
+void tpmkms_raise_at(const char *file, int line, const char *func,
+                     int reason, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 5, 6)))
+#endif
+    ;
+
+#define TPMKMS_raise(reason, ...) \
+    tpmkms_raise_at(OPENSSL_FILE, OPENSSL_LINE, OPENSSL_FUNC, (reason), __VA_ARGS__)
+
+/* Error marks around speculative lookups. */
+void tpmkms_err_set_mark(void);
+void tpmkms_err_pop_to_mark(void);
+void tpmkms_err_clear_last_mark(void);
+
+#endif

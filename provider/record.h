@@ -1,0 +1,103 @@
+/*
+ * Key records on disk (pure code apart from the file system).
+ *
+ * A store directory holds keys/<name>.tpmkey (the record) and
+ * certs/<name>.pem (the certificate chain, leaf first).  The record is
+ * text a person can read; the key material is the TSS2 PRIVATE KEY PEM
+ * block at its end, so `openssl` and tpm2-openssl read the file as a key
+ * file too:
+ *
+ *   # tpmkms key record
+ *   version: 1
+ *   name: web
+ *   key-scope: user
+ *   algorithm: ec-p256
+ *   created: 2026-11-25T12:00:00Z
+ *   persistent-handle: 0x81000010      (only for persistent keys)
+ *   -----BEGIN TSS2 PRIVATE KEY-----
+ *   ...
+ *   -----END TSS2 PRIVATE KEY-----
+ *
+ * Unknown header fields are refused (a newer format); a missing field,
+ * a bad value or a missing PEM block: TPMKMS_R_BAD_RECORD naming the file
+ * and the field.  Writes are atomic: temp file in the same directory,
+ * fsync, rename, fsync the directory; files 0600 (user) or 0640
+ * (machine), directories 0700 (user) or 0750 (machine).
+ */
+#ifndef TPMKMS_RECORD_H
+#define TPMKMS_RECORD_H
+
+#include "errors.h"
+#include "pubkey.h"
+#include "tss2key.h"
+#include "uri.h"
+
+#define TPMKMS_RECORD_VERSION 1
+#define TPMKMS_MACHINE_STORE_DEFAULT "/var/lib/tpmkms"
+
+typedef struct tpmkms_record_st {
+    int version;
+    char *name;
+    tpmkms_scope scope;          /* the key scope, persisted */
+    tpmkms_alg alg;
+    char *created;               /* ISO 8601 UTC; may be NULL on write */
+    uint32_t persistent;         /* 0 or the persistent handle */
+    TPMKMS_KEYBLOB blob;
+} TPMKMS_RECORD;
+
+void tpmkms_record_free(TPMKMS_RECORD *rec);
+
+/*
+ * The store directory for a scope: override if non-NULL; user:
+ * $XDG_DATA_HOME/tpmkms, else $HOME/.local/share/tpmkms; machine:
+ * $TPMKMS_MACHINE_STORE, else /var/lib/tpmkms.  OPENSSL_malloc'd.
+ */
+char *tpmkms_store_dir(tpmkms_scope scope, const char *override);
+
+tpmkms_rc tpmkms_record_to_text(const TPMKMS_RECORD *rec, char **text);
+tpmkms_rc tpmkms_record_from_text(const char *text, size_t len,
+                                  const char *origin, TPMKMS_RECORD **out);
+
+/* Creates dir/keys as needed.  overwrite 0: TPMKMS_R_KEY_EXISTS if present. */
+tpmkms_rc tpmkms_record_save(const char *dir, const TPMKMS_RECORD *rec,
+                             int overwrite);
+/* TPMKMS_R_KEY_NOT_FOUND (raised) when there is no such record. */
+tpmkms_rc tpmkms_record_load(const char *dir, const char *name,
+                             TPMKMS_RECORD **out);
+/* TPMKMS_R_KEY_NOT_FOUND when nothing was there. */
+tpmkms_rc tpmkms_record_remove(const char *dir, const char *name);
+/* 1 if dir holds a record of that name (no error raised). */
+int tpmkms_record_exists(const char *dir, const char *name);
+
+/* Calls cb for each readable record in dir/keys, sorted by name; a
+ * non-zero return from cb stops the walk.  A missing dir is empty. */
+tpmkms_rc tpmkms_record_list(const char *dir,
+                             int (*cb)(const TPMKMS_RECORD *rec, void *arg),
+                             void *arg);
+
+/*
+ * Finds the record a URI names.  storage-directory set: only there.
+ * key-scope set: that scope's store, and the record's scope must agree
+ * (TPMKMS_R_SCOPE_MISMATCH).  key-scope unset: the user store, then the
+ * machine store; a name in both is TPMKMS_R_AMBIGUOUS_KEY asking for
+ * key-scope=.  A record whose scope disagrees with the store it sits in
+ * is TPMKMS_R_SCOPE_MISMATCH.  *dir_out (may be NULL) gets the store dir.
+ */
+tpmkms_rc tpmkms_record_resolve(const TPMKMS_URI *uri, TPMKMS_RECORD **out,
+                                char **dir_out);
+
+/* Certificates: dir/certs/<name>.pem, PEM text, written atomically. */
+tpmkms_rc tpmkms_cert_save(const char *dir, const char *name,
+                           const char *pem, size_t len, int overwrite);
+/* *pem NULL and TPMKMS_R_OK when there is none. */
+tpmkms_rc tpmkms_cert_load(const char *dir, const char *name,
+                           char **pem, size_t *len);
+tpmkms_rc tpmkms_cert_remove(const char *dir, const char *name);
+
+/* Atomic write of any file: temp, fsync, rename, fsync dir. */
+tpmkms_rc tpmkms_write_file_atomic(const char *path, const void *data,
+                                   size_t len, int mode);
+/* Reads a whole file (max 1 MiB); KEY_NOT_FOUND if absent, else STORE_IO. */
+tpmkms_rc tpmkms_read_file(const char *path, char **data, size_t *len);
+
+#endif
