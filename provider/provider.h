@@ -1,0 +1,50 @@
+/*
+ * The provider context and the algorithm tables each operation family
+ * exports (defined at the bottom of its own file).
+ */
+#ifndef TPMKMS_PROVIDER_H
+#define TPMKMS_PROVIDER_H
+
+#include <openssl/core.h>
+#include <openssl/core_dispatch.h>
+#include "ctx.h"
+
+/* Every algorithm of ours carries this property string. */
+#define TPMKMS_PROPS "provider=tpmkms"
+
+/*
+ * Signature algorithm names that only tpmkms implements.  Our keymgmt's
+ * query_operation_name answers these, so a TPM key's signature is never
+ * fetched from another provider (which would export the key as if it were
+ * a software key), and a software key's signature never comes to us.
+ */
+#define TPMKMS_SIG_NAME_ECDSA "TPMKMS-ECDSA"
+#define TPMKMS_SIG_NAME_RSA "TPMKMS-RSA"
+
+typedef struct tpmkms_provctx_st {
+    const OSSL_CORE_HANDLE *handle;
+    OSSL_LIB_CTX *libctx;       /* a child libctx of the application's */
+    TPMKMS_CTX *ctx;
+} TPMKMS_PROVCTX;
+
+static inline TPMKMS_CTX *tpmkms_provctx_ctx(void *provctx)
+{
+    return ((TPMKMS_PROVCTX *)provctx)->ctx;
+}
+
+static inline OSSL_LIB_CTX *tpmkms_provctx_libctx(void *provctx)
+{
+    return ((TPMKMS_PROVCTX *)provctx)->libctx;
+}
+
+/* Project parameter names, spelled like URI attributes. */
+#define TPMKMS_PARAM_URI "uri"
+#define TPMKMS_PARAM_KEY_SCOPE "key-scope"
+
+extern const OSSL_ALGORITHM tpmkms_keymgmt_algorithms[];
+extern const OSSL_ALGORITHM tpmkms_signature_algorithms[];
+extern const OSSL_ALGORITHM tpmkms_store_algorithms[];
+extern const OSSL_ALGORITHM tpmkms_encoder_algorithms[];
+extern const OSSL_ALGORITHM tpmkms_decoder_algorithms[];
+
+#endif
