@@ -1,1 +1,236 @@
-/* placeholder: being written */
+/*
+ * What every backend needs the same way: refcount, the command lock, the
+ * lazy connection and fork detection.  The method table does the TPM work
+ * and is always called with the lock held.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <openssl/crypto.h>
+#include "backend.h"
+#include "debug.h"
+
+struct tpmkms_backend_st {
+    int refcnt;
+    CRYPTO_RWLOCK *refcnt_lock;
+    CRYPTO_RWLOCK *lock;        /* held for each whole command sequence */
+    const TPMKMS_BACKEND_METHOD *meth;
+    char *tcti;                 /* NULL: $TPMKMS_TCTI or the default */
+    void *state;                /* NULL until the first command */
+    pid_t pid;                  /* the process that connected */
+    uint64_t generation;        /* bumped on every connect */
+};
+
+TPMKMS_BACKEND *tpmkms_backend_new(const TPMKMS_BACKEND_METHOD *meth,
+                                   const char *tcti_conf)
+{
+    TPMKMS_BACKEND *b = OPENSSL_zalloc(sizeof(*b));
+
+    if (b == NULL)
+        goto err;
+    b->refcnt = 1;
+    b->meth = meth;
+    b->refcnt_lock = CRYPTO_THREAD_lock_new();
+    b->lock = CRYPTO_THREAD_lock_new();
+    if (b->refcnt_lock == NULL || b->lock == NULL)
+        goto err;
+    if (tcti_conf != NULL && (b->tcti = OPENSSL_strdup(tcti_conf)) == NULL)
+        goto err;
+    return b;
+ err:
+    TPMKMS_raise(TPMKMS_R_INTERNAL, "out of memory creating the TPM backend");
+    tpmkms_backend_free(b);
+    return NULL;
+}
+
+int tpmkms_backend_up_ref(TPMKMS_BACKEND *b)
+{
+    int n;
+
+    return CRYPTO_atomic_add(&b->refcnt, 1, &n, b->refcnt_lock);
+}
+
+void tpmkms_backend_free(TPMKMS_BACKEND *b)
+{
+    int n;
+
+    if (b == NULL)
+        return;
+    if (b->refcnt_lock != NULL) {
+        if (!CRYPTO_atomic_add(&b->refcnt, -1, &n, b->refcnt_lock) || n > 0)
+            return;
+    }
+    if (b->state != NULL) {
+        if (b->pid == getpid())
+            b->meth->disconnect(b->state);
+        else
+            b->meth->abandon(b->state);
+    }
+    CRYPTO_THREAD_lock_free(b->lock);
+    CRYPTO_THREAD_lock_free(b->refcnt_lock);
+    OPENSSL_free(b->tcti);
+    OPENSSL_free(b);
+}
+
+const char *tpmkms_backend_tcti(const TPMKMS_BACKEND *b)
+{
+    return b->tcti;
+}
+
+const TPMKMS_BACKEND_METHOD *tpmkms_backend_method(const TPMKMS_BACKEND *b)
+{
+    return b->meth;
+}
+
+static const char *effective_tcti(const TPMKMS_BACKEND *b)
+{
+    const char *env;
+
+    if (b->tcti != NULL)
+        return b->tcti;
+    env = getenv("TPMKMS_TCTI");
+    return env != NULL && *env != '\0' ? env : NULL;
+}
+
+/* Called with the lock held.  Connects on first use and after fork(). */
+static tpmkms_rc backend_enter(TPMKMS_BACKEND *b)
+{
+    tpmkms_rc rc;
+
+    if (b->state != NULL && b->pid != getpid()) {
+        TPMKMS_debug("new process %ld: abandoning the parent's connection",
+                     (long)getpid());
+        b->meth->abandon(b->state);
+        b->state = NULL;
+    }
+    if (b->state != NULL)
+        return TPMKMS_R_OK;
+    TPMKMS_debug("connecting to %s",
+                 effective_tcti(b) ? effective_tcti(b) : "the default TCTI");
+    rc = b->meth->connect(effective_tcti(b), &b->state);
+    if (rc != TPMKMS_R_OK) {
+        b->state = NULL;
+        return rc;
+    }
+    b->pid = getpid();
+    b->generation++;
+    return TPMKMS_R_OK;
+}
+
+static int backend_lock(TPMKMS_BACKEND *b)
+{
+    if (!CRYPTO_THREAD_write_lock(b->lock)) {
+        TPMKMS_raise(TPMKMS_R_INTERNAL, "cannot take the TPM backend lock");
+        return 0;
+    }
+    return 1;
+}
+
+/* A key's loaded object from an earlier connection is dropped unsent. */
+static void key_sync_generation(TPMKMS_BACKEND *b, TPMKMS_KEYREF *key)
+{
+    if (key->loaded != NULL && key->generation != b->generation) {
+        b->meth->forget(key);
+        key->loaded = NULL;
+    }
+    key->generation = b->generation;
+}
+
+/*
+ * Each entry point: lock, connect if needed, run the method, unlock.
+ * The macro keeps the sequence in one place without a callback layer.
+ */
+#define BACKEND_CALL(b, call)                                   \
+    do {                                                        \
+        tpmkms_rc rc_;                                          \
+        if (!backend_lock(b))                                   \
+            return TPMKMS_R_INTERNAL;                           \
+        rc_ = backend_enter(b);                                 \
+        if (rc_ == TPMKMS_R_OK)                                 \
+            rc_ = (call);                                       \
+        CRYPTO_THREAD_unlock((b)->lock);                        \
+        return rc_;                                             \
+    } while (0)
+
+tpmkms_rc tpmkms_backend_create_key(TPMKMS_BACKEND *b,
+                                    const TPMKMS_CREATE_PARAMS *params,
+                                    TPMKMS_KEYBLOB *blob, TPMKMS_PUBLIC *pub)
+{
+    BACKEND_CALL(b, b->meth->create_key(b->state, params, blob, pub));
+}
+
+static tpmkms_rc sign_locked(TPMKMS_BACKEND *b, TPMKMS_KEYREF *key,
+                             tpmkms_scheme scheme, tpmkms_hash hash,
+                             const unsigned char *in, size_t inlen,
+                             unsigned char *sig, size_t *siglen)
+{
+    key_sync_generation(b, key);
+    return b->meth->sign(b->state, key, scheme, hash, in, inlen, sig, siglen);
+}
+
+tpmkms_rc tpmkms_backend_sign(TPMKMS_BACKEND *b, TPMKMS_KEYREF *key,
+                              tpmkms_scheme scheme, tpmkms_hash hash,
+                              const unsigned char *in, size_t inlen,
+                              unsigned char *sig, size_t *siglen)
+{
+    BACKEND_CALL(b, sign_locked(b, key, scheme, hash, in, inlen, sig, siglen));
+}
+
+void tpmkms_backend_release_key(TPMKMS_BACKEND *b, TPMKMS_KEYREF *key)
+{
+    if (key->loaded == NULL)
+        return;
+    if (!CRYPTO_THREAD_write_lock(b->lock))
+        return;
+    if (b->state != NULL && b->pid == getpid()
+            && key->generation == b->generation)
+        b->meth->unload(b->state, key);
+    else
+        b->meth->forget(key);
+    key->loaded = NULL;
+    CRYPTO_THREAD_unlock(b->lock);
+}
+
+tpmkms_rc tpmkms_backend_read_persistent(TPMKMS_BACKEND *b, uint32_t handle,
+                                         TPMKMS_PUBLIC *pub)
+{
+    BACKEND_CALL(b, b->meth->read_persistent(b->state, handle, pub));
+}
+
+tpmkms_rc tpmkms_backend_persist(TPMKMS_BACKEND *b, const TPMKMS_KEYBLOB *blob,
+                                 uint32_t handle, const char *label)
+{
+    BACKEND_CALL(b, b->meth->persist(b->state, blob, handle, label));
+}
+
+tpmkms_rc tpmkms_backend_evict(TPMKMS_BACKEND *b, uint32_t handle,
+                               const char *label)
+{
+    BACKEND_CALL(b, b->meth->evict(b->state, handle, label));
+}
+
+tpmkms_rc tpmkms_backend_probe(TPMKMS_BACKEND *b, TPMKMS_PROBE *probe)
+{
+    memset(probe, 0, sizeof(*probe));
+    if (effective_tcti(b) != NULL)
+        OPENSSL_strlcpy(probe->tcti, effective_tcti(b), sizeof(probe->tcti));
+    else
+        OPENSSL_strlcpy(probe->tcti, "(TCTI loader default)",
+                        sizeof(probe->tcti));
+    BACKEND_CALL(b, b->meth->probe(b->state, probe));
+}
+
+tpmkms_rc tpmkms_backend_setup(TPMKMS_BACKEND *b, tpmkms_setup_result *res)
+{
+    BACKEND_CALL(b, b->meth->setup(b->state, res));
+}
+
+tpmkms_rc tpmkms_backend_public_from_blob(const TPMKMS_BACKEND *b,
+                                          const TPMKMS_KEYBLOB *blob,
+                                          TPMKMS_PUBLIC *pub,
+                                          const char *label)
+{
+    /* Pure parsing: no lock, no connection. */
+    memset(pub, 0, sizeof(*pub));
+    return b->meth->public_from_blob(blob, pub, label);
+}

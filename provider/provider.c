@@ -1,0 +1,148 @@
+/*
+ * The provider's entry point.  Loading the provider reads configuration
+ * only: no TPM is touched until an operation on a tpmkms: key needs it.
+ */
+#include <string.h>
+#include <openssl/core_dispatch.h>
+#include <openssl/core_names.h>
+#include <openssl/params.h>
+#include <openssl/crypto.h>
+#include "provider.h"
+#include "errors.h"
+#include "debug.h"
+
+#define TPMKMS_PROVIDER_NAME "tpmkms: TPM 2.0 keys for OpenSSL"
+#define TPMKMS_VERSION_STR "0.1.0"
+
+static OSSL_FUNC_provider_teardown_fn tpmkms_provider_teardown;
+static OSSL_FUNC_provider_gettable_params_fn tpmkms_provider_gettable_params;
+static OSSL_FUNC_provider_get_params_fn tpmkms_provider_get_params;
+static OSSL_FUNC_provider_query_operation_fn tpmkms_provider_query_operation;
+static OSSL_FUNC_provider_get_reason_strings_fn tpmkms_provider_get_reason_strings;
+OSSL_provider_init_fn OSSL_provider_init;
+
+static void tpmkms_provider_teardown(void *provctx)
+{
+    TPMKMS_PROVCTX *pctx = provctx;
+
+    if (pctx == NULL)
+        return;
+    tpmkms_ctx_free(pctx->ctx);
+    OSSL_LIB_CTX_free(pctx->libctx);
+    OPENSSL_free(pctx);
+}
+
+static const OSSL_PARAM provider_param_types[] = {
+    OSSL_PARAM_DEFN(OSSL_PROV_PARAM_NAME, OSSL_PARAM_UTF8_PTR, NULL, 0),
+    OSSL_PARAM_DEFN(OSSL_PROV_PARAM_VERSION, OSSL_PARAM_UTF8_PTR, NULL, 0),
+    OSSL_PARAM_DEFN(OSSL_PROV_PARAM_BUILDINFO, OSSL_PARAM_UTF8_PTR, NULL, 0),
+    OSSL_PARAM_DEFN(OSSL_PROV_PARAM_STATUS, OSSL_PARAM_INTEGER, NULL, 0),
+    OSSL_PARAM_END
+};
+
+static const OSSL_PARAM *tpmkms_provider_gettable_params(void *provctx)
+{
+    return provider_param_types;
+}
+
+static int tpmkms_provider_get_params(void *provctx, OSSL_PARAM params[])
+{
+    OSSL_PARAM *p;
+
+    p = OSSL_PARAM_locate(params, OSSL_PROV_PARAM_NAME);
+    if (p != NULL && !OSSL_PARAM_set_utf8_ptr(p, TPMKMS_PROVIDER_NAME))
+        return 0;
+    p = OSSL_PARAM_locate(params, OSSL_PROV_PARAM_VERSION);
+    if (p != NULL && !OSSL_PARAM_set_utf8_ptr(p, TPMKMS_VERSION_STR))
+        return 0;
+    p = OSSL_PARAM_locate(params, OSSL_PROV_PARAM_BUILDINFO);
+    if (p != NULL && !OSSL_PARAM_set_utf8_ptr(p, TPMKMS_VERSION_STR))
+        return 0;
+    p = OSSL_PARAM_locate(params, OSSL_PROV_PARAM_STATUS);
+    if (p != NULL && !OSSL_PARAM_set_int(p, 1))
+        return 0;
+    return 1;
+}
+
+static const OSSL_ALGORITHM *tpmkms_provider_query_operation(void *provctx,
+                                                             int operation_id,
+                                                             int *no_cache)
+{
+    *no_cache = 0;
+    switch (operation_id) {
+    case OSSL_OP_KEYMGMT:
+        return tpmkms_keymgmt_algorithms;
+    case OSSL_OP_SIGNATURE:
+        return tpmkms_signature_algorithms;
+    case OSSL_OP_STORE:
+        return tpmkms_store_algorithms;
+    case OSSL_OP_ENCODER:
+        return tpmkms_encoder_algorithms;
+    default:
+        return NULL;
+    }
+}
+
+static const OSSL_ITEM *tpmkms_provider_get_reason_strings(void *provctx)
+{
+    return tpmkms_err_reason_strings();
+}
+
+static const OSSL_DISPATCH tpmkms_provider_functions[] = {
+    { OSSL_FUNC_PROVIDER_TEARDOWN, (void (*)(void))tpmkms_provider_teardown },
+    { OSSL_FUNC_PROVIDER_GETTABLE_PARAMS,
+      (void (*)(void))tpmkms_provider_gettable_params },
+    { OSSL_FUNC_PROVIDER_GET_PARAMS, (void (*)(void))tpmkms_provider_get_params },
+    { OSSL_FUNC_PROVIDER_QUERY_OPERATION,
+      (void (*)(void))tpmkms_provider_query_operation },
+    { OSSL_FUNC_PROVIDER_GET_REASON_STRINGS,
+      (void (*)(void))tpmkms_provider_get_reason_strings },
+    { 0, NULL }
+};
+
+/* Reads "tcti" from the provider's config section, if there is one. */
+static char *config_tcti(const OSSL_CORE_HANDLE *handle, const OSSL_DISPATCH *in)
+{
+    OSSL_FUNC_core_get_params_fn *get_params = NULL;
+    char *tcti = NULL;
+    OSSL_PARAM params[2];
+
+    for (; in->function_id != 0; in++)
+        if (in->function_id == OSSL_FUNC_CORE_GET_PARAMS)
+            get_params = OSSL_FUNC_core_get_params(in);
+    if (get_params == NULL)
+        return NULL;
+    params[0] = OSSL_PARAM_construct_utf8_ptr("tcti", &tcti, 0);
+    params[1] = OSSL_PARAM_construct_end();
+    if (!get_params(handle, params) || tcti == NULL)
+        return NULL;
+    return OPENSSL_strdup(tcti);
+}
+
+int OSSL_provider_init(const OSSL_CORE_HANDLE *handle, const OSSL_DISPATCH *in,
+                       const OSSL_DISPATCH **out, void **provctx)
+{
+    TPMKMS_PROVCTX *pctx = NULL;
+    char *tcti = NULL;
+
+    tpmkms_err_init_provider(handle, in);
+    if ((pctx = OPENSSL_zalloc(sizeof(*pctx))) == NULL)
+        goto err;
+    pctx->handle = handle;
+    if ((pctx->libctx = OSSL_LIB_CTX_new_child(handle, in)) == NULL)
+        goto err;
+    tcti = config_tcti(handle, in);
+    pctx->ctx = tpmkms_ctx_new(pctx->libctx, tcti,
+                               tpmkms_backend_default_method());
+    if (pctx->ctx == NULL)
+        goto err;
+    OPENSSL_free(tcti);
+    TPMKMS_debug("provider loaded (no TPM contacted)");
+    *out = tpmkms_provider_functions;
+    *provctx = pctx;
+    return 1;
+ err:
+    OPENSSL_free(tcti);
+    tpmkms_provider_teardown(pctx);
+    return 0;
+}

@@ -1,0 +1,391 @@
+/*
+ * OSSL_STORE loader for tpmkms: URIs.
+ *
+ * tpmkms:name=web     the private key (by reference: keymgmt's load takes
+ *                     its own ref), then the certificate chain stored for
+ *                     it, if any, in the store that store-location names.
+ * tpmkms:             (no name) the names of all keys, as URIs.
+ */
+#include <string.h>
+#include <openssl/core_dispatch.h>
+#include <openssl/core_names.h>
+#include <openssl/core_object.h>
+#include <openssl/params.h>
+#include <openssl/pem.h>
+#include <openssl/store.h>
+#include <openssl/x509.h>
+#include "provider.h"
+#include "key.h"
+#include "record.h"
+#include "uri.h"
+#include "debug.h"
+
+static OSSL_FUNC_store_open_fn tpmkms_store_open;
+static OSSL_FUNC_store_settable_ctx_params_fn tpmkms_store_settable_ctx_params;
+static OSSL_FUNC_store_set_ctx_params_fn tpmkms_store_set_ctx_params;
+static OSSL_FUNC_store_load_fn tpmkms_store_load;
+static OSSL_FUNC_store_eof_fn tpmkms_store_eof;
+static OSSL_FUNC_store_close_fn tpmkms_store_close;
+
+typedef enum {
+    STATE_KEY,          /* next: the key */
+    STATE_CERTS,        /* next: certificate number next_cert */
+    STATE_LIST,         /* next: name number next_name */
+    STATE_DONE
+} store_state;
+
+typedef struct {
+    TPMKMS_PROVCTX *provctx;
+    TPMKMS_URI *uri;
+    store_state state;
+    int expect;                  /* OSSL_STORE_INFO_* or 0 */
+    STACK_OF(X509) *certs;
+    int next_cert;
+    char **names;                /* listing: URIs of all keys */
+    size_t n_names, next_name;
+    int failed;
+} TPMKMS_STORE_CTX;
+
+static void *tpmkms_store_open(void *provctx, const char *text)
+{
+    TPMKMS_STORE_CTX *ctx;
+    TPMKMS_URI *uri = NULL;
+
+    if (tpmkms_uri_parse(text, &uri) != TPMKMS_R_OK)
+        return NULL;
+    if ((ctx = OPENSSL_zalloc(sizeof(*ctx))) == NULL) {
+        tpmkms_uri_free(uri);
+        TPMKMS_raise(TPMKMS_R_INTERNAL, "out of memory");
+        return NULL;
+    }
+    ctx->provctx = provctx;
+    ctx->uri = uri;
+    ctx->state = (uri->name != NULL || uri->handle != 0) ? STATE_KEY : STATE_LIST;
+    return ctx;
+}
+
+static const OSSL_PARAM store_settable[] = {
+    OSSL_PARAM_int(OSSL_STORE_PARAM_EXPECT, NULL),
+    OSSL_PARAM_END
+};
+
+static const OSSL_PARAM *tpmkms_store_settable_ctx_params(void *provctx)
+{
+    return store_settable;
+}
+
+static int tpmkms_store_set_ctx_params(void *vctx, const OSSL_PARAM params[])
+{
+    TPMKMS_STORE_CTX *ctx = vctx;
+    const OSSL_PARAM *p;
+    int expect = ctx->expect;
+
+    if (params == NULL)
+        return 1;
+    p = OSSL_PARAM_locate_const(params, OSSL_STORE_PARAM_EXPECT);
+    if (p != NULL && !OSSL_PARAM_get_int(p, &expect))
+        return 0;
+    ctx->expect = expect;
+    return 1;
+}
+
+static int wants(const TPMKMS_STORE_CTX *ctx, int type)
+{
+    return ctx->expect == 0 || ctx->expect == type;
+}
+
+/* Asks the application for the key's auth value (e.g. openssl's -passin). */
+static tpmkms_rc ask_pin(TPMKMS_KEY *key, OSSL_PASSPHRASE_CALLBACK *pw_cb,
+                         void *pw_cbarg)
+{
+    char pin[256];
+    size_t len = 0;
+    OSSL_PARAM params[2];
+    tpmkms_rc rc;
+
+    params[0] = OSSL_PARAM_construct_utf8_string(OSSL_PASSPHRASE_PARAM_INFO,
+                                                 key->uri, 0);
+    params[1] = OSSL_PARAM_construct_end();
+    if (pw_cb == NULL || !pw_cb(pin, sizeof(pin), &len, params, pw_cbarg)) {
+        TPMKMS_raise(TPMKMS_R_AUTH_FAILED,
+                     "%s needs an auth value: add pin-value=... or "
+                     "pin-source=file:... to the URI", key->uri);
+        return TPMKMS_R_AUTH_FAILED;
+    }
+    rc = tpmkms_key_set_auth(key, pin, len);
+    OPENSSL_cleanse(pin, sizeof(pin));
+    return rc;
+}
+
+static int load_key(TPMKMS_STORE_CTX *ctx, OSSL_CALLBACK *object_cb,
+                    void *object_cbarg, OSSL_PASSPHRASE_CALLBACK *pw_cb,
+                    void *pw_cbarg)
+{
+    TPMKMS_KEY *key = NULL;
+    OSSL_PARAM params[5];
+    int object_type = OSSL_OBJECT_PKEY;
+    int ok;
+
+    if (tpmkms_key_open(tpmkms_provctx_ctx(ctx->provctx), ctx->uri, &key)
+            != TPMKMS_R_OK)
+        return 0;
+    if (key->ref.persistent == 0 && key->ref.blob.empty_auth == 0
+            && key->ref.auth == NULL
+            && ask_pin(key, pw_cb, pw_cbarg) != TPMKMS_R_OK) {
+        tpmkms_key_free(key);
+        return 0;
+    }
+    params[0] = OSSL_PARAM_construct_int(OSSL_OBJECT_PARAM_TYPE, &object_type);
+    params[1] = OSSL_PARAM_construct_utf8_string(OSSL_OBJECT_PARAM_DATA_TYPE,
+                    (char *)tpmkms_alg_keytype(key->pub.alg), 0);
+    params[2] = OSSL_PARAM_construct_octet_string(OSSL_OBJECT_PARAM_REFERENCE,
+                                                  &key, sizeof(key));
+    params[3] = OSSL_PARAM_construct_utf8_string(OSSL_OBJECT_PARAM_DESC,
+                                                 key->uri, 0);
+    params[4] = OSSL_PARAM_construct_end();
+    /* keymgmt's load takes its own reference during the callback. */
+    ok = object_cb(params, object_cbarg);
+    tpmkms_key_free(key);
+    return ok;
+}
+
+static tpmkms_rc read_certs(TPMKMS_STORE_CTX *ctx)
+{
+    TPMKMS_RECORD *rec = NULL;
+    char *keydir = NULL, *certdir = NULL, *pem = NULL;
+    size_t len = 0;
+    tpmkms_scope where;
+    tpmkms_rc rc;
+    BIO *bio = NULL;
+    X509 *x;
+
+    if (ctx->uri->name == NULL)
+        return TPMKMS_R_OK;
+    tpmkms_err_set_mark();
+    rc = tpmkms_record_resolve(ctx->uri, &rec, &keydir);
+    tpmkms_err_pop_to_mark();
+    /* The certificate lives where store-location says, else beside the key. */
+    if (ctx->uri->storage_directory != NULL) {
+        where = TPMKMS_SCOPE_UNSET;
+    } else if (ctx->uri->store_location != TPMKMS_SCOPE_UNSET) {
+        where = ctx->uri->store_location;
+    } else if (rc == TPMKMS_R_OK) {
+        where = rec->scope;
+    } else {
+        where = tpmkms_uri_key_scope(ctx->uri);
+    }
+    tpmkms_record_free(rec);
+    OPENSSL_free(keydir);
+    certdir = tpmkms_store_dir(where == TPMKMS_SCOPE_UNSET ? TPMKMS_SCOPE_USER : where,
+                               ctx->uri->storage_directory);
+    if (certdir == NULL) {
+        TPMKMS_raise(TPMKMS_R_INTERNAL, "out of memory");
+        return TPMKMS_R_INTERNAL;
+    }
+    rc = tpmkms_cert_load(certdir, ctx->uri->name, &pem, &len);
+    OPENSSL_free(certdir);
+    if (rc != TPMKMS_R_OK || pem == NULL)
+        return rc;
+    if ((ctx->certs = sk_X509_new_null()) == NULL
+            || (bio = BIO_new_mem_buf(pem, (int)len)) == NULL) {
+        rc = TPMKMS_R_INTERNAL;
+        goto out;
+    }
+    /* Reading past the last certificate is not an error: mark it away. */
+    tpmkms_err_set_mark();
+    while ((x = PEM_read_bio_X509(bio, NULL, NULL, NULL)) != NULL)
+        sk_X509_push(ctx->certs, x);
+    tpmkms_err_pop_to_mark();
+ out:
+    BIO_free(bio);
+    OPENSSL_free(pem);
+    return rc;
+}
+
+static int load_cert(TPMKMS_STORE_CTX *ctx, OSSL_CALLBACK *object_cb,
+                     void *object_cbarg)
+{
+    X509 *x = sk_X509_value(ctx->certs, ctx->next_cert++);
+    unsigned char *der = NULL;
+    int derlen, ok;
+    int object_type = OSSL_OBJECT_CERT;
+    OSSL_PARAM params[3];
+
+    if ((derlen = i2d_X509(x, &der)) <= 0) {
+        TPMKMS_raise(TPMKMS_R_INTERNAL, "cannot encode a stored certificate");
+        return 0;
+    }
+    params[0] = OSSL_PARAM_construct_int(OSSL_OBJECT_PARAM_TYPE, &object_type);
+    params[1] = OSSL_PARAM_construct_octet_string(OSSL_OBJECT_PARAM_DATA,
+                                                  der, (size_t)derlen);
+    params[2] = OSSL_PARAM_construct_end();
+    ok = object_cb(params, object_cbarg);
+    OPENSSL_free(der);
+    return ok;
+}
+
+typedef struct {
+    TPMKMS_STORE_CTX *ctx;
+    const char *storage_directory;
+    tpmkms_rc rc;
+} LIST_ARG;
+
+static int collect_name(const TPMKMS_RECORD *rec, void *varg)
+{
+    LIST_ARG *arg = varg;
+    TPMKMS_STORE_CTX *ctx = arg->ctx;
+    TPMKMS_URI u = { 0 };
+    char **grown;
+    char *text;
+
+    u.name = rec->name;
+    u.key_scope = rec->scope;
+    u.storage_directory = (char *)arg->storage_directory;
+    u.tcti = ctx->uri->tcti;
+    u.device = ctx->uri->device;
+    if ((text = tpmkms_uri_to_string(&u)) == NULL
+            || (grown = OPENSSL_realloc(ctx->names,
+                          (ctx->n_names + 1) * sizeof(*grown))) == NULL) {
+        OPENSSL_free(text);
+        arg->rc = TPMKMS_R_INTERNAL;
+        return 1;
+    }
+    ctx->names = grown;
+    ctx->names[ctx->n_names++] = text;
+    return 0;
+}
+
+static tpmkms_rc list_names(TPMKMS_STORE_CTX *ctx)
+{
+    static const tpmkms_scope scopes[] = { TPMKMS_SCOPE_USER, TPMKMS_SCOPE_MACHINE };
+    LIST_ARG arg = { ctx, ctx->uri->storage_directory, TPMKMS_R_OK };
+
+    for (size_t i = 0; i < 2; i++) {
+        char *dir;
+        tpmkms_rc rc;
+
+        if (ctx->uri->key_scope != TPMKMS_SCOPE_UNSET
+                && ctx->uri->key_scope != scopes[i])
+            continue;
+        if (ctx->uri->storage_directory != NULL && i > 0)
+            break;
+        if ((dir = tpmkms_store_dir(scopes[i], ctx->uri->storage_directory)) == NULL)
+            return TPMKMS_R_INTERNAL;
+        rc = tpmkms_record_list(dir, collect_name, &arg);
+        OPENSSL_free(dir);
+        if (rc != TPMKMS_R_OK)
+            return rc;
+        if (arg.rc != TPMKMS_R_OK) {
+            TPMKMS_raise(TPMKMS_R_INTERNAL, "out of memory listing keys");
+            return arg.rc;
+        }
+    }
+    return TPMKMS_R_OK;
+}
+
+static int load_name(TPMKMS_STORE_CTX *ctx, OSSL_CALLBACK *object_cb,
+                     void *object_cbarg)
+{
+    int object_type = OSSL_OBJECT_NAME;
+    OSSL_PARAM params[3];
+
+    params[0] = OSSL_PARAM_construct_int(OSSL_OBJECT_PARAM_TYPE, &object_type);
+    params[1] = OSSL_PARAM_construct_utf8_string(OSSL_OBJECT_PARAM_DATA,
+                                                 ctx->names[ctx->next_name++], 0);
+    params[2] = OSSL_PARAM_construct_end();
+    return object_cb(params, object_cbarg);
+}
+
+static int tpmkms_store_load(void *vctx, OSSL_CALLBACK *object_cb,
+                             void *object_cbarg,
+                             OSSL_PASSPHRASE_CALLBACK *pw_cb, void *pw_cbarg)
+{
+    TPMKMS_STORE_CTX *ctx = vctx;
+
+    for (;;) {
+        switch (ctx->state) {
+        case STATE_KEY:
+            ctx->state = STATE_CERTS;
+            if (wants(ctx, OSSL_STORE_INFO_PKEY)
+                    || wants(ctx, OSSL_STORE_INFO_PUBKEY)) {
+                if (!load_key(ctx, object_cb, object_cbarg, pw_cb, pw_cbarg)) {
+                    ctx->failed = 1;
+                    ctx->state = STATE_DONE;
+                    return 0;
+                }
+                return 1;
+            }
+            break;
+        case STATE_CERTS:
+            if (ctx->certs == NULL && ctx->uri->handle == 0
+                    && wants(ctx, OSSL_STORE_INFO_CERT)) {
+                if (read_certs(ctx) != TPMKMS_R_OK) {
+                    ctx->state = STATE_DONE;
+                    return 0;
+                }
+            }
+            if (ctx->certs != NULL && ctx->next_cert < sk_X509_num(ctx->certs))
+                return load_cert(ctx, object_cb, object_cbarg);
+            ctx->state = STATE_DONE;
+            /* A store holding no key and no certificate for a name is empty. */
+            break;
+        case STATE_LIST:
+            if (ctx->names == NULL && list_names(ctx) != TPMKMS_R_OK) {
+                ctx->state = STATE_DONE;
+                return 0;
+            }
+            if (ctx->next_name < ctx->n_names)
+                return load_name(ctx, object_cb, object_cbarg);
+            ctx->state = STATE_DONE;
+            break;
+        case STATE_DONE:
+        default:
+            return 0;
+        }
+        if (ctx->state == STATE_DONE)
+            return 0;
+    }
+}
+
+static int tpmkms_store_eof(void *vctx)
+{
+    TPMKMS_STORE_CTX *ctx = vctx;
+
+    if (ctx->state == STATE_CERTS && ctx->certs != NULL)
+        return ctx->next_cert >= sk_X509_num(ctx->certs);
+    if (ctx->state == STATE_LIST && ctx->names != NULL)
+        return ctx->next_name >= ctx->n_names;
+    return ctx->state == STATE_DONE;
+}
+
+static int tpmkms_store_close(void *vctx)
+{
+    TPMKMS_STORE_CTX *ctx = vctx;
+
+    if (ctx == NULL)
+        return 1;
+    tpmkms_uri_free(ctx->uri);
+    sk_X509_pop_free(ctx->certs, X509_free);
+    for (size_t i = 0; i < ctx->n_names; i++)
+        OPENSSL_free(ctx->names[i]);
+    OPENSSL_free(ctx->names);
+    OPENSSL_free(ctx);
+    return 1;
+}
+
+static const OSSL_DISPATCH tpmkms_store_functions[] = {
+    { OSSL_FUNC_STORE_OPEN, (void (*)(void))tpmkms_store_open },
+    { OSSL_FUNC_STORE_SETTABLE_CTX_PARAMS,
+      (void (*)(void))tpmkms_store_settable_ctx_params },
+    { OSSL_FUNC_STORE_SET_CTX_PARAMS, (void (*)(void))tpmkms_store_set_ctx_params },
+    { OSSL_FUNC_STORE_LOAD, (void (*)(void))tpmkms_store_load },
+    { OSSL_FUNC_STORE_EOF, (void (*)(void))tpmkms_store_eof },
+    { OSSL_FUNC_STORE_CLOSE, (void (*)(void))tpmkms_store_close },
+    { 0, NULL }
+};
+
+const OSSL_ALGORITHM tpmkms_store_algorithms[] = {
+    { TPMKMS_URI_SCHEME, TPMKMS_PROPS, tpmkms_store_functions,
+      "tpmkms: URIs naming TPM keys and their certificates" },
+    { NULL, NULL, NULL, NULL }
+};
