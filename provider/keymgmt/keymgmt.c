@@ -204,6 +204,23 @@ static int tpmkms_keymgmt_match(const void *keydata1, const void *keydata2,
     return 1;
 }
 
+/*
+ * The group as OpenSSL's own EC keys name it (the curve's short name).
+ * libssl looks the name up with OBJ_txt2nid, which knows "prime256v1"
+ * but not "P-256": with the NIST name TLS 1.3 finds no usable EC key.
+ */
+static const char *key_group_name(tpmkms_alg alg)
+{
+    switch (alg) {
+    case TPMKMS_ALG_EC_P256:
+        return "prime256v1";
+    case TPMKMS_ALG_EC_P384:
+        return "secp384r1";
+    default:
+        return tpmkms_alg_group(alg);
+    }
+}
+
 static const char *key_default_digest(const TPMKMS_KEY *key)
 {
     return key->pub.alg == TPMKMS_ALG_EC_P384 ? "SHA384" : "SHA256";
@@ -250,7 +267,7 @@ static int get_ec_params(const TPMKMS_KEY *key, OSSL_PARAM params[])
     OSSL_PARAM *p;
 
     p = OSSL_PARAM_locate(params, OSSL_PKEY_PARAM_GROUP_NAME);
-    if (p != NULL && !OSSL_PARAM_set_utf8_string(p, tpmkms_alg_group(pub->alg)))
+    if (p != NULL && !OSSL_PARAM_set_utf8_string(p, key_group_name(pub->alg)))
         return 0;
     p = OSSL_PARAM_locate(params, OSSL_PKEY_PARAM_ENCODED_PUBLIC_KEY);
     if (p != NULL
@@ -389,7 +406,7 @@ static int tpmkms_keymgmt_export(void *keydata, int selection,
     if (tpmkms_alg_is_ec(pub->alg)) {
         if (want_pub || want_group)
             *p++ = OSSL_PARAM_construct_utf8_string(OSSL_PKEY_PARAM_GROUP_NAME,
-                                                    (char *)tpmkms_alg_group(pub->alg),
+                                                    (char *)key_group_name(pub->alg),
                                                     0);
         if (want_pub)
             *p++ = OSSL_PARAM_construct_octet_string(OSSL_PKEY_PARAM_PUB_KEY,
