@@ -1,0 +1,225 @@
+# shellcheck shell=bash
+# Sourced by every test/integration/*.sh script:
+#
+#   . "$(dirname "${BASH_SOURCE[0]}")/helpers.sh"
+#   require_program openssl
+#   start_swtpm
+#   step "make a CSR"
+#   ...
+#   pass
+#
+# ctest sets TPMKMS_BUILD_DIR, TPMKMS_SOURCE_DIR and OPENSSL_MODULES; run by
+# hand, the source dir is two levels above the script and the build dir is
+# $TPMKMS_SOURCE_DIR/build.  TPMKMS_KEEP_WORK=1 keeps the work directory
+# (swtpm state and log, key stores, files the test made) for a look after.
+#
+# Functions:
+#   require_program NAME...   fail unless each program is on PATH
+#   start_swtpm               work dir, swtpm, isolated HOME and key stores,
+#                             PATH and OPENSSL_MODULES pointing at the build
+#   on_exit CMD               run CMD (eval'd) at exit, last registered first
+#   write_openssl_cnf FILE [tpmkms-first|default-first]
+#   step DESCRIPTION          print a numbered step
+#   fail MESSAGE              print FAIL and exit 1
+#   expect_fail [--hide TEXT]... [--provider-errors] REGEX CMD...
+#   pass                      print PASS <script name>
+#
+# A missing program or build is a failure with a message, never a skip: a
+# suite that can pass without running proves nothing.
+
+set -Eeuo pipefail
+
+TEST_NAME=$(basename "${BASH_SOURCE[1]:-$0}" .sh)
+_helpers_dir=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+: "${TPMKMS_SOURCE_DIR:=$(cd "$_helpers_dir/../.." && pwd)}"
+: "${TPMKMS_BUILD_DIR:=$TPMKMS_SOURCE_DIR/build}"
+_dir=$(cd "$TPMKMS_BUILD_DIR" 2>/dev/null && pwd) || {
+    printf 'FAIL %s: build directory %s does not exist: build first (scripts/test.sh)\n' \
+        "$TEST_NAME" "$TPMKMS_BUILD_DIR" >&2
+    exit 1
+}
+TPMKMS_BUILD_DIR=$_dir
+export TPMKMS_SOURCE_DIR TPMKMS_BUILD_DIR
+
+TPMKMS_WORK=
+_step=0
+_on_exit=()
+
+fail() {
+    printf 'FAIL %s: %s\n' "$TEST_NAME" "$*" >&2
+    exit 1
+}
+
+# Names the command that failed under set -e, so a red test says where.
+_on_err() {
+    local rc=$1 line=$2 cmd=$3
+    printf 'FAIL %s: line %s: exit %s: %s\n' "$TEST_NAME" "$line" "$rc" "$cmd" >&2
+}
+trap '_on_err $? $LINENO "$BASH_COMMAND"' ERR
+
+_cleanup() {
+    local rc=$? i
+    trap - ERR
+    set +e
+    for ((i = ${#_on_exit[@]} - 1; i >= 0; i--)); do
+        eval "${_on_exit[i]}"
+    done
+    if [[ -n $TPMKMS_WORK && -d $TPMKMS_WORK ]]; then
+        "$TPMKMS_SOURCE_DIR/scripts/swtpm.sh" stop "$TPMKMS_WORK/swtpm"
+        if ((rc != 0)) && [[ -s $TPMKMS_WORK/swtpm/swtpm.log ]]; then
+            printf -- '--- swtpm log (%s) ---\n' "$TPMKMS_WORK/swtpm/swtpm.log" >&2
+            tail -n 20 "$TPMKMS_WORK/swtpm/swtpm.log" >&2
+        fi
+        if [[ ${TPMKMS_KEEP_WORK:-0} == 1 ]]; then
+            printf '%s: work directory kept: %s\n' "$TEST_NAME" "$TPMKMS_WORK" >&2
+        else
+            rm -rf "$TPMKMS_WORK"
+        fi
+    fi
+    exit "$rc"
+}
+trap _cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+on_exit() {
+    _on_exit+=("$*")
+}
+
+require_program() {
+    local p
+    for p in "$@"; do
+        command -v "$p" >/dev/null 2>&1 ||
+            fail "missing program: $p — run scripts/setup.sh"
+    done
+}
+
+step() {
+    _step=$((_step + 1))
+    printf '== %s [%d] %s\n' "$TEST_NAME" "$_step" "$*"
+}
+
+pass() {
+    printf 'PASS %s\n' "$TEST_NAME"
+}
+
+# In a build with TPMKMS_SANITIZE=ON the module needs the ASan runtime
+# loaded first, so programs that load it (openssl, nginx, ...) run through
+# a wrapper in $TPMKMS_WORK/bin that preloads the runtime the module links.
+_wrap_for_sanitizer() {
+    local asan prog real
+    grep -q '^TPMKMS_SANITIZE:BOOL=ON' "$TPMKMS_BUILD_DIR/CMakeCache.txt" 2>/dev/null || return 0
+    asan=$(ldd "$TPMKMS_BUILD_DIR/tpmkms.so" | awk '/libasan/ {print $3; exit}')
+    [[ -n $asan ]] || fail "sanitized build, but $TPMKMS_BUILD_DIR/tpmkms.so does not link libasan"
+    for prog in openssl nginx openvpn curl; do
+        real=$(PATH=${PATH#"$TPMKMS_WORK/bin:"} command -v "$prog") || continue
+        # shellcheck disable=SC2016 # expanded by the wrapper, not here
+        printf '#!/bin/sh\nLD_PRELOAD=%s${LD_PRELOAD:+:$LD_PRELOAD} exec %s "$@"\n' \
+            "$asan" "$real" >"$TPMKMS_WORK/bin/$prog"
+        chmod +x "$TPMKMS_WORK/bin/$prog"
+    done
+}
+
+# Starts swtpm in a fresh work directory and points everything at it:
+# TPMKMS_TCTI (and TPM2TOOLS_TCTI for tpm2-tools), a HOME of its own with the
+# user store under XDG_DATA_HOME, the machine store TPMKMS_MACHINE_STORE,
+# OPENSSL_MODULES and PATH at the build.  Sets TPMKMS_WORK.
+start_swtpm() {
+    require_program swtpm tpm2_getcap openssl
+    [[ -x $TPMKMS_BUILD_DIR/tpmkms && -f $TPMKMS_BUILD_DIR/tpmkms.so ]] ||
+        fail "$TPMKMS_BUILD_DIR has no tpmkms and tpmkms.so: build first (scripts/test.sh)"
+    TPMKMS_WORK=$(mktemp -d "${TMPDIR:-/tmp}/tpmkms-$TEST_NAME.XXXXXX")
+    mkdir -m 700 "$TPMKMS_WORK/home" "$TPMKMS_WORK/bin"
+    TPMKMS_TCTI=$("$TPMKMS_SOURCE_DIR/scripts/swtpm.sh" start "$TPMKMS_WORK/swtpm") ||
+        fail "could not start swtpm"
+    export TPMKMS_WORK TPMKMS_TCTI
+    export TPM2TOOLS_TCTI=$TPMKMS_TCTI
+    export HOME=$TPMKMS_WORK/home
+    export XDG_DATA_HOME=$HOME/.local/share
+    export TPMKMS_MACHINE_STORE=$TPMKMS_WORK/machine
+    export OPENSSL_MODULES=$TPMKMS_BUILD_DIR
+    export PATH=$TPMKMS_WORK/bin:$TPMKMS_BUILD_DIR:$PATH
+    unset OPENSSL_CONF
+    _wrap_for_sanitizer
+    [[ $(command -v tpmkms) == "$TPMKMS_BUILD_DIR/tpmkms" ]] ||
+        fail "tpmkms on PATH is $(command -v tpmkms), not the build's"
+    printf '%s: swtpm at %s, work dir %s\n' "$TEST_NAME" "$TPMKMS_TCTI" "$TPMKMS_WORK"
+}
+
+# An openssl.cnf that activates tpmkms (the built module) and default, in
+# the given order: tpmkms-first (the default) or default-first.
+write_openssl_cnf() {
+    local file=$1 order=${2:-tpmkms-first} providers
+    case $order in
+    tpmkms-first) providers=$'tpmkms = tpmkms_sect\ndefault = default_sect' ;;
+    default-first) providers=$'default = default_sect\ntpmkms = tpmkms_sect' ;;
+    *) fail "write_openssl_cnf: order must be tpmkms-first or default-first, not $order" ;;
+    esac
+    cat >"$file" <<EOF
+# Written by $TEST_NAME ($order).
+openssl_conf = openssl_init
+
+[openssl_init]
+providers = provider_sect
+
+[provider_sect]
+$providers
+
+[tpmkms_sect]
+module = $TPMKMS_BUILD_DIR/tpmkms.so
+activate = 1
+
+[default_sect]
+activate = 1
+EOF
+}
+
+# expect_fail [--hide TEXT]... [--provider-errors] REGEX CMD...
+#
+# Runs CMD, which must fail with an ordinary error: exit 1..125, not a
+# signal, not "not found", no sanitizer report.  Its stdout+stderr must
+# match REGEX (grep -E, case-insensitive).
+#   --hide TEXT        remove TEXT from the output first; used to hide the
+#                      URI that openssl itself echoes ("Could not open ...
+#                      from tpmkms:name=x"), so the match must come from
+#                      what tpmkms said about it
+#   --provider-errors  match only the OpenSSL error-queue lines raised by
+#                      the tpmkms provider (not OpenSSL's own, which quote
+#                      the URI, e.g. the file loader's "stat(tpmkms:...)")
+expect_fail() {
+    local hide=() only_provider=0 regex out rc=0 seen t where
+    while (($#)); do
+        case $1 in
+        --hide) hide+=("$2"); shift 2 ;;
+        --provider-errors) only_provider=1; shift ;;
+        *) break ;;
+        esac
+    done
+    (($# >= 2)) || fail "expect_fail: need REGEX and a command"
+    regex=$1
+    shift
+    out=$("$@" 2>&1 </dev/null) || rc=$?
+    if ((rc == 0)); then
+        printf '%s\n' "$out" >&2
+        fail "expected failure, but it succeeded: $*"
+    fi
+    if ((rc >= 126)) || grep -Eq 'AddressSanitizer|LeakSanitizer|runtime error:' <<<"$out"; then
+        printf '%s\n' "$out" >&2
+        fail "crashed or not run (exit $rc): $*"
+    fi
+    seen=$out
+    for t in "${hide[@]}"; do
+        seen=${seen//"$t"/<hidden>}
+    done
+    if ((only_provider)); then
+        seen=$(grep -E ':error:[0-9A-Fa-f]{8}:(tpmkms|lib\([0-9]+\)):' <<<"$seen" || true)
+    fi
+    if ! grep -Eqi -- "$regex" <<<"$seen"; then
+        printf -- '--- output (exit %d) ---\n%s\n---\n' "$rc" "$out" >&2
+        where=output
+        if ((only_provider)); then where="tpmkms's error lines"; fi
+        if ((${#hide[@]})); then where+=" (with ${hide[*]} hidden)"; fi
+        fail "no match for /$regex/ in $where: $*"
+    fi
+    printf '   failed as expected (exit %d): %s\n' "$rc" "$(grep -Eim1 -- "$regex" <<<"$seen")"
+}
