@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# Builds tpmkms and runs every test; exits non-zero if anything fails.
+#
+#   1. build/      -DTPMKMS_WERROR=ON; ctest: unit (cmocka) and integration
+#                  (test/integration/*.sh against swtpm)
+#   2. build-asan/ -DTPMKMS_SANITIZE=ON (ASan + UBSan); ctest: the unit
+#                  tests and the bad-URI integration test
+#
+# Every stage runs even when an earlier one failed, so one run shows all
+# that is broken; the summary at the end names the failed stages.
+#
+# Needs the packages scripts/setup.sh installs; run as root (the tests make
+# machine keys).  The build directories are in the source tree
+# (TPMKMS_BUILD_DIR and TPMKMS_ASAN_BUILD_DIR move them).
+# CTEST_PARALLEL_LEVEL (default 2) sets how many tests run at once: each
+# integration test has its own swtpm, HOME and key stores.
+set -uo pipefail
+
+SRC=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+BUILD=${TPMKMS_BUILD_DIR:-$SRC/build}
+ASAN_BUILD=${TPMKMS_ASAN_BUILD_DIR:-$SRC/build-asan}
+readonly SRC BUILD ASAN_BUILD
+export CTEST_PARALLEL_LEVEL=${CTEST_PARALLEL_LEVEL:-2}
+# The test scripts get these from CMake; do not let a caller's leak in.
+unset TPMKMS_BUILD_DIR TPMKMS_SOURCE_DIR TPMKMS_ASAN_BUILD_DIR
+
+failed=()
+
+# stage NAME CMD...: runs CMD, remembers NAME if it fails.
+stage() {
+    local name=$1
+    shift
+    printf '\n=== %s\n' "$name"
+    if ! "$@"; then
+        printf '=== FAILED: %s\n' "$name"
+        failed+=("$name")
+        return 1
+    fi
+}
+
+build() {
+    local dir=$1
+    shift
+    cmake -S "$SRC" -B "$dir" -DTPMKMS_WERROR=ON "$@" && cmake --build "$dir" -j2
+}
+
+if stage "build ($BUILD, -Werror)" build "$BUILD" -DTPMKMS_SANITIZE=OFF; then
+    stage "tests: unit and integration ($BUILD)" \
+        ctest --test-dir "$BUILD" --output-on-failure --no-tests=error
+fi
+
+if stage "build ($ASAN_BUILD, AddressSanitizer + UBSan)" \
+    build "$ASAN_BUILD" -DTPMKMS_SANITIZE=ON; then
+    ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:detect_stack_use_after_return=1} \
+        UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1} \
+        stage "tests under ASan + UBSan: unit, integration.bad_uris ($ASAN_BUILD)" \
+        ctest --test-dir "$ASAN_BUILD" --output-on-failure --no-tests=error \
+        -R '^(unit\..*|integration\.bad_uris)$'
+fi
+
+printf '\n'
+if ((${#failed[@]})); then
+    printf '=== %d stage(s) failed:\n' "${#failed[@]}"
+    printf '    %s\n' "${failed[@]}"
+    exit 1
+fi
+printf '=== all stages passed\n'
