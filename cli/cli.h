@@ -1,0 +1,122 @@
+/*
+ * The tpmkms command: shared declarations between main.c (dispatch,
+ * option parsing, error printing) and the command families (keys.c,
+ * tpm.c).  The command calls the core library directly; it does not go
+ * through the provider.
+ */
+#ifndef TPMKMS_CLI_H
+#define TPMKMS_CLI_H
+
+#include <stddef.h>
+#include "backend.h"
+#include "ctx.h"
+#include "errors.h"
+#include "uri.h"
+
+#ifndef TPMKMS_VERSION
+#define TPMKMS_VERSION "0.1.0"
+#endif
+
+/* Exit codes: documented in `tpmkms --help`. */
+enum {
+    CLI_EXIT_OK = 0,
+    CLI_EXIT_ERROR = 1,
+    CLI_EXIT_NOT_FOUND = 2,
+    CLI_EXIT_PARTIAL_DELETE = 3,
+    CLI_EXIT_ELEVATION = 4,
+    CLI_EXIT_USAGE = 64
+};
+
+/* cli_parse's "go on" answer; any other value is the exit code. */
+#define CLI_CONTINUE (-1)
+
+typedef struct cli_command_st CLI_COMMAND;
+
+typedef struct cli_st {
+    const CLI_COMMAND *command;  /* NULL before dispatch */
+    const char *tcti;            /* --tcti; NULL: TPMKMS_TCTI or default */
+    TPMKMS_CTX *ctx;             /* created on first use */
+} CLI;
+
+/* One long option of a command; the table ends with name == NULL. */
+typedef struct cli_option_st {
+    const char *name;            /* without the leading "--" */
+    const char *metavar;         /* the value's placeholder; NULL: a flag */
+    const char **value;          /* set for an option with a value */
+    int *flag;                   /* set to 1 for a flag */
+} CLI_OPTION;
+
+struct cli_command_st {
+    const char *name;
+    int (*run)(CLI *cli, int argc, char **argv);
+    const char *synopsis;        /* what follows the command name */
+    const char *summary;         /* one line for `tpmkms --help` */
+    const char *help;            /* the details for `tpmkms CMD --help` */
+};
+
+/*
+ * Parses argv[1..argc-1] (argv[0] is the command name) against opts; the
+ * common options --tcti and -h/--help are always understood.  Positional
+ * arguments go to pos[0..max_pos-1], their count to *npos.  Returns
+ * CLI_CONTINUE, or the exit code to return at once (help printed: 0; a
+ * usage error printed: CLI_EXIT_USAGE).
+ */
+int cli_parse(CLI *cli, int argc, char **argv, const CLI_OPTION *opts,
+              const char **pos, int max_pos, int *npos);
+
+/* Prints "tpmkms CMD: <message>" and a hint; returns CLI_EXIT_USAGE. */
+int cli_usage_error(const CLI *cli, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
+
+/*
+ * Prints the error queue ("tpmkms: <reason>: <detail>" per error, plus
+ * file:line when TPMKMS_DEBUG is set) and returns the exit code for rc.
+ */
+int cli_fail(tpmkms_rc rc);
+
+/* The exit code for a core reason code. */
+int cli_exit_code(tpmkms_rc rc);
+
+/*
+ * Takes every error off the queue and writes them as one line
+ * ("reason: detail; reason: detail") into buf.  Returns buf.
+ */
+char *cli_take_errors(char *buf, size_t len);
+
+/* The library context, created on first use; raises on failure. */
+tpmkms_rc cli_ctx(CLI *cli, TPMKMS_CTX **out);
+
+/*
+ * A new backend reference for the TPM a URI names (its tcti=/device=),
+ * else --tcti, else $TPMKMS_TCTI, else the TCTI loader's default.
+ * uri may be NULL.  Raises on failure.
+ */
+tpmkms_rc cli_backend(CLI *cli, const TPMKMS_URI *uri, TPMKMS_BACKEND **out);
+
+/*
+ * Parses a key URI argument.  A URI that is not a tpmkms: URI gets a
+ * usage error naming the argument (CLI_EXIT_USAGE); a bad attribute is
+ * the core's TPMKMS_R_BAD_URI (printed).  Returns CLI_CONTINUE on success,
+ * else the exit code.
+ */
+int cli_parse_uri(const CLI *cli, const char *text, TPMKMS_URI **out);
+
+/*
+ * The canonical URI of a key: the given URI with key-scope set to the
+ * effective scope, without pin-value.  OPENSSL_malloc'd; NULL on
+ * allocation failure (raised).
+ */
+char *cli_canonical_uri(const TPMKMS_URI *uri, tpmkms_scope scope);
+
+/* Commands (keys.c, tpm.c). */
+int cli_cmd_create(CLI *cli, int argc, char **argv);
+int cli_cmd_list(CLI *cli, int argc, char **argv);
+int cli_cmd_show(CLI *cli, int argc, char **argv);
+int cli_cmd_delete(CLI *cli, int argc, char **argv);
+int cli_cmd_probe(CLI *cli, int argc, char **argv);
+int cli_cmd_setup(CLI *cli, int argc, char **argv);
+
+#endif

@@ -1,0 +1,415 @@
+/*
+ * The tpmkms command: dispatch, option parsing, usage, exit codes and the
+ * printing of the OpenSSL error queue in a form people can read.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <openssl/crypto.h>
+#include <openssl/err.h>
+#include "cli.h"
+#include "debug.h"
+
+static const CLI_COMMAND commands[] = {
+    { "create", cli_cmd_create, "URI [--alg ALG] [--force]",
+      "create a key in the TPM and save its record",
+      "Creates a key under the TPM's storage root key and saves its record in\n"
+      "the key store the URI's key-scope names (user by default).  Prints the\n"
+      "key's canonical URI.\n"
+      "\n"
+      "  --alg ALG      ec-p256 (default), ec-p384, rsa-2048 or rsa-3072\n"
+      "  --force        replace an existing key of that name\n" },
+    { "list", cli_cmd_list, "[--scope user|machine] [--storage-directory DIR]",
+      "list the keys in the key stores",
+      "Prints one line per key: its URI, algorithm and creation time.  Both\n"
+      "stores by default; a machine store that cannot be read is noted on\n"
+      "stderr.\n"
+      "\n"
+      "  --scope SCOPE              only the user or only the machine store\n"
+      "  --storage-directory DIR    list DIR instead of the default stores\n" },
+    { "show", cli_cmd_show, "URI",
+      "show a key's record, public key and certificate",
+      "Prints the key's record (name, scope, algorithm, creation time,\n"
+      "persistent handle, where it is stored), its public key as a PEM\n"
+      "SubjectPublicKeyInfo, and whether a certificate is stored.\n" },
+    { "delete", cli_cmd_delete, "URI",
+      "delete a key's record and certificate, evict its persistent handle",
+      "Removes the key's record and certificate; a key with a persistent\n"
+      "handle is also evicted from the TPM.  Exit code 3 when the record was\n"
+      "removed but the handle could not be evicted.\n" },
+    { "probe", cli_cmd_probe, "",
+      "describe the TPM: vendor, algorithms, lockout state, SRK",
+      "Connects to the TPM and prints what it is and what it supports, its\n"
+      "dictionary-attack lockout state, and whether the SRK is persistent.\n" },
+    { "setup", cli_cmd_setup, "",
+      "persist the storage root key at 0x81000001",
+      "Creates the SRK (the TCG's ECC P-256 storage key template) and makes\n"
+      "it persistent at 0x81000001, unless it is already there.  Every key\n"
+      "operation then saves a TPM2_CreatePrimary.\n" },
+    { NULL, NULL, NULL, NULL, NULL }
+};
+
+static void print_main_usage(FILE *out)
+{
+    fprintf(out,
+            "usage: tpmkms [--tcti CONF] COMMAND [ARGS]\n"
+            "       tpmkms --version\n"
+            "\n"
+            "Keys live in the TPM and are named by tpmkms: URIs, e.g.\n"
+            "  tpmkms:name=web            (user scope)\n"
+            "  tpmkms:name=web;key-scope=machine\n"
+            "\n"
+            "commands:\n");
+    for (const CLI_COMMAND *c = commands; c->name != NULL; c++)
+        fprintf(out, "  %-8s %s\n", c->name, c->summary);
+    fprintf(out,
+            "\n"
+            "options for every command:\n"
+            "  --tcti CONF    the TPM to use, e.g. device:/dev/tpmrm0 or\n"
+            "                 swtpm:host=127.0.0.1,port=2321 (overrides\n"
+            "                 TPMKMS_TCTI; a URI's tcti= or device= wins)\n"
+            "  -h, --help     help for the command\n"
+            "\n"
+            "exit codes: 0 ok, 1 error, 2 key not found, 3 partial delete,\n"
+            "            4 requires elevation, 64 usage error\n"
+            "TPMKMS_DEBUG=1 adds where each error was raised.\n");
+}
+
+static void print_command_help(const CLI_COMMAND *c)
+{
+    printf("usage: tpmkms %s%s%s [--tcti CONF]\n\n%s\n", c->name,
+           c->synopsis[0] != '\0' ? " " : "", c->synopsis, c->summary);
+    printf("\n%s", c->help);
+    printf("\n  --tcti CONF    the TPM to use (overrides TPMKMS_TCTI)\n"
+           "  -h, --help     this help\n");
+}
+
+int cli_usage_error(const CLI *cli, const char *fmt, ...)
+{
+    va_list ap;
+    const char *cmd = cli != NULL && cli->command != NULL
+                      ? cli->command->name : NULL;
+
+    fprintf(stderr, "tpmkms%s%s: ", cmd != NULL ? " " : "",
+            cmd != NULL ? cmd : "");
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+    if (cmd != NULL)
+        fprintf(stderr, "usage: tpmkms %s%s%s\nTry 'tpmkms %s --help'.\n",
+                cmd, cli->command->synopsis[0] != '\0' ? " " : "",
+                cli->command->synopsis, cmd);
+    else
+        fprintf(stderr, "Try 'tpmkms --help'.\n");
+    return CLI_EXIT_USAGE;
+}
+
+/* Sets *dst to value, refusing a second occurrence and empty values. */
+static int set_value(const CLI *cli, const char *name, const char **dst,
+                     const char *value)
+{
+    if (*dst != NULL)
+        return cli_usage_error(cli, "option '--%s' given twice", name);
+    if (value[0] == '\0')
+        return cli_usage_error(cli, "option '--%s' needs a non-empty value",
+                               name);
+    *dst = value;
+    return CLI_CONTINUE;
+}
+
+int cli_parse(CLI *cli, int argc, char **argv, const CLI_OPTION *opts,
+              const char **pos, int max_pos, int *npos)
+{
+    int only_positional = 0;
+
+    *npos = 0;
+    for (int i = 1; i < argc; i++) {
+        const char *arg = argv[i];
+        const CLI_OPTION *o = NULL;
+        const char *eq, *value;
+        size_t namelen;
+        int r;
+
+        if (only_positional || arg[0] != '-' || arg[1] == '\0') {
+            if (*npos >= max_pos)
+                return cli_usage_error(cli, "unexpected argument '%s'", arg);
+            pos[(*npos)++] = arg;
+            continue;
+        }
+        if (strcmp(arg, "--") == 0) {
+            only_positional = 1;
+            continue;
+        }
+        if (strcmp(arg, "-h") == 0 || strcmp(arg, "--help") == 0) {
+            print_command_help(cli->command);
+            return CLI_EXIT_OK;
+        }
+        if (arg[1] != '-')
+            return cli_usage_error(cli, "unknown option '%s'", arg);
+
+        eq = strchr(arg + 2, '=');
+        namelen = eq != NULL ? (size_t)(eq - (arg + 2)) : strlen(arg + 2);
+        if (strncmp(arg + 2, "tcti", namelen) == 0 && namelen == 4) {
+            static const CLI_OPTION tcti_opt = { "tcti", "CONF", NULL, NULL };
+
+            o = &tcti_opt;
+        } else {
+            for (const CLI_OPTION *k = opts; k != NULL && k->name != NULL; k++)
+                if (strlen(k->name) == namelen
+                    && strncmp(k->name, arg + 2, namelen) == 0)
+                    o = k;
+        }
+        if (o == NULL)
+            return cli_usage_error(cli, "unknown option '%.*s'",
+                                   (int)(namelen + 2), arg);
+
+        if (o->metavar == NULL) {
+            if (eq != NULL)
+                return cli_usage_error(cli, "option '--%s' takes no value",
+                                       o->name);
+            if (*o->flag)
+                return cli_usage_error(cli, "option '--%s' given twice",
+                                       o->name);
+            *o->flag = 1;
+            continue;
+        }
+        if (eq != NULL) {
+            value = eq + 1;
+        } else if (i + 1 < argc) {
+            value = argv[++i];
+        } else {
+            return cli_usage_error(cli, "option '--%s' needs a value (%s)",
+                                   o->name, o->metavar);
+        }
+        r = set_value(cli, o->name, o->value != NULL ? o->value : &cli->tcti,
+                      value);
+        if (r != CLI_CONTINUE)
+            return r;
+    }
+    return CLI_CONTINUE;
+}
+
+int cli_exit_code(tpmkms_rc rc)
+{
+    switch (rc) {
+    case TPMKMS_R_OK:
+        return CLI_EXIT_OK;
+    case TPMKMS_R_KEY_NOT_FOUND:
+        return CLI_EXIT_NOT_FOUND;
+    case TPMKMS_R_PARTIAL_DELETE:
+        return CLI_EXIT_PARTIAL_DELETE;
+    case TPMKMS_R_REQUIRES_ELEVATION:
+        return CLI_EXIT_ELEVATION;
+    default:
+        return CLI_EXIT_ERROR;
+    }
+}
+
+/* "reason: detail" of one error, the reason by OpenSSL's string tables. */
+static void format_error(char *buf, size_t len, unsigned long e,
+                         const char *data, int flags)
+{
+    const char *reason = ERR_reason_error_string(e);
+    int has_data = data != NULL && data[0] != '\0'
+                   && (flags & ERR_TXT_STRING) != 0;
+    char fallback[64];
+
+    if (reason == NULL) {
+        const char *lib = ERR_lib_error_string(e);
+
+        snprintf(fallback, sizeof(fallback), "%s error %d",
+                 lib != NULL ? lib : "unknown", ERR_GET_REASON(e));
+        reason = fallback;
+    }
+    snprintf(buf, len, "%s%s%s", reason, has_data ? ": " : "",
+             has_data ? data : "");
+}
+
+int cli_fail(tpmkms_rc rc)
+{
+    const char *file, *func, *data;
+    int line, flags, printed = 0;
+    unsigned long e;
+    char msg[1024];
+
+    while ((e = ERR_get_error_all(&file, &line, &func, &data, &flags)) != 0) {
+        format_error(msg, sizeof(msg), e, data, flags);
+        if (tpmkms_debug_enabled())
+            fprintf(stderr, "tpmkms: %s (%s:%d %s)\n", msg,
+                    file != NULL ? file : "?", line, func != NULL ? func : "?");
+        else
+            fprintf(stderr, "tpmkms: %s\n", msg);
+        printed++;
+    }
+    /* A failure that raised nothing still deserves a line. */
+    if (printed == 0)
+        fprintf(stderr, "tpmkms: %s\n",
+                rc == TPMKMS_R_OK ? "failed" : tpmkms_err_reason_string(rc));
+    return rc == TPMKMS_R_OK ? CLI_EXIT_ERROR : cli_exit_code(rc);
+}
+
+char *cli_take_errors(char *buf, size_t len)
+{
+    const char *data;
+    int flags;
+    unsigned long e;
+    size_t used = 0;
+    char msg[512];
+
+    if (len == 0)
+        return buf;
+    buf[0] = '\0';
+    while ((e = ERR_get_error_all(NULL, NULL, NULL, &data, &flags)) != 0) {
+        format_error(msg, sizeof(msg), e, data, flags);
+        if (used < len)
+            used += (size_t)snprintf(buf + used, len - used, "%s%s",
+                                     used > 0 ? "; " : "", msg);
+    }
+    if (buf[0] == '\0')
+        snprintf(buf, len, "no detail");
+    return buf;
+}
+
+tpmkms_rc cli_ctx(CLI *cli, TPMKMS_CTX **out)
+{
+    if (cli->ctx == NULL) {
+        cli->ctx = tpmkms_ctx_new(NULL, cli->tcti,
+                                  tpmkms_backend_default_method());
+        if (cli->ctx == NULL) {
+            if (ERR_peek_error() == 0)
+                TPMKMS_raise(TPMKMS_R_INTERNAL,
+                             "cannot create the tpmkms library context");
+            return TPMKMS_R_INTERNAL;
+        }
+    }
+    *out = cli->ctx;
+    return TPMKMS_R_OK;
+}
+
+tpmkms_rc cli_backend(CLI *cli, const TPMKMS_URI *uri, TPMKMS_BACKEND **out)
+{
+    TPMKMS_CTX *ctx;
+    const char *tcti = NULL;
+    char buf[512];
+    tpmkms_rc rc;
+
+    if ((rc = cli_ctx(cli, &ctx)) != TPMKMS_R_OK)
+        return rc;
+    if (uri != NULL)
+        tcti = tpmkms_uri_tcti(uri, buf, sizeof(buf));
+    *out = tpmkms_ctx_backend(ctx, tcti);
+    if (*out == NULL) {
+        if (ERR_peek_error() == 0)
+            TPMKMS_raise(TPMKMS_R_TPM_UNAVAILABLE,
+                         "cannot set up the TPM connection for %s",
+                         tcti != NULL ? tcti
+                         : cli->tcti != NULL ? cli->tcti : "the default TCTI");
+        return TPMKMS_R_TPM_UNAVAILABLE;
+    }
+    return TPMKMS_R_OK;
+}
+
+int cli_parse_uri(const CLI *cli, const char *text, TPMKMS_URI **out)
+{
+    static const char scheme[] = TPMKMS_URI_SCHEME ":";
+    tpmkms_rc rc;
+
+    if (strncmp(text, scheme, sizeof(scheme) - 1) != 0)
+        return cli_usage_error(cli, "'%s' is not a tpmkms: URI "
+                               "(e.g. tpmkms:name=web)", text);
+    rc = tpmkms_uri_parse(text, out);
+    if (rc == TPMKMS_R_OK)
+        return CLI_CONTINUE;
+    /* The core's message names the attribute; a bad argument is usage. */
+    cli_fail(rc);
+    return rc == TPMKMS_R_BAD_URI ? CLI_EXIT_USAGE : cli_exit_code(rc);
+}
+
+char *cli_canonical_uri(const TPMKMS_URI *uri, tpmkms_scope scope)
+{
+    TPMKMS_URI copy = *uri;     /* shallow: only the string is made */
+    char *text;
+
+    copy.key_scope = scope;
+    copy.pin_value = NULL;
+    copy.pin_value_len = 0;
+    if ((text = tpmkms_uri_to_string(&copy)) == NULL)
+        TPMKMS_raise(TPMKMS_R_INTERNAL, "out of memory");
+    return text;
+}
+
+static const CLI_COMMAND *find_command(const char *name)
+{
+    for (const CLI_COMMAND *c = commands; c->name != NULL; c++)
+        if (strcmp(c->name, name) == 0)
+            return c;
+    return NULL;
+}
+
+int main(int argc, char **argv)
+{
+    CLI cli = { 0 };
+    int i, ret;
+
+    tpmkms_err_init_standalone();
+    /*
+     * The TSS's own log lines would repeat, less readably, what we print
+     * from the error queue.  The user's TSS2_LOG wins; TPMKMS_DEBUG keeps
+     * the TSS's default logging.
+     */
+    if (!tpmkms_debug_enabled())
+        setenv("TSS2_LOG", "all+NONE", 0);
+
+    /* Options before the command: --tcti, --version, --help. */
+    for (i = 1; i < argc && argv[i][0] == '-'; i++) {
+        const char *arg = argv[i];
+
+        if (strcmp(arg, "-h") == 0 || strcmp(arg, "--help") == 0) {
+            print_main_usage(stdout);
+            return CLI_EXIT_OK;
+        }
+        if (strcmp(arg, "--version") == 0) {
+            printf("tpmkms %s (%s)\n", TPMKMS_VERSION,
+                   OpenSSL_version(OPENSSL_VERSION));
+            return CLI_EXIT_OK;
+        }
+        if (strcmp(arg, "--tcti") == 0 || strncmp(arg, "--tcti=", 7) == 0) {
+            const char *value = arg[6] == '=' ? arg + 7
+                                : i + 1 < argc ? argv[++i] : NULL;
+
+            if (value == NULL)
+                return cli_usage_error(NULL, "option '--tcti' needs a value "
+                                       "(CONF)");
+            if ((ret = set_value(&cli, "tcti", &cli.tcti, value))
+                != CLI_CONTINUE)
+                return ret;
+            continue;
+        }
+        return cli_usage_error(NULL, "unknown option '%s'", arg);
+    }
+    if (i >= argc) {
+        fprintf(stderr, "tpmkms: missing the command\n");
+        print_main_usage(stderr);
+        return CLI_EXIT_USAGE;
+    }
+    if (strcmp(argv[i], "help") == 0) {
+        const CLI_COMMAND *c = i + 1 < argc ? find_command(argv[i + 1]) : NULL;
+
+        if (i + 1 < argc && c == NULL)
+            return cli_usage_error(NULL, "unknown command '%s'", argv[i + 1]);
+        if (c != NULL)
+            print_command_help(c);
+        else
+            print_main_usage(stdout);
+        return CLI_EXIT_OK;
+    }
+    cli.command = find_command(argv[i]);
+    if (cli.command == NULL)
+        return cli_usage_error(NULL, "unknown command '%s'", argv[i]);
+
+    ret = cli.command->run(&cli, argc - i, argv + i);
+    tpmkms_ctx_free(cli.ctx);
+    return ret;
+}
