@@ -68,8 +68,10 @@ int cli_cmd_create(CLI *cli, int argc, char **argv)
 
     /* Only to say so afterwards: the core decides whether it may replace. */
     if (force) {
+        tpmkms_err_set_mark();
         dir = tpmkms_store_dir(scope, uri->storage_directory);
         existed = dir != NULL && tpmkms_record_exists(dir, uri->name);
+        tpmkms_err_pop_to_mark();
     }
     if ((rc = cli_ctx(cli, &ctx)) != TPMKMS_R_OK
         || (rc = tpmkms_key_create(ctx, uri, alg, force, NULL)) != TPMKMS_R_OK
