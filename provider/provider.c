@@ -119,6 +119,8 @@ static char *config_tcti(const OSSL_CORE_HANDLE *handle, const OSSL_DISPATCH *in
     return OPENSSL_strdup(tcti);
 }
 
+/* The one exported symbol (everything else is hidden, see tpmkms.map). */
+__attribute__((visibility("default")))
 int OSSL_provider_init(const OSSL_CORE_HANDLE *handle, const OSSL_DISPATCH *in,
                        const OSSL_DISPATCH **out, void **provctx)
 {
