@@ -43,7 +43,8 @@ static OSSL_FUNC_core_pop_error_to_mark_fn *c_pop_error_to_mark;
 static OSSL_FUNC_core_clear_last_error_mark_fn *c_clear_last_error_mark;
 
 static int standalone_lib;
-static ERR_STRING_DATA *standalone_strings;
+/* libcrypto keeps pointers into this table: it must live for the process. */
+static ERR_STRING_DATA standalone_strings[TPMKMS_R_MAX - TPMKMS_R_BAD_URI + 2];
 
 const OSSL_ITEM *tpmkms_err_reason_strings(void)
 {
@@ -106,8 +107,7 @@ void tpmkms_err_init_standalone(void)
     for (const OSSL_ITEM *i = reason_strings; i->ptr != NULL; i++)
         n++;
     /* One entry for the library name, one per reason, and the terminator. */
-    standalone_strings = OPENSSL_zalloc((n + 2) * sizeof(*standalone_strings));
-    if (standalone_strings == NULL)
+    if (n + 2 > sizeof(standalone_strings) / sizeof(standalone_strings[0]))
         return;
     standalone_strings[0].error = ERR_PACK(standalone_lib, 0, 0);
     standalone_strings[0].string = "tpmkms";

@@ -1082,8 +1082,8 @@ tpmkms_rc tpmkms_record_resolve(const TPMKMS_URI *uri, TPMKMS_RECORD **out,
     }
 
     if (uri->storage_directory != NULL) {
-        tpmkms_scope want = uri->key_scope != TPMKMS_SCOPE_UNSET
-                            ? uri->key_scope : uri->store_location;
+        /* store-location says where certificates live, never the key. */
+        tpmkms_scope want = uri->key_scope;
 
         if ((dir = tpmkms_store_dir(TPMKMS_SCOPE_UNSET,
                                     uri->storage_directory)) == NULL)
@@ -1091,9 +1091,8 @@ tpmkms_rc tpmkms_record_resolve(const TPMKMS_URI *uri, TPMKMS_RECORD **out,
         if ((rc = tpmkms_record_load(dir, uri->name, &rec)) != TPMKMS_R_OK
                 || (rc = check_uri_scope(rec, want, dir)) != TPMKMS_R_OK)
             goto err;
-    } else if (uri->key_scope != TPMKMS_SCOPE_UNSET
-               || uri->store_location != TPMKMS_SCOPE_UNSET) {
-        tpmkms_scope store = tpmkms_uri_store_location(uri);
+    } else if (uri->key_scope != TPMKMS_SCOPE_UNSET) {
+        tpmkms_scope store = uri->key_scope;
 
         if ((dir = tpmkms_store_dir(store, NULL)) == NULL)
             return TPMKMS_R_STORE_IO;

@@ -41,6 +41,7 @@ typedef struct {
     int expect;                  /* OSSL_STORE_INFO_* or 0 */
     STACK_OF(X509) *certs;
     int next_cert;
+    TPMKMS_KEY *key;             /* opened at open(), handed out once */
     char **names;                /* listing: URIs of all keys */
     size_t n_names, next_name;
     int failed;
@@ -61,6 +62,17 @@ static void *tpmkms_store_open(void *provctx, const char *text)
     ctx->provctx = provctx;
     ctx->uri = uri;
     ctx->state = (uri->name != NULL || uri->handle != 0) ? STATE_KEY : STATE_LIST;
+    /*
+     * A URI naming a key that is not there fails here, so the application
+     * sees a failed open and not an empty store.  Reading the record sends
+     * nothing to the TPM.
+     */
+    if (ctx->state == STATE_KEY
+            && tpmkms_key_open(tpmkms_provctx_ctx(provctx), uri, &ctx->key)
+               != TPMKMS_R_OK) {
+        tpmkms_store_close(ctx);
+        return NULL;
+    }
     return ctx;
 }
 
@@ -94,25 +106,32 @@ static int wants(const TPMKMS_STORE_CTX *ctx, int type)
     return ctx->expect == 0 || ctx->expect == type;
 }
 
-/* Asks the application for the key's auth value (e.g. openssl's -passin). */
+/*
+ * Asks the application for the key's auth value (e.g. openssl's -passin).
+ * No answer is not a failure here: the public half is usable without it,
+ * and a signature without it fails with a clear error, sending nothing.
+ */
 static tpmkms_rc ask_pin(TPMKMS_KEY *key, OSSL_PASSPHRASE_CALLBACK *pw_cb,
                          void *pw_cbarg)
 {
     char pin[256];
     size_t len = 0;
     OSSL_PARAM params[2];
-    tpmkms_rc rc;
+    tpmkms_rc rc = TPMKMS_R_OK;
 
+    if (pw_cb == NULL)
+        return TPMKMS_R_OK;
     params[0] = OSSL_PARAM_construct_utf8_string(OSSL_PASSPHRASE_PARAM_INFO,
                                                  key->uri, 0);
     params[1] = OSSL_PARAM_construct_end();
-    if (pw_cb == NULL || !pw_cb(pin, sizeof(pin), &len, params, pw_cbarg)) {
-        TPMKMS_raise(TPMKMS_R_AUTH_FAILED,
-                     "%s needs an auth value: add pin-value=... or "
-                     "pin-source=file:... to the URI", key->uri);
-        return TPMKMS_R_AUTH_FAILED;
+    tpmkms_err_set_mark();
+    if (pw_cb(pin, sizeof(pin), &len, params, pw_cbarg)) {
+        tpmkms_err_clear_last_mark();
+        rc = tpmkms_key_set_auth(key, pin, len);
+    } else {
+        tpmkms_err_pop_to_mark();
+        TPMKMS_debug("%s: no auth value given; signing will need one", key->uri);
     }
-    rc = tpmkms_key_set_auth(key, pin, len);
     OPENSSL_cleanse(pin, sizeof(pin));
     return rc;
 }
@@ -121,14 +140,12 @@ static int load_key(TPMKMS_STORE_CTX *ctx, OSSL_CALLBACK *object_cb,
                     void *object_cbarg, OSSL_PASSPHRASE_CALLBACK *pw_cb,
                     void *pw_cbarg)
 {
-    TPMKMS_KEY *key = NULL;
+    TPMKMS_KEY *key = ctx->key;
     OSSL_PARAM params[5];
     int object_type = OSSL_OBJECT_PKEY;
     int ok;
 
-    if (tpmkms_key_open(tpmkms_provctx_ctx(ctx->provctx), ctx->uri, &key)
-            != TPMKMS_R_OK)
-        return 0;
+    ctx->key = NULL;
     if (key->ref.persistent == 0 && key->ref.blob.empty_auth == 0
             && key->ref.auth == NULL
             && ask_pin(key, pw_cb, pw_cbarg) != TPMKMS_R_OK) {
@@ -365,6 +382,7 @@ static int tpmkms_store_close(void *vctx)
     if (ctx == NULL)
         return 1;
     tpmkms_uri_free(ctx->uri);
+    tpmkms_key_free(ctx->key);
     sk_X509_pop_free(ctx->certs, X509_free);
     for (size_t i = 0; i < ctx->n_names; i++)
         OPENSSL_free(ctx->names[i]);

@@ -69,18 +69,19 @@ while read -r uri; do
         fail "openssl cannot load $uri, which tpmkms list printed"
 done <"$TPMKMS_WORK/uris"
 
-step "store-location picks the store; key-scope is the key's own and is kept"
-# key-scope=machine;store-location=user: the record is in the user store and
-# still says machine; an unscoped name finds it (user store first).
+step "key-scope picks the key's store; store-location (the certificate's) does not move it"
+# key-scope=machine;store-location=user: the record is in the machine store
+# and says machine; an unscoped name still finds it (its scope is persisted).
 tpmkms create 'tpmkms:name=split;key-scope=machine;store-location=user' \
     --alg ec-p256 >/dev/null
-[[ -f $user_keys/split.tpmkey && ! -e $machine_keys/split.tpmkey ]] ||
-    fail "store-location=user did not put split's record in $user_keys"
-grep -qx 'key-scope: machine' "$user_keys/split.tpmkey" ||
+[[ -f $machine_keys/split.tpmkey && ! -e $user_keys/split.tpmkey ]] ||
+    fail "key-scope=machine did not put split's record in $machine_keys"
+grep -qx 'key-scope: machine' "$machine_keys/split.tpmkey" ||
     fail "split's record does not keep key-scope machine"
 tpmkms list >"$TPMKMS_WORK/list"
 has_line "$TPMKMS_WORK/list" 'tpmkms:name=split;key-scope=machine([;[:space:]]|$)'
 openssl pkey "${TPM[@]}" -in 'tpmkms:name=split' -pubout -out /dev/null
+openssl pkey "${TPM[@]}" -in 'tpmkms:name=split;store-location=user' -pubout -out /dev/null
 split_uri=$(grep -Eo 'tpmkms:name=split;[^[:space:]]+' "$TPMKMS_WORK/list")
 openssl pkey "${TPM[@]}" -in "$split_uri" -pubout -out /dev/null
 

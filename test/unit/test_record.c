@@ -948,10 +948,22 @@ static void resolve_explicit_scope_must_match_the_record(void **state)
              "tpmkms:name=web;key-scope=machine;storage-directory=%s", dir);
     expect_unresolved(text, TPMKMS_R_SCOPE_MISMATCH);
     assert_message_has("key-scope=machine");
-    /* key-scope and store-location that disagree can never both hold. */
-    save(user_store, "both", TPMKMS_SCOPE_USER);
-    expect_unresolved("tpmkms:name=both;key-scope=machine;store-location=user",
-                      TPMKMS_R_SCOPE_MISMATCH);
+}
+
+static void resolve_ignores_store_location_for_the_key(void **state)
+{
+    /* store-location says where the certificate lives; the key's own
+     * scope is independent of it, and persisted in the record. */
+    save(machine_store, "svc", TPMKMS_SCOPE_MACHINE);
+    expect_resolved("tpmkms:name=svc;key-scope=machine;store-location=user",
+                    machine_store, TPMKMS_SCOPE_MACHINE);
+    expect_resolved("tpmkms:name=svc;store-location=user", machine_store,
+                    TPMKMS_SCOPE_MACHINE);
+    save(user_store, "me", TPMKMS_SCOPE_USER);
+    expect_resolved("tpmkms:name=me;store-location=machine", user_store,
+                    TPMKMS_SCOPE_USER);
+    expect_unresolved("tpmkms:name=me;key-scope=machine;store-location=user",
+                      TPMKMS_R_KEY_NOT_FOUND);
 }
 
 static void resolve_storage_directory_is_the_only_place_looked(void **state)
@@ -1029,6 +1041,7 @@ int main(void)
         T(resolve_not_found_names_key_and_both_stores),
         T(resolve_refuses_record_in_the_wrong_store),
         T(resolve_explicit_scope_must_match_the_record),
+        T(resolve_ignores_store_location_for_the_key),
         T(resolve_storage_directory_is_the_only_place_looked),
         T(resolve_user_store_error_is_not_hidden),
         T(resolve_without_home_searches_the_machine_store),

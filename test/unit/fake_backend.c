@@ -1,0 +1,239 @@
+/*
+ * The scripted backend of fake_backend.h.  "Loading" a key parses its
+ * software private key once and caches it in key->loaded, like a TPM
+ * object kept loaded between signatures.
+ */
+#include <string.h>
+#include <openssl/core_names.h>
+#include <openssl/ec.h>
+#include <openssl/evp.h>
+#include <openssl/rsa.h>
+#include <openssl/x509.h>
+#include "fake_backend.h"
+
+FAKE_COUNTS fake_counts;
+tpmkms_rc fake_fail_next_sign;
+tpmkms_rc fake_fail_next_connect;
+
+typedef struct {
+    int id;
+} FAKE_STATE;
+
+void fake_backend_reset(void)
+{
+    memset(&fake_counts, 0, sizeof(fake_counts));
+    fake_fail_next_sign = 0;
+    fake_fail_next_connect = 0;
+}
+
+static tpmkms_rc fake_connect(const char *tcti, void **state)
+{
+    FAKE_STATE *st;
+
+    if (fake_fail_next_connect != 0) {
+        tpmkms_rc rc = fake_fail_next_connect;
+
+        fake_fail_next_connect = 0;
+        TPMKMS_raise(rc, "fake: cannot connect to %s", tcti ? tcti : "default");
+        return rc;
+    }
+    st = OPENSSL_zalloc(sizeof(*st));
+    st->id = ++fake_counts.connects;
+    OPENSSL_strlcpy(fake_counts.last_tcti, tcti ? tcti : "",
+                    sizeof(fake_counts.last_tcti));
+    *state = st;
+    return TPMKMS_R_OK;
+}
+
+static void fake_disconnect(void *state)
+{
+    fake_counts.disconnects++;
+    OPENSSL_free(state);
+}
+
+static void fake_abandon(void *state)
+{
+    fake_counts.abandons++;
+    /* Like the real one: nothing is sent, and the state is left alone. */
+    (void)state;
+}
+
+static EVP_PKEY *blob_key(const TPMKMS_KEYBLOB *blob)
+{
+    const unsigned char *p = blob->priv;
+
+    return d2i_AutoPrivateKey(NULL, &p, (long)blob->priv_len);
+}
+
+static tpmkms_rc fake_public_from_blob(const TPMKMS_KEYBLOB *blob,
+                                       TPMKMS_PUBLIC *pub, const char *label)
+{
+    EVP_PKEY *pkey = blob_key(blob);
+    tpmkms_rc rc = TPMKMS_R_OK;
+
+    if (pkey == NULL) {
+        TPMKMS_raise(TPMKMS_R_BAD_KEY_FILE, "%s: fake blob does not parse", label);
+        return TPMKMS_R_BAD_KEY_FILE;
+    }
+    pub->can_sign = 1;
+    if (EVP_PKEY_is_a(pkey, "EC")) {
+        char group[32];
+
+        EVP_PKEY_get_utf8_string_param(pkey, OSSL_PKEY_PARAM_GROUP_NAME,
+                                       group, sizeof(group), NULL);
+        pub->alg = strcmp(group, "P-384") == 0 || strcmp(group, "secp384r1") == 0
+                   ? TPMKMS_ALG_EC_P384 : TPMKMS_ALG_EC_P256;
+        EVP_PKEY_get_octet_string_param(pkey, OSSL_PKEY_PARAM_ENCODED_PUBLIC_KEY,
+                                        pub->ec_point, sizeof(pub->ec_point),
+                                        &pub->ec_point_len);
+    } else {
+        BIGNUM *n = NULL;
+
+        pub->alg = EVP_PKEY_get_bits(pkey) == 3072 ? TPMKMS_ALG_RSA_3072
+                                                   : TPMKMS_ALG_RSA_2048;
+        EVP_PKEY_get_bn_param(pkey, OSSL_PKEY_PARAM_RSA_N, &n);
+        pub->rsa_n_len = (size_t)BN_bn2bin(n, pub->rsa_n);
+        pub->rsa_e = 65537;
+        pub->can_decrypt = 1;
+        BN_free(n);
+    }
+    EVP_PKEY_free(pkey);
+    return rc;
+}
+
+static tpmkms_rc fake_create_key(void *state, const TPMKMS_CREATE_PARAMS *params,
+                                 TPMKMS_KEYBLOB *blob, TPMKMS_PUBLIC *pub)
+{
+    EVP_PKEY *pkey = NULL;
+    unsigned char *der = NULL;
+    int len;
+
+    fake_counts.creates++;
+    switch (params->alg) {
+    case TPMKMS_ALG_EC_P256:
+        pkey = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
+        break;
+    case TPMKMS_ALG_EC_P384:
+        pkey = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-384");
+        break;
+    case TPMKMS_ALG_RSA_2048:
+        pkey = EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)2048);
+        break;
+    default:
+        TPMKMS_raise(TPMKMS_R_UNSUPPORTED_ALGORITHM, "fake: %s",
+                     tpmkms_alg_name(params->alg));
+        return TPMKMS_R_UNSUPPORTED_ALGORITHM;
+    }
+    len = i2d_PrivateKey(pkey, &der);
+    EVP_PKEY_free(pkey);
+    memset(blob, 0, sizeof(*blob));
+    blob->parent = TPMKMS_SRK_HANDLE;
+    blob->empty_auth = params->auth == NULL;
+    blob->priv = der;
+    blob->priv_len = (size_t)len;
+    blob->pub = OPENSSL_memdup("fake", 4);
+    blob->pub_len = 4;
+    return fake_public_from_blob(blob, pub, params->label);
+}
+
+static tpmkms_rc fake_sign(void *state, TPMKMS_KEYREF *key, tpmkms_scheme scheme,
+                           tpmkms_hash hash, const unsigned char *in,
+                           size_t inlen, unsigned char *sig, size_t *siglen)
+{
+    EVP_PKEY_CTX *pctx;
+    size_t len = TPMKMS_SIG_MAX;
+    int ok;
+
+    if (fake_fail_next_sign != 0) {
+        tpmkms_rc rc = fake_fail_next_sign;
+
+        fake_fail_next_sign = 0;
+        TPMKMS_raise(rc, "%s: fake sign failure", key->label);
+        return rc;
+    }
+    if (key->loaded == NULL) {
+        fake_counts.loads++;
+        key->loaded = blob_key(&key->blob);
+    }
+    fake_counts.signs++;
+    pctx = EVP_PKEY_CTX_new(key->loaded, NULL);
+    ok = pctx != NULL && EVP_PKEY_sign_init(pctx) > 0;
+    if (ok && scheme == TPMKMS_SCHEME_RSA_PKCS1)
+        ok = EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PADDING) > 0;
+    if (ok && scheme != TPMKMS_SCHEME_RSA_RAW)
+        ok = EVP_PKEY_CTX_set_signature_md(pctx,
+                 EVP_get_digestbyname(tpmkms_hash_name(hash))) > 0;
+    ok = ok && EVP_PKEY_sign(pctx, sig, &len, in, inlen) > 0;
+    EVP_PKEY_CTX_free(pctx);
+    if (!ok) {
+        TPMKMS_raise(TPMKMS_R_SIGN_FAILED, "%s: fake sign failed", key->label);
+        return TPMKMS_R_SIGN_FAILED;
+    }
+    *siglen = len;
+    return TPMKMS_R_OK;
+}
+
+static void fake_unload(void *state, TPMKMS_KEYREF *key)
+{
+    fake_counts.unloads++;
+    EVP_PKEY_free(key->loaded);
+    key->loaded = NULL;
+}
+
+static void fake_forget(TPMKMS_KEYREF *key)
+{
+    fake_counts.forgets++;
+    EVP_PKEY_free(key->loaded);
+    key->loaded = NULL;
+}
+
+static tpmkms_rc fake_unsupported(const char *what)
+{
+    TPMKMS_raise(TPMKMS_R_UNSUPPORTED_ALGORITHM, "fake backend: no %s", what);
+    return TPMKMS_R_UNSUPPORTED_ALGORITHM;
+}
+
+static tpmkms_rc fake_read_persistent(void *state, uint32_t handle,
+                                      TPMKMS_PUBLIC *pub)
+{
+    TPMKMS_raise(TPMKMS_R_KEY_NOT_FOUND, "fake: no persistent key at 0x%08x",
+                 (unsigned)handle);
+    return TPMKMS_R_KEY_NOT_FOUND;
+}
+
+static tpmkms_rc fake_persist(void *state, const TPMKMS_KEYBLOB *blob,
+                              uint32_t handle, const char *label)
+{
+    return fake_unsupported("persist");
+}
+
+static tpmkms_rc fake_evict(void *state, uint32_t handle, const char *label)
+{
+    return fake_unsupported("evict");
+}
+
+static tpmkms_rc fake_probe(void *state, TPMKMS_PROBE *probe)
+{
+    OPENSSL_strlcpy(probe->manufacturer, "FAKE", sizeof(probe->manufacturer));
+    probe->curves = TPMKMS_PROBE_CURVE_P256 | TPMKMS_PROBE_CURVE_P384;
+    return TPMKMS_R_OK;
+}
+
+static tpmkms_rc fake_setup(void *state, tpmkms_setup_result *res)
+{
+    *res = TPMKMS_SETUP_PRESENT;
+    return TPMKMS_R_OK;
+}
+
+static const TPMKMS_BACKEND_METHOD fake_method = {
+    "fake",
+    fake_connect, fake_disconnect, fake_abandon,
+    fake_create_key, fake_sign, fake_unload, fake_forget,
+    fake_read_persistent, fake_persist, fake_evict, fake_probe, fake_setup,
+    fake_public_from_blob
+};
+
+const TPMKMS_BACKEND_METHOD *fake_backend_method(void)
+{
+    return &fake_method;
+}

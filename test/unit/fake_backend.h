@@ -1,0 +1,26 @@
+/*
+ * A scripted backend for unit tests: keys are software keys (the "blob"
+ * carries the DER private key), every method call is counted, and the
+ * next failure can be scripted.  Only tests include this.
+ */
+#ifndef TPMKMS_FAKE_BACKEND_H
+#define TPMKMS_FAKE_BACKEND_H
+
+#include "backend.h"
+
+typedef struct {
+    int connects, disconnects, abandons;
+    int creates, loads, signs, unloads, forgets;
+    int last_connect_generation;
+    char last_tcti[256];
+} FAKE_COUNTS;
+
+extern FAKE_COUNTS fake_counts;
+/* The next sign (or connect) fails with this reason, raised; 0: none. */
+extern tpmkms_rc fake_fail_next_sign;
+extern tpmkms_rc fake_fail_next_connect;
+
+const TPMKMS_BACKEND_METHOD *fake_backend_method(void);
+void fake_backend_reset(void);
+
+#endif
