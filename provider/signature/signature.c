@@ -229,6 +229,19 @@ static const char *sig_saltlen_text(int saltlen, char *buf, size_t len)
     }
 }
 
+/* "max (222 bytes)" for a named salt length, "100 bytes" for a number. */
+static const char *sig_salt_desc(int saltlen, long bytes, char *buf, size_t len)
+{
+    char name[16];
+
+    if (saltlen >= 0)
+        snprintf(buf, len, "%ld bytes", bytes);
+    else
+        snprintf(buf, len, "%s (%ld bytes)",
+                 sig_saltlen_text(saltlen, name, sizeof(name)), bytes);
+    return buf;
+}
+
 /*
  * The salt length of an RSA-PSS signature with this digest and key.
  * "auto" means the largest when signing, as in OpenSSL.
@@ -239,7 +252,7 @@ static tpmkms_rc sig_pss_salt(const TPMKMS_SIG_CTX *ctx, const SIG_HASH *hash,
     size_t bits = sig_rsa_bits(&ctx->key->pub);
     long max = tpmkms_pss_max_salt(bits, hash->size);
     long want;
-    char buf[16];
+    char buf[48];
 
     if (max < 0) {
         TPMKMS_raise(TPMKMS_R_UNSUPPORTED_ALGORITHM,
@@ -264,9 +277,9 @@ static tpmkms_rc sig_pss_salt(const TPMKMS_SIG_CTX *ctx, const SIG_HASH *hash,
     }
     if (want > max) {
         TPMKMS_raise(TPMKMS_R_BAD_PARAMETER,
-                     "%s: RSA-PSS salt length %s (%ld bytes) is too large for a "
-                     "%zu-bit key with %s: at most %ld", sig_label(ctx),
-                     sig_saltlen_text(ctx->saltlen, buf, sizeof(buf)), want,
+                     "%s: RSA-PSS salt length %s is too large for a %zu-bit "
+                     "key with %s: at most %ld", sig_label(ctx),
+                     sig_salt_desc(ctx->saltlen, want, buf, sizeof(buf)),
                      bits, hash->label, max);
         return TPMKMS_R_BAD_PARAMETER;
     }
@@ -537,16 +550,17 @@ static int sig_rsa_pss_raw(TPMKMS_SIG_CTX *ctx, const SIG_HASH *hash,
     unsigned char em[TPMKMS_RSA_N_MAX];
     EVP_MD *owned = NULL;
     const EVP_MD *md = ctx->md;
-    char buf[16];
+    char buf[48];
     int ok = 0;
 
     if (!pub->can_decrypt) {
         TPMKMS_raise(TPMKMS_R_UNSUPPORTED_ALGORITHM,
-                     "%s: RSA-PSS salt length %s (%zu bytes) is not possible "
-                     "with this key: the TPM signs PSS with salt = digest "
-                     "length (%zu bytes with %s); use -pkeyopt "
-                     "rsa_pss_saltlen:digest", ctx->key->uri,
-                     sig_saltlen_text(ctx->saltlen, buf, sizeof(buf)), salt,
+                     "%s: RSA-PSS salt length %s is not possible with this "
+                     "key (no decrypt attribute for the raw RSA operation): "
+                     "the TPM signs PSS with salt = digest length (%zu bytes "
+                     "with %s); set rsa_pss_saltlen:digest (-pkeyopt or "
+                     "-sigopt)", ctx->key->uri,
+                     sig_salt_desc(ctx->saltlen, (long)salt, buf, sizeof(buf)),
                      hash->size, hash->label);
         return 0;
     }
