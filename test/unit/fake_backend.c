@@ -165,6 +165,18 @@ static tpmkms_rc fake_sign(void *state, TPMKMS_KEYREF *key, tpmkms_scheme scheme
                  EVP_get_digestbyname(tpmkms_hash_name(hash))) > 0;
     ok = ok && EVP_PKEY_sign(pctx, sig, &len, in, inlen) > 0;
     EVP_PKEY_CTX_free(pctx);
+    /* A TPM answers ECDSA with r||s, each the curve's size, not DER. */
+    if (ok && scheme == TPMKMS_SCHEME_ECDSA) {
+        const unsigned char *p = sig;
+        ECDSA_SIG *es = d2i_ECDSA_SIG(NULL, &p, (long)len);
+        size_t half = (size_t)(EVP_PKEY_get_bits(key->loaded) + 7) / 8;
+
+        ok = es != NULL
+             && BN_bn2binpad(ECDSA_SIG_get0_r(es), sig, (int)half) > 0
+             && BN_bn2binpad(ECDSA_SIG_get0_s(es), sig + half, (int)half) > 0;
+        len = 2 * half;
+        ECDSA_SIG_free(es);
+    }
     if (!ok) {
         TPMKMS_raise(TPMKMS_R_SIGN_FAILED, "%s: fake sign failed", key->label);
         return TPMKMS_R_SIGN_FAILED;
