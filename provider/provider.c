@@ -2,6 +2,7 @@
  * The provider's entry point.  Loading the provider reads configuration
  * only: no TPM is touched until an operation on a tpmkms: key needs it.
  */
+#include <stdlib.h>
 #include <string.h>
 #include <openssl/core_dispatch.h>
 #include <openssl/core_names.h>
@@ -128,6 +129,15 @@ int OSSL_provider_init(const OSSL_CORE_HANDLE *handle, const OSSL_DISPATCH *in,
     char *tcti = NULL;
 
     tpmkms_err_init_provider(handle, in);
+    /*
+     * tpm2-tss logs to stderr what tpmkms handles and reports itself (an
+     * absent SRK, a wrong PIN), in words users cannot act on.  Unless the
+     * user chose a TSS2_LOG, or asked for TPMKMS_DEBUG, keep it quiet: every
+     * failure still reaches OpenSSL's error queue with its decoded code.
+     * Done here, while the provider loads, before any TPM library runs.
+     */
+    if (!tpmkms_debug_enabled())
+        setenv("TSS2_LOG", "all+NONE", 0);
     if ((pctx = OPENSSL_zalloc(sizeof(*pctx))) == NULL)
         goto err;
     pctx->handle = handle;
