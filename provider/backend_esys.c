@@ -689,8 +689,13 @@ static void srk_template(TPM2B_PUBLIC *t)
     p->parameters.eccDetail.scheme.scheme = TPM2_ALG_NULL;
     p->parameters.eccDetail.curveID = TPM2_ECC_NIST_P256;
     p->parameters.eccDetail.kdf.scheme = TPM2_ALG_NULL;
-    p->unique.ecc.x.size = 32;  /* zero-filled, as the guidance says */
-    p->unique.ecc.y.size = 32;
+    /*
+     * unique left empty, as tpm2-openssl and tpm2_createprimary leave it:
+     * a TSS2 key file whose parent is 0x40000001 is then made and loaded
+     * under the same primary by tpmkms and by tpm2-openssl (with 32 zero
+     * bytes of x and y the primaries differ and TPM2_Load fails its
+     * integrity check).
+     */
 }
 
 static int srk_matches(const TPMT_PUBLIC *p)
