@@ -375,7 +375,7 @@ tpmkms_rc tpmkms_tss2key_to_der(const TPMKMS_KEYBLOB *blob,
     }
 
     content = 2 + sizeof(oid_loadable)
-              + (blob->empty_auth ? 5 : 0)
+              + 5
               + 2 + parent_len
               + der_hdr_size(blob->pub_len) + blob->pub_len
               + der_hdr_size(blob->priv_len) + blob->priv_len;
@@ -389,11 +389,13 @@ tpmkms_rc tpmkms_tss2key_to_der(const TPMKMS_KEYBLOB *blob,
     p = der_put_hdr(p, TAG_OID, sizeof(oid_loadable));
     memcpy(p, oid_loadable, sizeof(oid_loadable));
     p += sizeof(oid_loadable);
-    if (blob->empty_auth) {
-        p = der_put_hdr(p, TAG_CONTEXT(0), 3);
-        p = der_put_hdr(p, TAG_BOOLEAN, 1);
-        *p++ = 0xff;
-    }
+    /*
+     * emptyAuth always, FALSE too: tpm2-openssl 1.1 reads an absent
+     * emptyAuth as TRUE and would never ask for the key's auth value.
+     */
+    p = der_put_hdr(p, TAG_CONTEXT(0), 3);
+    p = der_put_hdr(p, TAG_BOOLEAN, 1);
+    *p++ = blob->empty_auth ? 0xff : 0x00;
     p = der_put_hdr(p, TAG_INTEGER, parent_len);
     memcpy(p, parent, parent_len);
     p += parent_len;

@@ -32,7 +32,7 @@ DECLARE_ASN1_FUNCTIONS(REF_TPMKEY)
 
 ASN1_SEQUENCE(REF_TPMKEY) = {
     ASN1_SIMPLE(REF_TPMKEY, type, ASN1_OBJECT),
-    ASN1_EXP_OPT(REF_TPMKEY, emptyAuth, ASN1_FBOOLEAN, 0),
+    ASN1_EXP_OPT(REF_TPMKEY, emptyAuth, ASN1_BOOLEAN, 0),  /* as tpm2-openssl */
     ASN1_SIMPLE(REF_TPMKEY, parent, ASN1_INTEGER),
     ASN1_SIMPLE(REF_TPMKEY, pubkey, ASN1_OCTET_STRING),
     ASN1_SIMPLE(REF_TPMKEY, privkey, ASN1_OCTET_STRING)
@@ -221,8 +221,11 @@ static void der_writes_srk_parent_as_positive_integer(void **state)
     size_t len;
 
     to_der(&b, &der, &len);
-    /* OID, then straight to the INTEGER: no [0] when empty_auth is 0. */
-    assert_memory_equal(der + 2 + 8, parent, sizeof(parent));
+    /* OID, [0] BOOLEAN FALSE (written: tpm2-openssl reads absent as
+     * TRUE), then the INTEGER. */
+    static const unsigned char no_empty_auth[] = { 0xa0, 0x03, 0x01, 0x01, 0x00 };
+    assert_memory_equal(der + 2 + 8, no_empty_auth, sizeof(no_empty_auth));
+    assert_memory_equal(der + 2 + 8 + 5, parent, sizeof(parent));
     expect_ok(der, len, &back);
     assert_int_equal(back.parent, 0x81000001u);
     assert_int_equal(back.empty_auth, 0);
