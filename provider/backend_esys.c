@@ -18,11 +18,34 @@
  * Per-key state (key->loaded) names its connection and its slot by
  * number, not by pointer, so a key from a dropped connection is simply
  * "not loaded" and can be freed without touching any connection.
+ *
+ * Sharing a TPM without a resource manager (swtpm, mssim, /dev/tpm0 used
+ * by several processes): the TPM's few object slots are shared by every
+ * process, and objects one process keeps loaded are slots the others
+ * lack.  A connection therefore works in one of two modes:
+ *
+ *   - keep (the default): keys stay loaded as above; a warm signature is
+ *     one command (TPM2_Sign);
+ *   - shared: no object is held between entry points; each signature is
+ *     TPM2_Load, TPM2_Sign, TPM2_FlushContext (three commands; with a
+ *     transient SRK also TPM2_CreatePrimary and its flush), so a process
+ *     needs slots only for the length of a signature.
+ *
+ * A connection turns shared (and stays so) when TPM_RC_OBJECT_MEMORY
+ * persists after it flushed its own objects: other processes hold the
+ * slots.  It then retries with a short, bounded backoff (ESYS_SLOT_WAIT_MS)
+ * while the others finish their signatures.  A connection made in a
+ * forked child (a process other than the one that loaded tpmkms) to a
+ * TPM without a resource manager starts shared: its parent and siblings
+ * use the same TPM.  Through a resource manager (tpm2-abrmd, /dev/tpmrm0)
+ * each connection has its own slots and stays in keep mode.  Auth
+ * failures are never retried.
  */
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <tss2/tss2_esys.h>
@@ -36,6 +59,8 @@
 #define ESYS_MAX_KEYS 2          /* loaded transient keys per connection */
 #define ESYS_TPM_OBJECT_SLOTS 3  /* what a TPM without resource manager has */
 #define ESYS_RETRIES 5           /* for TPM_RC_RETRY / YIELDED / TESTING */
+#define ESYS_SLOT_WAIT_MS 3000   /* wait for another process's object slot */
+#define ESYS_SLOT_BACKOFF_MS 100 /* longest pause between those retries */
 #define ESYS_SRK_ATTRS (TPMA_OBJECT_RESTRICTED | TPMA_OBJECT_DECRYPT        \
                         | TPMA_OBJECT_FIXEDTPM | TPMA_OBJECT_FIXEDPARENT    \
                         | TPMA_OBJECT_SENSITIVEDATAORIGIN                   \
@@ -63,10 +88,20 @@ typedef struct {
     uint64_t clock;             /* LRU clock and slot sequence numbers */
     ESYS_TR srk;                /* ESYS_TR_NONE until first needed */
     int srk_persistent;         /* srk is 0x81000001 (else our primary) */
+    int shared;                 /* hold no object between entry points */
+    unsigned int waited_ms;     /* last wait for an object slot, for errors */
     ESYS_SLOT slots[ESYS_MAX_KEYS];
     ESYS_PERSISTENT *persist;
     size_t npersist, cappersist;
 } ESYS_STATE;
+
+typedef struct {                /* one command's wait for a slot */
+    int flushed;                /* our own keys were flushed for it */
+    unsigned int waits;
+    struct timespec start;
+} ESYS_SLOT_WAIT;
+
+#define ESYS_SLOT_WAIT_INIT { 0, 0, { 0, 0 } }
 
 typedef struct {                /* what a key's public area says */
     tpmkms_alg alg;
@@ -84,6 +119,9 @@ typedef struct {                /* TPMKMS_KEYREF.loaded */
 } ESYS_KEY;
 
 static atomic_uint_fast64_t esys_connections;
+/* The process that fetched this method table (loaded tpmkms); a connection
+ * made under another pid is a forked child's. */
+static atomic_long esys_origin_pid;
 
 /* ---------------------------------------------------------------- names */
 
@@ -357,8 +395,7 @@ static const struct esys_rc_map {
     { TPM2_RC_BAD_AUTH, TPMKMS_R_AUTH_FAILED, 0,
       "wrong auth value; not retried" },
     { TPM2_RC_OBJECT_MEMORY, TPMKMS_R_OBJECT_MEMORY, 0,
-      "the TPM has no free object slot even after tpmkms flushed its own "
-      "keys: another process holds the TPM's object slots; " ESYS_RM_HINT },
+      NULL /* raise_tss() says how long it waited */ },
     { TPM2_RC_SESSION_MEMORY, TPMKMS_R_TPM_ERROR, 0,
       "the TPM has no room for another session: another process holds "
       "them; " ESYS_RM_HINT },
@@ -547,6 +584,14 @@ static tpmkms_rc raise_tss(ESYS_STATE *st, TSS2_RC rc, tpmkms_rc dflt,
         reason = m->reason;
     if (m->code == TPM2_RC_LOCKOUT && st != NULL)
         lockout_text(st, text, sizeof(text));
+    else if (m->code == TPM2_RC_OBJECT_MEMORY)
+        snprintf(text, sizeof(text), "the TPM has no free object slot: "
+                 "tpmkms flushed its own objects and waited %u ms for other "
+                 "processes to free one; without a resource manager every "
+                 "process shares the TPM's few slots, and one that keeps "
+                 "keys loaded (or died without flushing them: "
+                 "tpm2_flushcontext -t) starves the others; " ESYS_RM_HINT,
+                 st != NULL ? st->waited_ms : 0);
     else
         snprintf(text, sizeof(text), "%s", m->text != NULL ? m->text : "");
     TPMKMS_raise(reason, "%s: %s failed: 0x%08x (%s) — %s%s%s%s%s", label,
@@ -780,8 +825,8 @@ static int persistent_add(ESYS_STATE *st, TPM2_HANDLE h, ESYS_TR tr)
  * the handle and checks the name).  ESYS closes the node on failure.
  * Returns the raw TSS2_RC: callers decide what an absent handle means.
  */
-static TSS2_RC persistent_open(ESYS_STATE *st, TPM2_HANDLE h, int refresh,
-                               ESYS_TR *tr)
+static TSS2_RC persistent_open_once(ESYS_STATE *st, TPM2_HANDLE h,
+                                    int refresh, ESYS_TR *tr)
 {
     ESYS_TR cached = persistent_find(st, h), t = ESYS_TR_NONE;
     TSS2_RC rc;
@@ -811,6 +856,22 @@ static TSS2_RC persistent_open(ESYS_STATE *st, TPM2_HANDLE h, int refresh,
     }
     *tr = t;
     return TSS2_RC_SUCCESS;
+}
+
+static int slot_wait(ESYS_STATE *st, ESYS_SLOT_WAIT *w, const char *label);
+
+/* The TPM reads a persistent object into a free slot to answer. */
+static TSS2_RC persistent_open(ESYS_STATE *st, TPM2_HANDLE h, int refresh,
+                               ESYS_TR *tr)
+{
+    ESYS_SLOT_WAIT wait = ESYS_SLOT_WAIT_INIT;
+    TSS2_RC rc;
+
+    while ((rc = persistent_open_once(st, h, refresh, tr)) != TSS2_RC_SUCCESS
+           && tpm_base(rc) == TPM2_RC_OBJECT_MEMORY
+           && slot_wait(st, &wait, "TPM2_ReadPublic"))
+        ;
+    return rc;
 }
 
 /*
@@ -936,6 +997,74 @@ static void make_room(ESYS_STATE *st, int extra, int adding_key)
     }
 }
 
+static unsigned int elapsed_ms(const struct timespec *t0)
+{
+    struct timespec now;
+
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (unsigned int)((now.tv_sec - t0->tv_sec) * 1000
+                          + (now.tv_nsec - t0->tv_nsec) / 1000000);
+}
+
+/*
+ * One command's wait for an object slot (TPM_RC_OBJECT_MEMORY).  The
+ * first time, flush our own keys and retry at once.  If the TPM is still
+ * full, other processes hold its slots: this connection turns shared (it
+ * holds nothing between entry points from now on) and retries after a
+ * pause that doubles up to ESYS_SLOT_BACKOFF_MS, with jitter so that
+ * processes waiting together do not retry in step, for at most
+ * ESYS_SLOT_WAIT_MS.  Returns 1 to retry, 0 to give up (st->waited_ms
+ * says how long it waited, for the error).
+ */
+static int slot_wait(ESYS_STATE *st, ESYS_SLOT_WAIT *w, const char *label)
+{
+    unsigned int pause, waited;
+    struct timespec ts;
+
+    if (!w->flushed) {
+        w->flushed = 1;
+        clock_gettime(CLOCK_MONOTONIC, &w->start);
+        st->waited_ms = 0;
+        if (keys_loaded(st) > 0) {
+            TPMKMS_debug("%s: TPM object memory full: flushing our keys",
+                         label);
+            flush_all_keys(st);
+            return 1;
+        }
+    }
+    if (!st->shared) {
+        TPMKMS_debug("%s: other processes hold the TPM's object slots: "
+                     "holding no object between signatures on this "
+                     "connection from now on", label);
+        st->shared = 1;
+    }
+    waited = elapsed_ms(&w->start);
+    st->waited_ms = waited;
+    if (waited >= ESYS_SLOT_WAIT_MS)
+        return 0;
+    pause = w->waits < 7 ? 1u << w->waits : ESYS_SLOT_BACKOFF_MS;
+    if (pause > ESYS_SLOT_BACKOFF_MS)
+        pause = ESYS_SLOT_BACKOFF_MS;
+    pause += (unsigned int)(getpid() + 7919u * w->waits) % (pause / 2 + 1);
+    if (waited + pause > ESYS_SLOT_WAIT_MS)
+        pause = ESYS_SLOT_WAIT_MS - waited;
+    w->waits++;
+    ts.tv_sec = pause / 1000;
+    ts.tv_nsec = (long)(pause % 1000) * 1000000L;
+    nanosleep(&ts, NULL);
+    return 1;
+}
+
+/* Shared mode: at the end of an entry point, let go of every object. */
+static void release_if_shared(ESYS_STATE *st)
+{
+    if (!st->shared)
+        return;
+    flush_all_keys(st);
+    if (srk_is_transient(st))
+        flush_tr(st, &st->srk);
+}
+
 /* ----------------------------------------------------------- the SRK */
 
 static tpmkms_rc create_primary(ESYS_STATE *st, const char *label,
@@ -945,14 +1074,14 @@ static tpmkms_rc create_primary(ESYS_STATE *st, const char *label,
     TPM2B_PUBLIC tmpl;
     TPM2B_DATA outside;
     TPML_PCR_SELECTION pcrs;
+    ESYS_SLOT_WAIT wait = ESYS_SLOT_WAIT_INIT;
     TSS2_RC rc;
-    int attempt;
 
     memset(&sens, 0, sizeof(sens));
     memset(&outside, 0, sizeof(outside));
     memset(&pcrs, 0, sizeof(pcrs));
     srk_template(&tmpl);
-    for (attempt = 0;; attempt++) {
+    for (;;) {
         make_room(st, 1, 0);
         TPMKMS_debug("TPM2_CreatePrimary(owner, TCG ECC P-256 SRK)");
         ESYS_RETRY(rc, Esys_CreatePrimary(st->ctx, ESYS_TR_RH_OWNER,
@@ -962,10 +1091,9 @@ static tpmkms_rc create_primary(ESYS_STATE *st, const char *label,
                                           NULL, NULL));
         if (rc == TSS2_RC_SUCCESS)
             return TPMKMS_R_OK;
-        if (tpm_base(rc) == TPM2_RC_OBJECT_MEMORY && attempt == 0) {
-            flush_all_keys(st);
+        if (tpm_base(rc) == TPM2_RC_OBJECT_MEMORY
+            && slot_wait(st, &wait, label))
             continue;
-        }
         return raise_owner(st, rc, label,
                            "TPM2_CreatePrimary (the TCG ECC P-256 SRK)", NULL);
     }
@@ -1050,7 +1178,8 @@ static tpmkms_rc load_blob(ESYS_STATE *st, const TPMKMS_KEYBLOB *blob,
     TPM2B_PRIVATE priv;
     int under_srk = blob->parent == TPMKMS_SRK_HANDLE
         || blob->parent == TPMKMS_PARENT_OWNER;
-    int tried_memory = 0, tried_srk = 0;
+    ESYS_SLOT_WAIT wait = ESYS_SLOT_WAIT_INIT;
+    int tried_srk = 0;
     char cmd[64];
     tpmkms_rc r;
     TSS2_RC rc;
@@ -1095,11 +1224,9 @@ static tpmkms_rc load_blob(ESYS_STATE *st, const TPMKMS_KEYBLOB *blob,
                                  ESYS_TR_NONE, ESYS_TR_NONE, &priv, &pub, tr));
         if (rc == TSS2_RC_SUCCESS)
             return TPMKMS_R_OK;
-        if (tpm_base(rc) == TPM2_RC_OBJECT_MEMORY && !tried_memory) {
-            tried_memory = 1;
-            flush_all_keys(st);
+        if (tpm_base(rc) == TPM2_RC_OBJECT_MEMORY
+            && slot_wait(st, &wait, label))
             continue;
-        }
         if (under_srk && srk_is_transient(st) && rc_is_stale_object(rc)
             && !tried_srk) {
             /* Our primary was flushed behind our back: derive it again. */
@@ -1255,6 +1382,43 @@ static void clear_auth(ESYS_STATE *st, ESYS_TR tr)
 
 /* ------------------------------------------------------------ methods */
 
+/*
+ * Whether a TCTI config talks to a TPM with no resource manager in
+ * between, so that every process shares its object slots: swtpm, mssim,
+ * device:/dev/tpm<N> (a pcap: wrapper is looked through).  tabrmd,
+ * /dev/tpmrm<N>, the loader's default (which tries tpm2-abrmd and then
+ * /dev/tpmrm0 first) and TCTIs we do not know count as managed.
+ */
+static int tcti_is_direct(const char *conf)
+{
+    while (conf != NULL && strncmp(conf, "pcap:", 5) == 0)
+        conf += 5;
+    if (conf == NULL || *conf == '\0')
+        return 0;
+    if (strncmp(conf, "swtpm", 5) == 0 || strncmp(conf, "mssim", 5) == 0)
+        return conf[5] == '\0' || conf[5] == ':';
+    if (strcmp(conf, "device") == 0 || strcmp(conf, "device:") == 0)
+        return 1;                   /* the device TCTI's default, /dev/tpm0 */
+    if (strncmp(conf, "device:/dev/tpm", 15) == 0)
+        return conf[15] >= '0' && conf[15] <= '9';
+    return 0;
+}
+
+static void note_origin_pid(void)
+{
+    long none = 0;
+
+    atomic_compare_exchange_strong(&esys_origin_pid, &none, (long)getpid());
+}
+
+/* A forked child of the process that loaded tpmkms. */
+static int in_forked_child(void)
+{
+    long origin = atomic_load(&esys_origin_pid);
+
+    return origin != 0 && origin != (long)getpid();
+}
+
 static tpmkms_rc esys_connect(const char *tcti_conf, void **state)
 {
     ESYS_STATE *st;
@@ -1288,8 +1452,12 @@ static tpmkms_rc esys_connect(const char *tcti_conf, void **state)
         return TPMKMS_R_TPM_UNAVAILABLE;
     }
     st->conn_id = atomic_fetch_add(&esys_connections, 1) + 1;
-    TPMKMS_debug("connected through %s (connection %llu)", st->tcti_name,
-                 (unsigned long long)st->conn_id);
+    /* Its parent and siblings share the TPM's few object slots. */
+    st->shared = in_forked_child() && tcti_is_direct(name);
+    TPMKMS_debug("connected through %s (connection %llu%s)", st->tcti_name,
+                 (unsigned long long)st->conn_id,
+                 st->shared ? "; a forked child on a TPM without a resource "
+                 "manager: holding no object between signatures" : "");
     *state = st;
     return TPMKMS_R_OK;
 }
@@ -1341,7 +1509,8 @@ static tpmkms_rc esys_create_key(void *state,
     TPMT_PUBLIC *p = &tmpl.publicArea;
     uint8_t pubbuf[sizeof(TPM2B_PUBLIC)], privbuf[sizeof(TPM2B_PRIVATE)];
     size_t publen = 0, privlen = 0;
-    int attempt, tried_srk = 0;
+    ESYS_SLOT_WAIT wait = ESYS_SLOT_WAIT_INIT;
+    int tried_srk = 0;
     tpmkms_rc r;
     TSS2_RC rc;
 
@@ -1404,7 +1573,7 @@ static tpmkms_rc esys_create_key(void *state,
         p->parameters.rsaDetail.keyBits = a->bits;
         p->parameters.rsaDetail.exponent = 0;
     }
-    for (attempt = 0;; attempt++) {
+    for (;;) {
         if ((r = ensure_srk(st, label)) != TPMKMS_R_OK)
             goto out;
         make_room(st, 1 + st->srk_persistent, 0);
@@ -1415,10 +1584,9 @@ static tpmkms_rc esys_create_key(void *state,
                                    NULL, NULL, NULL));
         if (rc == TSS2_RC_SUCCESS)
             break;
-        if (tpm_base(rc) == TPM2_RC_OBJECT_MEMORY && attempt == 0) {
-            flush_all_keys(st);
+        if (tpm_base(rc) == TPM2_RC_OBJECT_MEMORY
+            && slot_wait(st, &wait, label))
             continue;
-        }
         if (srk_is_transient(st) && rc_is_stale_object(rc) && !tried_srk) {
             tried_srk = 1;
             Esys_TR_Close(st->ctx, &st->srk);
@@ -1465,6 +1633,7 @@ static tpmkms_rc esys_create_key(void *state,
     OPENSSL_cleanse(&sens, sizeof(sens));
     Esys_Free(out_priv);
     Esys_Free(out_pub);
+    release_if_shared(st);
     return r;
 }
 
@@ -1540,12 +1709,11 @@ static int put_padded(unsigned char *out, size_t size,
     return 1;
 }
 
-static tpmkms_rc esys_sign(void *state, TPMKMS_KEYREF *key,
-                           tpmkms_scheme scheme, tpmkms_hash hash,
-                           const unsigned char *in, size_t inlen,
-                           unsigned char *sig, size_t *siglen)
+static tpmkms_rc sign_with_key(ESYS_STATE *st, TPMKMS_KEYREF *key,
+                               tpmkms_scheme scheme, tpmkms_hash hash,
+                               const unsigned char *in, size_t inlen,
+                               unsigned char *sig, size_t *siglen)
 {
-    ESYS_STATE *st = state;
     const struct esys_hash *h = hash_info(hash);
     TPMT_SIGNATURE *tsig = NULL;
     TPM2B_PUBLIC_KEY_RSA *msg = NULL;
@@ -1554,7 +1722,8 @@ static tpmkms_rc esys_sign(void *state, TPMKMS_KEYREF *key,
     char what[96];
     ESYS_KEY *ek;
     ESYS_TR tr = ESYS_TR_NONE;
-    int attempt, fresh = 0, ok;
+    ESYS_SLOT_WAIT wait = ESYS_SLOT_WAIT_INIT;
+    int tried_stale = 0, fresh = 0, ok;
     tpmkms_rc r;
     TSS2_RC rc;
 
@@ -1571,7 +1740,7 @@ static tpmkms_rc esys_sign(void *state, TPMKMS_KEYREF *key,
         snprintf(what, sizeof(what), "%s with %s on %s", scheme_name(scheme),
                  h->name, alg_name(ek->info.alg));
 
-    for (attempt = 0;; attempt++) {
+    for (;;) {
         if ((r = key_tr(st, key, ek, &tr, &fresh)) != TPMKMS_R_OK)
             return r;
         if ((r = set_auth(st, tr, key)) != TPMKMS_R_OK)
@@ -1615,17 +1784,17 @@ static tpmkms_rc esys_sign(void *state, TPMKMS_KEYREF *key,
         clear_auth(st, tr);
         if (rc == TSS2_RC_SUCCESS)
             break;
-        if (attempt == 0 && key->persistent == 0 && !fresh
+        if (!tried_stale && key->persistent == 0 && !fresh
             && rc_is_stale_object(rc)) {
             /* Flushed behind our back (another program, a TPM reset). */
+            tried_stale = 1;
             slot_drop(st, ek->slot);
             continue;
         }
-        if (attempt == 0 && key->persistent != 0
-            && tpm_base(rc) == TPM2_RC_OBJECT_MEMORY) {
-            flush_all_keys(st);
+        /* A persistent key needs a slot for the command's length. */
+        if (tpm_base(rc) == TPM2_RC_OBJECT_MEMORY
+            && slot_wait(st, &wait, key->label))
             continue;
-        }
         return raise_tss(st, rc, TPMKMS_R_SIGN_FAILED, key->label, cmd, what);
     }
 
@@ -1661,6 +1830,19 @@ static tpmkms_rc esys_sign(void *state, TPMKMS_KEYREF *key,
         return TPMKMS_R_SIGN_FAILED;
     }
     return TPMKMS_R_OK;
+}
+
+static tpmkms_rc esys_sign(void *state, TPMKMS_KEYREF *key,
+                           tpmkms_scheme scheme, tpmkms_hash hash,
+                           const unsigned char *in, size_t inlen,
+                           unsigned char *sig, size_t *siglen)
+{
+    ESYS_STATE *st = state;
+    tpmkms_rc r = sign_with_key(st, key, scheme, hash, in, inlen, sig,
+                                siglen);
+
+    release_if_shared(st);
+    return r;
 }
 
 static void esys_forget(TPMKMS_KEYREF *key)
@@ -1738,8 +1920,10 @@ static tpmkms_rc esys_persist(void *state, const TPMKMS_KEYBLOB *blob,
         label = "key";
     if ((r = check_persistent_target(handle, label)) != TPMKMS_R_OK)
         return r;
-    if ((r = load_blob(st, blob, label, 0, &tr)) != TPMKMS_R_OK)
+    if ((r = load_blob(st, blob, label, 0, &tr)) != TPMKMS_R_OK) {
+        release_if_shared(st);
         return r;
+    }
     snprintf(cmd, sizeof(cmd), "TPM2_EvictControl (persist at 0x%08x)",
              handle);
     TPMKMS_debug("%s", cmd);
@@ -1747,6 +1931,7 @@ static tpmkms_rc esys_persist(void *state, const TPMKMS_KEYBLOB *blob,
                                      ESYS_TR_PASSWORD, ESYS_TR_NONE,
                                      ESYS_TR_NONE, handle, &ptr));
     flush_tr(st, &tr);
+    release_if_shared(st);
     if (rc != TSS2_RC_SUCCESS) {
         if (tpm_base(rc) == TPM2_RC_NV_DEFINED) {
             TPMKMS_raise(TPMKMS_R_KEY_EXISTS,
@@ -2068,10 +2253,12 @@ static const TPMKMS_BACKEND_METHOD esys_method = {
 
 const TPMKMS_BACKEND_METHOD *tpmkms_backend_esys_method(void)
 {
+    note_origin_pid();
     return &esys_method;
 }
 
 const TPMKMS_BACKEND_METHOD *tpmkms_backend_default_method(void)
 {
+    note_origin_pid();
     return &esys_method;
 }
