@@ -79,6 +79,8 @@ static const OSSL_ALGORITHM *tpmkms_provider_query_operation(void *provctx,
         return tpmkms_store_algorithms;
     case OSSL_OP_ENCODER:
         return tpmkms_encoder_algorithms;
+    case OSSL_OP_DECODER:
+        return tpmkms_decoder_algorithms;
     default:
         return NULL;
     }

@@ -1,0 +1,403 @@
+/*
+ * Decoders for TPM key files: TSS2 PRIVATE KEY (the format of tpm2-openssl
+ * and openssl_tpm2_engine) to a tpmkms key, so a program that only knows
+ * key files (nginx's ssl_certificate_key, curl --key, openssl -key) signs
+ * with a TPM key once tpmkms is activated in its openssl.cnf.
+ *
+ *   EC, RSA   input=der: a TPMKey SEQUENCE.  The key object goes to the
+ *             caller by reference (the TPMKMS_KEY pointer, as the store
+ *             loader does); our keymgmt's load takes its own ref.
+ *   DER       input=pem: the "TSS2 PRIVATE KEY" PEM block, anywhere in
+ *             the text (a tpmkms key record ends with one), to DER.
+ *             OpenSSL 3.0's own PEM-to-DER decoder passes only the labels
+ *             it knows, so this one is needed for PEM key files.
+ *
+ * What is not a TSS2 key is not an error here: the decoder returns 1 with
+ * no object and leaves the error queue as it was, and OpenSSL tries the
+ * other decoders.
+ *
+ * Decoding checks that the TPM answers and holds the key's parent, over a
+ * connection of its own that is closed before returning: a server that
+ * loads its key in a master process and signs in forked workers (nginx)
+ * fails to start when its TPM is gone, and the master holds no TPM
+ * connection (a TPM without resource manager serves one at a time).
+ */
+#include <string.h>
+#include <openssl/bio.h>
+#include <openssl/core_dispatch.h>
+#include <openssl/core_names.h>
+#include <openssl/core_object.h>
+#include <openssl/params.h>
+#include <openssl/pem.h>
+#include "provider.h"
+#include "key.h"
+#include "tss2key.h"
+#include "errors.h"
+#include "debug.h"
+
+static OSSL_FUNC_decoder_newctx_fn tpmkms_decoder_newctx;
+static OSSL_FUNC_decoder_freectx_fn tpmkms_decoder_freectx;
+static OSSL_FUNC_decoder_does_selection_fn tpmkms_key_does_selection;
+static OSSL_FUNC_decoder_does_selection_fn tpmkms_pem_does_selection;
+static OSSL_FUNC_decoder_decode_fn tpmkms_ec_der_decode;
+static OSSL_FUNC_decoder_decode_fn tpmkms_rsa_der_decode;
+static OSSL_FUNC_decoder_decode_fn tpmkms_pem_decode;
+
+/* A TSS2 key file is a few hundred bytes; anything this big is not one. */
+#define DECODER_MAX_INPUT (64 * 1024)
+
+typedef struct tpmkms_decoder_ctx_st {
+    TPMKMS_PROVCTX *provctx;
+} TPMKMS_DECODER_CTX;
+
+typedef enum {
+    DECODER_FAMILY_EC,
+    DECODER_FAMILY_RSA
+} decoder_family;
+
+static void *tpmkms_decoder_newctx(void *provctx)
+{
+    TPMKMS_DECODER_CTX *ctx = OPENSSL_zalloc(sizeof(*ctx));
+
+    if (ctx == NULL) {
+        TPMKMS_raise(TPMKMS_R_INTERNAL, "out of memory");
+        return NULL;
+    }
+    ctx->provctx = provctx;
+    return ctx;
+}
+
+static void tpmkms_decoder_freectx(void *vctx)
+{
+    OPENSSL_free(vctx);
+}
+
+/* A key file holds a key pair (its public half readable without the TPM). */
+static int tpmkms_key_does_selection(void *provctx, int selection)
+{
+    return selection == 0 || (selection & OSSL_KEYMGMT_SELECT_KEYPAIR) != 0;
+}
+
+static int tpmkms_pem_does_selection(void *provctx, int selection)
+{
+    return 1;
+}
+
+/*
+ * Reads all of cin, up to DECODER_MAX_INPUT bytes.  Returns 1 and the
+ * bytes, 1 and NULL when the input is too big to be ours, 0 on failure.
+ */
+static int read_input(TPMKMS_DECODER_CTX *ctx, OSSL_CORE_BIO *cin,
+                      unsigned char **data, size_t *len)
+{
+    BIO *in = BIO_new_from_core_bio(tpmkms_provctx_libctx(ctx->provctx), cin);
+    unsigned char *buf = NULL;
+    size_t have = 0;
+    int n, ok = 0;
+
+    *data = NULL;
+    *len = 0;
+    if (in == NULL || (buf = OPENSSL_malloc(DECODER_MAX_INPUT + 1)) == NULL) {
+        TPMKMS_raise(TPMKMS_R_INTERNAL, "out of memory reading a key file");
+        goto out;
+    }
+    while (have <= DECODER_MAX_INPUT
+           && (n = BIO_read(in, buf + have,
+                            (int)(DECODER_MAX_INPUT + 1 - have))) > 0)
+        have += (size_t)n;
+    ok = 1;
+    if (have == 0 || have > DECODER_MAX_INPUT)
+        goto out;
+    *data = buf;
+    *len = have;
+    buf = NULL;
+ out:
+    OPENSSL_free(buf);
+    BIO_free(in);
+    return ok;
+}
+
+/* Is this a TSS2 PRIVATE KEY?  Nothing raised when it is not. */
+static int parse_der(const unsigned char *der, size_t len,
+                     TPMKMS_KEYBLOB *blob)
+{
+    tpmkms_rc rc;
+
+    tpmkms_err_set_mark();
+    rc = tpmkms_tss2key_from_der(der, len, blob);
+    tpmkms_err_pop_to_mark();
+    return rc == TPMKMS_R_OK;
+}
+
+/*
+ * The key file's auth value, when it has one (emptyAuth false), is its
+ * passphrase: openssl's -passin/-pass, nginx's ssl_password_file.  Without
+ * it the key would load and every signature fail, so no answer fails the
+ * load, before anything is sent to the TPM.
+ */
+static tpmkms_rc ask_auth(TPMKMS_KEY *key, OSSL_PASSPHRASE_CALLBACK *pw_cb,
+                          void *pw_cbarg)
+{
+    char pass[256];
+    size_t len = 0;
+    OSSL_PARAM params[2];
+    tpmkms_rc rc;
+
+    params[0] = OSSL_PARAM_construct_utf8_string(OSSL_PASSPHRASE_PARAM_INFO,
+                                                 key->uri, 0);
+    params[1] = OSSL_PARAM_construct_end();
+    tpmkms_err_set_mark();
+    if (pw_cb == NULL || !pw_cb(pass, sizeof(pass), &len, params, pw_cbarg)) {
+        tpmkms_err_pop_to_mark();
+        TPMKMS_raise(TPMKMS_R_AUTH_FAILED,
+                     "%s has an auth value (emptyAuth is false) and none was "
+                     "given: pass it as the key's passphrase (openssl -passin "
+                     "or -pass, nginx ssl_password_file); nothing was sent to "
+                     "the TPM", key->uri);
+        OPENSSL_cleanse(pass, sizeof(pass));
+        return TPMKMS_R_AUTH_FAILED;
+    }
+    tpmkms_err_clear_last_mark();
+    rc = tpmkms_key_set_auth(key, pass, len);
+    OPENSSL_cleanse(pass, sizeof(pass));
+    return rc;
+}
+
+/*
+ * Does the TPM answer, and hold the key's parent?  Over a connection of
+ * its own, closed before returning (see the top of the file).  For
+ * 0x40000001 the parent is the SRK, persistent at 0x81000001 or derived
+ * when needed, so only the TPM's answer counts.
+ */
+static tpmkms_rc check_tpm(TPMKMS_CTX *tctx, const TPMKMS_KEY *key)
+{
+    TPMKMS_BACKEND *shared = tpmkms_ctx_backend(tctx, NULL);
+    TPMKMS_BACKEND *probe = NULL;
+    uint32_t parent = key->ref.blob.parent;
+    int owner = parent == TPMKMS_PARENT_OWNER;
+    TPMKMS_PUBLIC pub;
+    tpmkms_rc rc;
+
+    if (shared == NULL)
+        return TPMKMS_R_INTERNAL;
+    probe = tpmkms_backend_new(tpmkms_backend_method(shared),
+                               tpmkms_backend_tcti(shared));
+    tpmkms_backend_free(shared);
+    if (probe == NULL)
+        return TPMKMS_R_INTERNAL;
+    tpmkms_err_set_mark();
+    rc = tpmkms_backend_read_persistent(probe, owner ? TPMKMS_SRK_HANDLE : parent,
+                                        &pub);
+    tpmkms_backend_free(probe);
+    if (rc == TPMKMS_R_TPM_UNAVAILABLE
+            || (rc == TPMKMS_R_KEY_NOT_FOUND && !owner)) {
+        tpmkms_err_clear_last_mark();
+        TPMKMS_raise(rc, "%s: %s", key->uri,
+                     rc == TPMKMS_R_KEY_NOT_FOUND
+                     ? "the key's parent is not in this TPM: the key file "
+                       "belongs to another TPM or its parent was evicted"
+                     : "the TPM that holds this key cannot be reached");
+        return rc;
+    }
+    /* Anything else (a parent we cannot describe, say) is for the load. */
+    tpmkms_err_pop_to_mark();
+    return TPMKMS_R_OK;
+}
+
+static int family_has_alg(decoder_family family, tpmkms_alg alg)
+{
+    return family == DECODER_FAMILY_EC ? tpmkms_alg_is_ec(alg)
+                                       : tpmkms_alg_is_rsa(alg);
+}
+
+/*
+ * The key of a blob, if it is of this family; *key NULL (and nothing
+ * raised) if it is not.
+ */
+static tpmkms_rc key_of_blob(TPMKMS_CTX *tctx, const TPMKMS_KEYBLOB *blob,
+                             decoder_family family, TPMKMS_KEY **key)
+{
+    TPMKMS_BACKEND *backend;
+    TPMKMS_PUBLIC pub;
+    char label[96];
+    tpmkms_rc rc;
+
+    *key = NULL;
+    if ((backend = tpmkms_ctx_backend(tctx, NULL)) == NULL)
+        return TPMKMS_R_INTERNAL;
+    tpmkms_err_set_mark();
+    rc = tpmkms_backend_public_from_blob(backend, blob, &pub, "TSS2 key file");
+    tpmkms_backend_free(backend);
+    if (rc != TPMKMS_R_OK || !family_has_alg(family, pub.alg)) {
+        /* Another family's decoder takes it, or it is bad for all. */
+        if (rc == TPMKMS_R_OK || family == DECODER_FAMILY_EC) {
+            tpmkms_err_pop_to_mark();
+            return TPMKMS_R_OK;
+        }
+        tpmkms_err_clear_last_mark();
+        return rc;
+    }
+    tpmkms_err_clear_last_mark();
+    snprintf(label, sizeof(label), "TSS2 key file (%s, parent 0x%08x%s)",
+             tpmkms_alg_name(pub.alg), (unsigned)blob->parent,
+             blob->empty_auth ? "" : ", with auth value");
+    return tpmkms_key_from_blob(tctx, blob, label, key);
+}
+
+static int der_decode(void *vctx, OSSL_CORE_BIO *cin, int selection,
+                      OSSL_CALLBACK *object_cb, void *object_cbarg,
+                      OSSL_PASSPHRASE_CALLBACK *pw_cb, void *pw_cbarg,
+                      decoder_family family)
+{
+    TPMKMS_DECODER_CTX *ctx = vctx;
+    TPMKMS_CTX *tctx = tpmkms_provctx_ctx(ctx->provctx);
+    TPMKMS_KEYBLOB blob = { 0 };
+    TPMKMS_KEY *key = NULL;
+    unsigned char *der = NULL;
+    size_t der_len = 0;
+    int object_type = OSSL_OBJECT_PKEY;
+    OSSL_PARAM params[5];
+    int ok = 0;
+
+    if (!read_input(ctx, cin, &der, &der_len))
+        return 0;
+    if (der == NULL || !parse_der(der, der_len, &blob)) {
+        ok = 1;                         /* not a TSS2 key: not ours */
+        goto out;
+    }
+    if (key_of_blob(tctx, &blob, family, &key) != TPMKMS_R_OK)
+        goto out;
+    if (key == NULL) {
+        ok = 1;                         /* the other family's */
+        goto out;
+    }
+    if (!blob.empty_auth && ask_auth(key, pw_cb, pw_cbarg) != TPMKMS_R_OK)
+        goto out;
+    if (check_tpm(tctx, key) != TPMKMS_R_OK)
+        goto out;
+    TPMKMS_debug("decoded %s", key->uri);
+    params[0] = OSSL_PARAM_construct_int(OSSL_OBJECT_PARAM_TYPE, &object_type);
+    params[1] = OSSL_PARAM_construct_utf8_string(OSSL_OBJECT_PARAM_DATA_TYPE,
+                    (char *)tpmkms_alg_keytype(key->pub.alg), 0);
+    params[2] = OSSL_PARAM_construct_octet_string(OSSL_OBJECT_PARAM_REFERENCE,
+                                                  &key, sizeof(key));
+    params[3] = OSSL_PARAM_construct_utf8_string(OSSL_OBJECT_PARAM_DESC,
+                                                 key->uri, 0);
+    params[4] = OSSL_PARAM_construct_end();
+    /* keymgmt's load takes its own reference during the callback. */
+    ok = object_cb(params, object_cbarg);
+ out:
+    tpmkms_key_free(key);
+    tpmkms_keyblob_clear(&blob);
+    OPENSSL_free(der);
+    return ok;
+}
+
+static int tpmkms_ec_der_decode(void *vctx, OSSL_CORE_BIO *cin, int selection,
+                                OSSL_CALLBACK *object_cb, void *object_cbarg,
+                                OSSL_PASSPHRASE_CALLBACK *pw_cb, void *pw_cbarg)
+{
+    return der_decode(vctx, cin, selection, object_cb, object_cbarg, pw_cb,
+                      pw_cbarg, DECODER_FAMILY_EC);
+}
+
+static int tpmkms_rsa_der_decode(void *vctx, OSSL_CORE_BIO *cin, int selection,
+                                 OSSL_CALLBACK *object_cb, void *object_cbarg,
+                                 OSSL_PASSPHRASE_CALLBACK *pw_cb,
+                                 void *pw_cbarg)
+{
+    return der_decode(vctx, cin, selection, object_cb, object_cbarg, pw_cb,
+                      pw_cbarg, DECODER_FAMILY_RSA);
+}
+
+/*
+ * PEM to DER for the TSS2 PRIVATE KEY label only.  The block may follow
+ * other text (a tpmkms key record's header lines).
+ */
+static int tpmkms_pem_decode(void *vctx, OSSL_CORE_BIO *cin, int selection,
+                             OSSL_CALLBACK *data_cb, void *data_cbarg,
+                             OSSL_PASSPHRASE_CALLBACK *pw_cb, void *pw_cbarg)
+{
+    TPMKMS_DECODER_CTX *ctx = vctx;
+    unsigned char *text = NULL;
+    size_t text_len = 0;
+    TPMKMS_KEYBLOB blob = { 0 };
+    unsigned char *der = NULL;
+    size_t der_len = 0;
+    int object_type = OSSL_OBJECT_PKEY;
+    OSSL_PARAM params[4];
+    tpmkms_rc rc;
+    int ok = 0;
+
+    if (!read_input(ctx, cin, &text, &text_len))
+        return 0;
+    if (text == NULL) {
+        ok = 1;
+        goto out;
+    }
+    /*
+     * tpmkms_tss2key_from_pem finds the block and checks it is a TPMKey;
+     * what it finds is written out again as DER for the key decoders.
+     */
+    tpmkms_err_set_mark();
+    rc = tpmkms_tss2key_from_pem((const char *)text, text_len, &blob);
+    if (rc == TPMKMS_R_OK)
+        rc = tpmkms_tss2key_to_der(&blob, &der, &der_len);
+    tpmkms_err_pop_to_mark();
+    if (rc != TPMKMS_R_OK) {
+        ok = 1;                         /* no TSS2 key here: not ours */
+        goto out;
+    }
+    params[0] = OSSL_PARAM_construct_int(OSSL_OBJECT_PARAM_TYPE, &object_type);
+    params[1] = OSSL_PARAM_construct_octet_string(OSSL_OBJECT_PARAM_DATA,
+                                                  der, der_len);
+    params[2] = OSSL_PARAM_construct_utf8_string(OSSL_OBJECT_PARAM_DATA_STRUCTURE,
+                                                 "TSS2", 0);
+    params[3] = OSSL_PARAM_construct_end();
+    ok = data_cb(params, data_cbarg);
+ out:
+    tpmkms_keyblob_clear(&blob);
+    OPENSSL_free(der);
+    OPENSSL_free(text);
+    return ok;
+}
+
+static const OSSL_DISPATCH tpmkms_ec_der_decoder_functions[] = {
+    { OSSL_FUNC_DECODER_NEWCTX, (void (*)(void))tpmkms_decoder_newctx },
+    { OSSL_FUNC_DECODER_FREECTX, (void (*)(void))tpmkms_decoder_freectx },
+    { OSSL_FUNC_DECODER_DOES_SELECTION,
+      (void (*)(void))tpmkms_key_does_selection },
+    { OSSL_FUNC_DECODER_DECODE, (void (*)(void))tpmkms_ec_der_decode },
+    { 0, NULL }
+};
+
+static const OSSL_DISPATCH tpmkms_rsa_der_decoder_functions[] = {
+    { OSSL_FUNC_DECODER_NEWCTX, (void (*)(void))tpmkms_decoder_newctx },
+    { OSSL_FUNC_DECODER_FREECTX, (void (*)(void))tpmkms_decoder_freectx },
+    { OSSL_FUNC_DECODER_DOES_SELECTION,
+      (void (*)(void))tpmkms_key_does_selection },
+    { OSSL_FUNC_DECODER_DECODE, (void (*)(void))tpmkms_rsa_der_decode },
+    { 0, NULL }
+};
+
+static const OSSL_DISPATCH tpmkms_pem_decoder_functions[] = {
+    { OSSL_FUNC_DECODER_NEWCTX, (void (*)(void))tpmkms_decoder_newctx },
+    { OSSL_FUNC_DECODER_FREECTX, (void (*)(void))tpmkms_decoder_freectx },
+    { OSSL_FUNC_DECODER_DOES_SELECTION,
+      (void (*)(void))tpmkms_pem_does_selection },
+    { OSSL_FUNC_DECODER_DECODE, (void (*)(void))tpmkms_pem_decode },
+    { 0, NULL }
+};
+
+#define TPMKMS_EC_NAMES "EC:id-ecPublicKey:1.2.840.10045.2.1"
+#define TPMKMS_RSA_NAMES "RSA:rsaEncryption:1.2.840.113549.1.1.1"
+
+const OSSL_ALGORITHM tpmkms_decoder_algorithms[] = {
+    { TPMKMS_EC_NAMES, TPMKMS_PROPS ",input=der,structure=TSS2",
+      tpmkms_ec_der_decoder_functions, "EC TPM key file, TSS2 PRIVATE KEY DER" },
+    { TPMKMS_RSA_NAMES, TPMKMS_PROPS ",input=der,structure=TSS2",
+      tpmkms_rsa_der_decoder_functions, "RSA TPM key file, TSS2 PRIVATE KEY DER" },
+    { "DER", TPMKMS_PROPS ",input=pem",
+      tpmkms_pem_decoder_functions, "TSS2 PRIVATE KEY PEM to DER" },
+    { NULL, NULL, NULL, NULL }
+};
