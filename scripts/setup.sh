@@ -16,12 +16,13 @@ readonly HERE
 
 # Build: compiler, cmake, OpenSSL 3 and tpm2-tss headers, cmocka.
 # Test and demo: swtpm, tpm2-tools (tpm2_getcap), tpm2-openssl and
-# tpm2-abrmd (interoperability), tshark (TPM traffic), nginx, openvpn and
+# tpm2-abrmd with its client TCTI libtss2-tcti-tabrmd0 (interoperability,
+# tests through a resource manager), tshark (TPM traffic), nginx, openvpn and
 # curl (TLS with TPM keys), openssl, procps, iproute2 (ss), dbus,
 # util-linux (setpriv, runuser, setsid) and passwd (useradd).
 readonly PACKAGES=(
     build-essential cmake pkg-config libssl-dev libtss2-dev libcmocka-dev
-    swtpm swtpm-tools tpm2-tools tpm2-openssl tpm2-abrmd tshark
+    swtpm swtpm-tools tpm2-tools tpm2-openssl tpm2-abrmd libtss2-tcti-tabrmd0 tshark
     nginx openvpn curl openssl procps iproute2 dbus util-linux passwd
 )
 
