@@ -21,7 +21,15 @@
  * loads its key in a master process and signs in forked workers (nginx)
  * fails to start when its TPM is gone, and the master holds no TPM
  * connection (a TPM without resource manager serves one at a time).
+ * Only for TCTIs that leave nothing behind in the process: the kernel
+ * device (/dev/tpmrm0), swtpm and mssim.  tpm2-abrmd's TCTI keeps GLib's
+ * D-Bus connection for the life of the process, and a child forked after
+ * it was used cannot reach abrmd at all, so with tabrmd (or the TCTI
+ * loader's default, which tries tabrmd first) a missing TPM shows at the
+ * first signature instead.
  */
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <openssl/bio.h>
 #include <openssl/core_dispatch.h>
@@ -117,7 +125,35 @@ static int read_input(TPMKMS_DECODER_CTX *ctx, OSSL_CORE_BIO *cin,
     return ok;
 }
 
-/* Is this a TSS2 PRIVATE KEY?  Nothing raised when it is not. */
+/* Does data contain needle?  (Bounded: key files may hold NULs.) */
+static int contains(const unsigned char *data, size_t len,
+                    const void *needle, size_t nlen)
+{
+    for (size_t i = 0; nlen <= len && i <= len - nlen; i++)
+        if (memcmp(data + i, needle, nlen) == 0)
+            return 1;
+    return 0;
+}
+
+/*
+ * Does this DER claim to be a TPMKey: a SEQUENCE whose first element is
+ * the loadable-key OID (2.23.133.10.1.3)?  Such input that then fails to
+ * parse is a damaged key file, not someone else's format.
+ */
+static int looks_like_tpmkey(const unsigned char *der, size_t len)
+{
+    static const unsigned char oid[] = {
+        0x06, 0x06, 0x67, 0x81, 0x05, 0x0a, 0x01, 0x03
+    };
+
+    return len > 2 && der[0] == 0x30 && contains(der, len < 16 ? len : 16,
+                                                  oid, sizeof(oid));
+}
+
+/*
+ * 1: a TSS2 PRIVATE KEY.  0 and nothing raised: not one (other decoders
+ * try).  -1: a damaged one, raised.
+ */
 static int parse_der(const unsigned char *der, size_t len,
                      TPMKMS_KEYBLOB *blob)
 {
@@ -125,8 +161,16 @@ static int parse_der(const unsigned char *der, size_t len,
 
     tpmkms_err_set_mark();
     rc = tpmkms_tss2key_from_der(der, len, blob);
+    if (rc == TPMKMS_R_OK) {
+        tpmkms_err_clear_last_mark();
+        return 1;
+    }
+    if (looks_like_tpmkey(der, len)) {
+        tpmkms_err_clear_last_mark();
+        return -1;
+    }
     tpmkms_err_pop_to_mark();
-    return rc == TPMKMS_R_OK;
+    return 0;
 }
 
 /*
@@ -164,6 +208,32 @@ static tpmkms_rc ask_auth(TPMKMS_KEY *key, OSSL_PASSPHRASE_CALLBACK *pw_cb,
 }
 
 /*
+ * The TCTI the key's backend will use (as backend.c chooses it), if
+ * opening and closing it leaves nothing in the process; else NULL.
+ */
+static const char *fork_safe_tcti(const TPMKMS_BACKEND *b)
+{
+    static const char *const safe[] = { "device", "swtpm", "mssim" };
+    const char *tcti = tpmkms_backend_tcti(b);
+    size_t len;
+
+    if (tcti == NULL)
+        tcti = getenv("TPMKMS_TCTI");
+    if (tcti == NULL || *tcti == '\0')
+        return NULL;
+    len = strcspn(tcti, ":");
+    for (size_t i = 0; i < sizeof(safe) / sizeof(safe[0]); i++) {
+        char lib[32];
+
+        snprintf(lib, sizeof(lib), "libtss2-tcti-%s.so", safe[i]);
+        if ((len == strlen(safe[i]) && strncmp(tcti, safe[i], len) == 0)
+                || strncmp(tcti, lib, strlen(lib)) == 0)
+            return tcti;
+    }
+    return NULL;
+}
+
+/*
  * Does the TPM answer, and hold the key's parent?  Over a connection of
  * its own, closed before returning (see the top of the file).  For
  * 0x40000001 the parent is the SRK, persistent at 0x81000001 or derived
@@ -175,13 +245,19 @@ static tpmkms_rc check_tpm(TPMKMS_CTX *tctx, const TPMKMS_KEY *key)
     TPMKMS_BACKEND *probe = NULL;
     uint32_t parent = key->ref.blob.parent;
     int owner = parent == TPMKMS_PARENT_OWNER;
+    const char *tcti;
     TPMKMS_PUBLIC pub;
     tpmkms_rc rc;
 
     if (shared == NULL)
         return TPMKMS_R_INTERNAL;
-    probe = tpmkms_backend_new(tpmkms_backend_method(shared),
-                               tpmkms_backend_tcti(shared));
+    if ((tcti = fork_safe_tcti(shared)) == NULL) {
+        tpmkms_backend_free(shared);
+        TPMKMS_debug("%s: TPM not checked now (TCTI %s)", key->uri,
+                     "tabrmd or the loader's default");
+        return TPMKMS_R_OK;
+    }
+    probe = tpmkms_backend_new(tpmkms_backend_method(shared), tcti);
     tpmkms_backend_free(shared);
     if (probe == NULL)
         return TPMKMS_R_INTERNAL;
@@ -257,12 +333,13 @@ static int der_decode(void *vctx, OSSL_CORE_BIO *cin, int selection,
     size_t der_len = 0;
     int object_type = OSSL_OBJECT_PKEY;
     OSSL_PARAM params[5];
-    int ok = 0;
+    int ok = 0, parsed;
 
     if (!read_input(ctx, cin, &der, &der_len))
         return 0;
-    if (der == NULL || !parse_der(der, der_len, &blob)) {
-        ok = 1;                         /* not a TSS2 key: not ours */
+    parsed = der == NULL ? 0 : parse_der(der, der_len, &blob);
+    if (parsed <= 0) {
+        ok = parsed == 0;               /* not a TSS2 key: not ours */
         goto out;
     }
     if (key_of_blob(tctx, &blob, family, &key) != TPMKMS_R_OK)
@@ -318,6 +395,7 @@ static int tpmkms_pem_decode(void *vctx, OSSL_CORE_BIO *cin, int selection,
                              OSSL_CALLBACK *data_cb, void *data_cbarg,
                              OSSL_PASSPHRASE_CALLBACK *pw_cb, void *pw_cbarg)
 {
+    static const char pem_begin[] = "-----BEGIN " TPMKMS_TSS2_PEM_LABEL "-----";
     TPMKMS_DECODER_CTX *ctx = vctx;
     unsigned char *text = NULL;
     size_t text_len = 0;
@@ -335,19 +413,20 @@ static int tpmkms_pem_decode(void *vctx, OSSL_CORE_BIO *cin, int selection,
         ok = 1;
         goto out;
     }
-    /*
-     * tpmkms_tss2key_from_pem finds the block and checks it is a TPMKey;
-     * what it finds is written out again as DER for the key decoders.
-     */
-    tpmkms_err_set_mark();
-    rc = tpmkms_tss2key_from_pem((const char *)text, text_len, &blob);
-    if (rc == TPMKMS_R_OK)
-        rc = tpmkms_tss2key_to_der(&blob, &der, &der_len);
-    tpmkms_err_pop_to_mark();
-    if (rc != TPMKMS_R_OK) {
+    if (!contains(text, text_len, pem_begin, sizeof(pem_begin) - 1)) {
         ok = 1;                         /* no TSS2 key here: not ours */
         goto out;
     }
+    /*
+     * tpmkms_tss2key_from_pem finds the block and checks it is a TPMKey;
+     * what it finds is written out again as DER for the key decoders.
+     * A block that does not parse is a damaged key file: its error stays.
+     */
+    rc = tpmkms_tss2key_from_pem((const char *)text, text_len, &blob);
+    if (rc == TPMKMS_R_OK)
+        rc = tpmkms_tss2key_to_der(&blob, &der, &der_len);
+    if (rc != TPMKMS_R_OK)
+        goto out;
     params[0] = OSSL_PARAM_construct_int(OSSL_OBJECT_PARAM_TYPE, &object_type);
     params[1] = OSSL_PARAM_construct_octet_string(OSSL_OBJECT_PARAM_DATA,
                                                   der, der_len);

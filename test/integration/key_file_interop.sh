@@ -194,6 +194,11 @@ verify "$W/pinned.pub" "$W/pinned.sig"
 tk_sign "$W/pinned.pem" "$W/pinned.tk.sig" -passin pass:1234
 verify "$W/pinned.pub" "$W/pinned.tk.sig"
 
+step "a damaged key file fails to load, saying what is wrong with it"
+head -c 200 "$W/kf-ec-p384.pem" >"$W/truncated.pem"
+expect_fail 'bad TSS2 key file:.*TSS2 PRIVATE KEY PEM block is malformed' \
+    env OPENSSL_CONF="$CNF" "$LOAD" "$W/truncated.pem"
+
 step "a key file whose parent was evicted fails to load, naming the key file and the parent"
 tpm2_evictcontrol -Q -C o -c 0x81000005
 expect_fail --hide "$W/p5-ec.pem" 'TSS2 key file \(ec-p256, parent 0x81000005\): the key.s parent is not in this TPM' \
