@@ -82,8 +82,9 @@ typedef struct {
 
 typedef struct {
     TSS2_TCTI_CONTEXT *tcti;
-    ESYS_CONTEXT *ctx;
+    ESYS_CONTEXT *ctx;          /* NULL until esys_open() */
     char tcti_name[256];
+    int default_tcti;           /* no config: the TCTI loader's default */
     uint64_t conn_id;
     uint64_t clock;             /* LRU clock and slot sequence numbers */
     ESYS_TR srk;                /* ESYS_TR_NONE until first needed */
@@ -1419,10 +1420,14 @@ static int in_forked_child(void)
     return origin != 0 && origin != (long)getpid();
 }
 
+/*
+ * The connection's state; the TCTI itself is opened by esys_open() when
+ * the first method needs the TPM, so that a failure to reach it names the
+ * key it was for.
+ */
 static tpmkms_rc esys_connect(const char *tcti_conf, void **state)
 {
     ESYS_STATE *st;
-    TSS2_RC rc;
     const char *name = tcti_conf != NULL && *tcti_conf != '\0'
         ? tcti_conf : NULL;
 
@@ -1433,32 +1438,48 @@ static tpmkms_rc esys_connect(const char *tcti_conf, void **state)
     }
     snprintf(st->tcti_name, sizeof(st->tcti_name), "%s",
              name != NULL ? name : "(the TCTI loader's default)");
+    st->default_tcti = name == NULL;
     st->srk = ESYS_TR_NONE;
-    rc = Tss2_TctiLdr_Initialize(name, &st->tcti);
-    if (rc != TSS2_RC_SUCCESS) {
-        TPMKMS_raise(TPMKMS_R_TPM_UNAVAILABLE,
-                     "cannot open the TPM through TCTI \"%s\": 0x%08x (%s)",
-                     st->tcti_name, (unsigned)rc, Tss2_RC_Decode(rc));
-        OPENSSL_free(st);
-        return TPMKMS_R_TPM_UNAVAILABLE;
-    }
-    rc = Esys_Initialize(&st->ctx, st->tcti, NULL);
-    if (rc != TSS2_RC_SUCCESS) {
-        TPMKMS_raise(TPMKMS_R_TPM_UNAVAILABLE,
-                     "cannot set up ESYS on TCTI \"%s\": 0x%08x (%s)",
-                     st->tcti_name, (unsigned)rc, Tss2_RC_Decode(rc));
-        Tss2_TctiLdr_Finalize(&st->tcti);
-        OPENSSL_free(st);
-        return TPMKMS_R_TPM_UNAVAILABLE;
-    }
     st->conn_id = atomic_fetch_add(&esys_connections, 1) + 1;
     /* Its parent and siblings share the TPM's few object slots. */
     st->shared = in_forked_child() && tcti_is_direct(name);
+    *state = st;
+    return TPMKMS_R_OK;
+}
+
+/* Opens the TCTI and ESYS on first use; label: what it is for. */
+static tpmkms_rc esys_open(ESYS_STATE *st, const char *label)
+{
+    TSS2_RC rc;
+
+    if (st->ctx != NULL)
+        return TPMKMS_R_OK;
+    if (label == NULL)
+        label = "tpmkms";
+    if (st->tcti == NULL) {
+        rc = Tss2_TctiLdr_Initialize(st->default_tcti ? NULL : st->tcti_name,
+                                     &st->tcti);
+        if (rc != TSS2_RC_SUCCESS) {
+            st->tcti = NULL;
+            TPMKMS_raise(TPMKMS_R_TPM_UNAVAILABLE,
+                         "%s: cannot open the TPM through TCTI \"%s\": "
+                         "0x%08x (%s)", label, st->tcti_name, (unsigned)rc,
+                         Tss2_RC_Decode(rc));
+            return TPMKMS_R_TPM_UNAVAILABLE;
+        }
+    }
+    rc = Esys_Initialize(&st->ctx, st->tcti, NULL);
+    if (rc != TSS2_RC_SUCCESS) {
+        st->ctx = NULL;
+        TPMKMS_raise(TPMKMS_R_TPM_UNAVAILABLE,
+                     "%s: cannot set up ESYS on TCTI \"%s\": 0x%08x (%s)",
+                     label, st->tcti_name, (unsigned)rc, Tss2_RC_Decode(rc));
+        return TPMKMS_R_TPM_UNAVAILABLE;
+    }
     TPMKMS_debug("connected through %s (connection %llu%s)", st->tcti_name,
                  (unsigned long long)st->conn_id,
                  st->shared ? "; a forked child on a TPM without a resource "
                  "manager: holding no object between signatures" : "");
-    *state = st;
     return TPMKMS_R_OK;
 }
 
@@ -1468,11 +1489,14 @@ static void esys_disconnect(void *state)
 
     if (st == NULL)
         return;
-    flush_all_keys(st);
-    if (srk_is_transient(st))
-        flush_tr(st, &st->srk);
-    Esys_Finalize(&st->ctx);        /* frees ESYS memory; sends nothing */
-    Tss2_TctiLdr_Finalize(&st->tcti);
+    if (st->ctx != NULL) {
+        flush_all_keys(st);
+        if (srk_is_transient(st))
+            flush_tr(st, &st->srk);
+        Esys_Finalize(&st->ctx);    /* frees ESYS memory; sends nothing */
+    }
+    if (st->tcti != NULL)
+        Tss2_TctiLdr_Finalize(&st->tcti);
     OPENSSL_free(st->persist);
     OPENSSL_free(st);
 }
@@ -1488,7 +1512,8 @@ static void esys_abandon(void *state)
 
     if (st == NULL)
         return;
-    Esys_Finalize(&st->ctx);
+    if (st->ctx != NULL)
+        Esys_Finalize(&st->ctx);
     OPENSSL_free(st->persist);
     OPENSSL_free(st);
 }
@@ -1573,6 +1598,8 @@ static tpmkms_rc esys_create_key(void *state,
         p->parameters.rsaDetail.keyBits = a->bits;
         p->parameters.rsaDetail.exponent = 0;
     }
+    if ((r = esys_open(st, label)) != TPMKMS_R_OK)
+        goto out;
     for (;;) {
         if ((r = ensure_srk(st, label)) != TPMKMS_R_OK)
             goto out;
@@ -1729,10 +1756,16 @@ static tpmkms_rc sign_with_key(ESYS_STATE *st, TPMKMS_KEYREF *key,
 
     if ((ek = key_state(st, key)) == NULL)
         return TPMKMS_R_INTERNAL;
+    /* A persistent key's public area comes from the TPM. */
+    if (key->persistent != 0
+        && (r = esys_open(st, key->label)) != TPMKMS_R_OK)
+        return r;
     if ((r = key_info(st, key, ek)) != TPMKMS_R_OK)
         return r;
     if ((r = check_sign_request(key, &ek->info, scheme, h, in, inlen))
         != TPMKMS_R_OK)
+        return r;
+    if ((r = esys_open(st, key->label)) != TPMKMS_R_OK)
         return r;
     if (scheme == TPMKMS_SCHEME_RSA_RAW)
         snprintf(what, sizeof(what), "raw RSA on %s", alg_name(ek->info.alg));
@@ -1859,8 +1892,8 @@ static void esys_unload(void *state, TPMKMS_KEYREF *key)
     if (ek == NULL)
         return;
     /* Persistent keys stay: their TR is shared by handle, never flushed. */
-    if (st != NULL && ek->conn_id == st->conn_id && key->persistent == 0
-        && key_is_loaded(st, ek))
+    if (st != NULL && st->ctx != NULL && ek->conn_id == st->conn_id
+        && key->persistent == 0 && key_is_loaded(st, ek))
         slot_flush(st, ek->slot);
     esys_forget(key);
 }
@@ -1871,6 +1904,7 @@ static tpmkms_rc esys_read_persistent(void *state, uint32_t handle,
     ESYS_STATE *st = state;
     TPM2B_PUBLIC tp;
     ESYS_TR tr;
+    tpmkms_rc r;
     TSS2_RC rc;
     char label[48];
 
@@ -1880,6 +1914,8 @@ static tpmkms_rc esys_read_persistent(void *state, uint32_t handle,
                      "0x%08x is not a persistent handle (0x81xxxxxx)", handle);
         return TPMKMS_R_BAD_PARAMETER;
     }
+    if ((r = esys_open(st, label)) != TPMKMS_R_OK)
+        return r;
     rc = persistent_open(st, handle, 1, &tr);
     if (tpm_base(rc) == TPM2_RC_HANDLE) {
         TPMKMS_raise(TPMKMS_R_KEY_NOT_FOUND,
@@ -1918,7 +1954,8 @@ static tpmkms_rc esys_persist(void *state, const TPMKMS_KEYBLOB *blob,
 
     if (label == NULL)
         label = "key";
-    if ((r = check_persistent_target(handle, label)) != TPMKMS_R_OK)
+    if ((r = check_persistent_target(handle, label)) != TPMKMS_R_OK
+        || (r = esys_open(st, label)) != TPMKMS_R_OK)
         return r;
     if ((r = load_blob(st, blob, label, 0, &tr)) != TPMKMS_R_OK) {
         release_if_shared(st);
@@ -1962,7 +1999,8 @@ static tpmkms_rc esys_evict(void *state, uint32_t handle, const char *label)
 
     if (label == NULL)
         label = "key";
-    if ((r = check_persistent_target(handle, label)) != TPMKMS_R_OK)
+    if ((r = check_persistent_target(handle, label)) != TPMKMS_R_OK
+        || (r = esys_open(st, label)) != TPMKMS_R_OK)
         return r;
     rc = persistent_open(st, handle, 1, &tr);
     if (tpm_base(rc) == TPM2_RC_HANDLE) {
@@ -2085,7 +2123,8 @@ static tpmkms_rc esys_probe(void *state, TPMKMS_PROBE *pr)
 
     memset(pr, 0, sizeof(*pr));
     snprintf(pr->tcti, sizeof(pr->tcti), "%s", st->tcti_name);
-    if ((r = probe_properties(st, pr)) != TPMKMS_R_OK)
+    if ((r = esys_open(st, "tpmkms probe")) != TPMKMS_R_OK
+        || (r = probe_properties(st, pr)) != TPMKMS_R_OK)
         return r;
 
     TPMKMS_debug("TPM2_GetCapability(ECC_CURVES)");
@@ -2173,6 +2212,8 @@ static tpmkms_rc esys_setup(void *state, tpmkms_setup_result *result)
     tpmkms_rc r;
     TSS2_RC rc;
 
+    if ((r = esys_open(st, label)) != TPMKMS_R_OK)
+        return r;
     rc = persistent_open(st, TPMKMS_SRK_HANDLE, 1, &tr);
     if (rc == TSS2_RC_SUCCESS) {
         if ((rc = tr_public(st, tr, &pub)) != TSS2_RC_SUCCESS)
