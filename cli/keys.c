@@ -2,6 +2,7 @@
  * tpmkms create | list | show | delete: the key store as a person sees it.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <openssl/bio.h>
 #include <openssl/crypto.h>
@@ -13,6 +14,7 @@
 #include "key.h"
 #include "pubkey_evp.h"
 #include "record.h"
+#include "tss2key.h"
 
 #define ALG_CHOICES "ec-p256, ec-p384, rsa-2048 or rsa-3072"
 
@@ -38,53 +40,131 @@ static int key_uri_arg(const CLI *cli, int npos, const char **pos,
 
 /* ---- create ---------------------------------------------------------- */
 
+/* "0x81000010" -> handle; 0 when the text is not a hex handle. */
+static uint32_t parse_handle(const char *text)
+{
+    unsigned long v;
+    char *end;
+
+    if (text[0] != '0' || (text[1] != 'x' && text[1] != 'X')
+            || strlen(text) > 10 || text[2] == '\0')
+        return 0;
+    v = strtoul(text + 2, &end, 16);
+    return *end == '\0' && v <= 0xFFFFFFFFul ? (uint32_t)v : 0;
+}
+
+/*
+ * Before --force replaces a key: its public half (from the blob, no TPM
+ * command), to find and remove its certificates after the new key is in.
+ */
+static EVP_PKEY *old_key_public(CLI *cli, const TPMKMS_URI *uri,
+                                const char *dir)
+{
+    TPMKMS_RECORD *old = NULL;
+    EVP_PKEY *pub = NULL;
+
+    tpmkms_err_set_mark();
+    if (tpmkms_record_load(dir, uri->name, &old) == TPMKMS_R_OK)
+        pub = cli_key_public(cli, uri, old, uri->name);
+    tpmkms_err_pop_to_mark();
+    tpmkms_record_free(old);
+    return pub;
+}
+
 int cli_cmd_create(CLI *cli, int argc, char **argv)
 {
-    const char *alg_name = NULL, *pos[1];
-    int force = 0, npos, r, existed = 0;
+    const char *alg_name = NULL, *handle_text = NULL, *pos[1];
+    int force = 0, npos, r;
     const CLI_OPTION opts[] = {
         { "alg", "ALG", &alg_name, NULL },
         { "force", NULL, NULL, &force },
+        { "persistent", "HANDLE", &handle_text, NULL },
         { NULL, NULL, NULL, NULL }
     };
-    tpmkms_alg alg = TPMKMS_ALG_EC_P256;
+    TPMKMS_CREATE_OPTS co = { 0 };
     tpmkms_scope scope;
     TPMKMS_URI *uri = NULL;
     TPMKMS_CTX *ctx;
-    char *canonical = NULL, *dir = NULL;
+    EVP_PKEY *old_pub = NULL;
+    char *canonical = NULL, *dir = NULL, *other = NULL;
+    char removed[2048] = "", left[2048] = "";
     tpmkms_rc rc;
 
+    co.alg = TPMKMS_ALG_EC_P256;
     if ((r = cli_parse(cli, argc, argv, opts, pos, 1, &npos)) != CLI_CONTINUE)
         return r;
     if (alg_name != NULL) {
-        alg = tpmkms_alg_from_name(alg_name);
-        if (alg == TPMKMS_ALG_NONE)
+        co.alg = tpmkms_alg_from_name(alg_name);
+        if (co.alg == TPMKMS_ALG_NONE)
             return cli_usage_error(cli, "unknown --alg '%s': expected "
                                    ALG_CHOICES, alg_name);
+    }
+    if (handle_text != NULL) {
+        co.persistent = parse_handle(handle_text);
+        if (co.persistent < 0x81000002u || co.persistent > 0x817FFFFFu)
+            return cli_usage_error(cli, "--persistent '%s' is not an owner "
+                                   "persistent handle 0x81000002..0x817FFFFF "
+                                   "(0x81000001 is the SRK)", handle_text);
     }
     if ((r = key_uri_arg(cli, npos, pos, &uri)) != CLI_CONTINUE)
         return r;
     scope = tpmkms_uri_key_scope(uri);
-
-    /* Only to say so afterwards: the core decides whether it may replace. */
-    if (force) {
-        tpmkms_err_set_mark();
-        dir = tpmkms_store_dir(scope, uri->storage_directory);
-        existed = dir != NULL && tpmkms_record_exists(dir, uri->name);
-        tpmkms_err_pop_to_mark();
+    if (co.persistent != 0 && scope != TPMKMS_SCOPE_MACHINE) {
+        r = cli_usage_error(cli, "--persistent needs a machine key "
+                            "(key-scope=machine): a persistent handle is "
+                            "TPM-wide, so it cannot belong to one user");
+        goto out;
     }
+    co.overwrite = force;
+
+    tpmkms_err_set_mark();
+    dir = tpmkms_store_dir(scope, uri->storage_directory);
+    tpmkms_err_pop_to_mark();
+    if (force && dir != NULL && tpmkms_record_exists(dir, uri->name))
+        old_pub = old_key_public(cli, uri, dir);
     if ((rc = cli_ctx(cli, &ctx)) != TPMKMS_R_OK
-        || (rc = tpmkms_key_create(ctx, uri, alg, force, NULL)) != TPMKMS_R_OK
+        || (rc = tpmkms_key_create_ex(ctx, uri, &co, NULL)) != TPMKMS_R_OK
         || (canonical = cli_canonical_uri(uri, scope)) == NULL) {
         r = cli_fail(rc != TPMKMS_R_OK ? rc : TPMKMS_R_INTERNAL);
         goto out;
     }
-    if (existed)
-        fprintf(stderr, "tpmkms: replaced the existing key %s\n", canonical);
+    if (co.replaced) {
+        /* The old key's certificates certify a key that is gone. */
+        if (old_pub != NULL)
+            cli_remove_key_certs(uri, uri->name, dir, old_pub, removed,
+                                 sizeof(removed), left, sizeof(left));
+        fprintf(stderr, "tpmkms: replaced the existing key %s", canonical);
+        if (co.evicted != 0)
+            fprintf(stderr, "; evicted its persistent handle 0x%08x",
+                    (unsigned)co.evicted);
+        if (removed[0] != '\0')
+            fprintf(stderr, "; removed its certificate %s", removed);
+        if (left[0] != '\0')
+            fprintf(stderr, "; could not remove %s", left);
+        fprintf(stderr, "\n");
+    }
+    if (co.persistent != 0)
+        fprintf(stderr, "tpmkms: persistent at handle 0x%08x\n",
+                (unsigned)co.persistent);
+    /* Allowed, but every URI without key-scope= will now be refused. */
+    if (uri->storage_directory == NULL) {
+        tpmkms_err_set_mark();
+        other = tpmkms_store_dir(scope == TPMKMS_SCOPE_USER
+                                 ? TPMKMS_SCOPE_MACHINE : TPMKMS_SCOPE_USER,
+                                 NULL);
+        tpmkms_err_pop_to_mark();
+        if (other != NULL && tpmkms_record_exists(other, uri->name))
+            fprintf(stderr, "tpmkms: note: the %s store (%s) also has a key "
+                    "named '%s'; URIs for either need key-scope=\n",
+                    scope == TPMKMS_SCOPE_USER ? "machine" : "user", other,
+                    uri->name);
+    }
     printf("%s\n", canonical);
     r = CLI_EXIT_OK;
  out:
+    EVP_PKEY_free(old_pub);
     OPENSSL_free(canonical);
+    OPENSSL_free(other);
     OPENSSL_free(dir);
     tpmkms_uri_free(uri);
     return r;
@@ -277,6 +357,39 @@ static tpmkms_rc print_public_pem(OSSL_LIB_CTX *libctx,
     return TPMKMS_R_OK;
 }
 
+/*
+ * The certificate of a key without store-location= sits in the key's own
+ * store; if it is not there, say where one for this key is.
+ */
+static void hint_other_cert(CLI *cli, const TPMKMS_URI *uri,
+                            const TPMKMS_RECORD *rec)
+{
+    tpmkms_scope other = rec->scope == TPMKMS_SCOPE_USER
+                         ? TPMKMS_SCOPE_MACHINE : TPMKMS_SCOPE_USER;
+    EVP_PKEY *pub;
+    char *dir, *pem = NULL;
+    size_t len = 0;
+
+    if (uri->store_location != TPMKMS_SCOPE_UNSET
+            || uri->storage_directory != NULL)
+        return;
+    tpmkms_err_set_mark();
+    dir = tpmkms_store_dir(other, NULL);
+    if (dir != NULL && tpmkms_cert_load(dir, rec->name, &pem, &len)
+                       == TPMKMS_R_OK && pem != NULL
+            && (pub = cli_key_public(cli, uri, rec, rec->name)) != NULL) {
+        if (cli_cert_matches(pem, len, pub) == 1)
+            printf("  the %s store has one for this key: %s/certs/%s.pem "
+                   "(add store-location=%s)\n",
+                   tpmkms_scope_name(other), dir, rec->name,
+                   tpmkms_scope_name(other));
+        EVP_PKEY_free(pub);
+    }
+    tpmkms_err_pop_to_mark();
+    OPENSSL_free(pem);
+    OPENSSL_free(dir);
+}
+
 int cli_cmd_show(CLI *cli, int argc, char **argv)
 {
     const char *pos[1];
@@ -286,7 +399,7 @@ int cli_cmd_show(CLI *cli, int argc, char **argv)
     TPMKMS_BACKEND *backend = NULL;
     TPMKMS_CTX *ctx;
     TPMKMS_PUBLIC pub;
-    char *dir = NULL, *canonical = NULL, *pem = NULL;
+    char *dir = NULL, *certdir = NULL, *canonical = NULL, *pem = NULL;
     size_t pem_len = 0;
     tpmkms_rc rc;
 
@@ -300,9 +413,16 @@ int cli_cmd_show(CLI *cli, int argc, char **argv)
         || (rc = cli_ctx(cli, &ctx)) != TPMKMS_R_OK
         || (rc = cli_backend(cli, uri, &backend)) != TPMKMS_R_OK
         || (rc = tpmkms_backend_public_from_blob(backend, &rec->blob, &pub,
-                                                 rec->name)) != TPMKMS_R_OK
-        || (rc = tpmkms_cert_load(dir, rec->name, &pem, &pem_len))
-           != TPMKMS_R_OK) {
+                                                 rec->name)) != TPMKMS_R_OK) {
+        r = cli_fail(rc);
+        goto out;
+    }
+    if ((certdir = cli_cert_dir(uri, rec->scope)) == NULL) {
+        r = cli_fail(TPMKMS_R_STORE_IO);
+        goto out;
+    }
+    if ((rc = tpmkms_cert_load(certdir, rec->name, &pem, &pem_len))
+            != TPMKMS_R_OK) {
         r = cli_fail(rc);
         goto out;
     }
@@ -325,10 +445,12 @@ int cli_cmd_show(CLI *cli, int argc, char **argv)
     printf("store directory:     %s\n", dir);
     printf("record:              %s/keys/%s.tpmkey\n", dir, rec->name);
     if (pem != NULL) {
-        printf("certificate:         %s/certs/%s.pem\n", dir, rec->name);
+        printf("certificate:         %s/certs/%s.pem\n", certdir, rec->name);
         describe_cert(pem, pem_len);
     } else {
         printf("certificate:         none\n");
+        printf("  looked for:        %s/certs/%s.pem\n", certdir, rec->name);
+        hint_other_cert(cli, uri, rec);
     }
     printf("public key:\n");
     fflush(stdout);
@@ -340,6 +462,7 @@ int cli_cmd_show(CLI *cli, int argc, char **argv)
  out:
     OPENSSL_free(pem);
     OPENSSL_free(canonical);
+    OPENSSL_free(certdir);
     OPENSSL_free(dir);
     tpmkms_record_free(rec);
     tpmkms_backend_free(backend);
@@ -349,20 +472,95 @@ int cli_cmd_show(CLI *cli, int argc, char **argv)
 
 /* ---- delete ---------------------------------------------------------- */
 
-int cli_cmd_delete(CLI *cli, int argc, char **argv)
+/* The record (if any) in dir that names a persistent handle. */
+typedef struct {
+    uint32_t handle;
+    char name[TPMKMS_NAME_MAX + 1];
+} HANDLE_OWNER;
+
+static int find_owner(const TPMKMS_RECORD *rec, void *arg)
 {
-    const char *pos[1];
-    int npos, r;
-    TPMKMS_URI *uri = NULL;
+    HANDLE_OWNER *o = arg;
+
+    if (rec->persistent != o->handle)
+        return 0;
+    snprintf(o->name, sizeof(o->name), "%s", rec->name);
+    return 1;
+}
+
+/*
+ * tpmkms delete tpmkms:handle=0x81000010: what a partial delete left in
+ * the TPM.  Only a handle no machine record names, and never the SRK.
+ */
+static int delete_handle(CLI *cli, const TPMKMS_URI *uri)
+{
+    HANDLE_OWNER owner = { uri->handle, "" };
+    TPMKMS_BACKEND *backend = NULL;
+    char *mdir = NULL, label[64];
+    tpmkms_rc rc;
+    int r;
+
+    snprintf(label, sizeof(label), "persistent handle 0x%08x",
+             (unsigned)uri->handle);
+    if (uri->handle == TPMKMS_SRK_HANDLE || uri->handle > 0x817FFFFFu) {
+        TPMKMS_raise(TPMKMS_R_BAD_PARAMETER, "%s is %s; tpmkms does not "
+                     "evict it", label, uri->handle == TPMKMS_SRK_HANDLE
+                     ? "the SRK every key is loaded under"
+                     : "not an owner handle (0x81000000..0x817FFFFF)");
+        return cli_fail(TPMKMS_R_BAD_PARAMETER);
+    }
+    if ((mdir = tpmkms_store_dir(TPMKMS_SCOPE_MACHINE, NULL)) == NULL) {
+        r = cli_fail(TPMKMS_R_STORE_IO);
+        goto out;
+    }
+    /* A persistent object is the machine's: as much as a machine key. */
+    if ((rc = tpmkms_store_check_writable(mdir, TPMKMS_SCOPE_MACHINE, 0))
+            != TPMKMS_R_OK
+            || (rc = tpmkms_record_list(mdir, find_owner, &owner))
+               != TPMKMS_R_OK) {
+        r = cli_fail(rc);
+        goto out;
+    }
+    if (owner.name[0] != '\0') {
+        TPMKMS_raise(TPMKMS_R_BAD_PARAMETER, "%s belongs to the machine key "
+                     "'%s': delete that key (tpmkms delete "
+                     "'tpmkms:name=%s;key-scope=machine')", label, owner.name,
+                     owner.name);
+        r = cli_fail(TPMKMS_R_BAD_PARAMETER);
+        goto out;
+    }
+    if ((rc = cli_backend(cli, uri, &backend)) != TPMKMS_R_OK
+            || (rc = tpmkms_backend_evict(backend, uri->handle, label))
+               != TPMKMS_R_OK) {
+        r = cli_fail(rc);
+        goto out;
+    }
+    printf("evicted persistent handle 0x%08x\n", (unsigned)uri->handle);
+    r = CLI_EXIT_OK;
+ out:
+    tpmkms_backend_free(backend);
+    OPENSSL_free(mdir);
+    return r;
+}
+
+/*
+ * The record goes first: when that fails nothing was changed (a total
+ * failure, exit 1 or 4).  Then the certificates and the persistent handle;
+ * what of those could not be removed makes a partial delete (exit 3)
+ * naming it.  The record is gone either way, so a second delete finds no
+ * key (exit 2); what a partial delete left in the TPM is evicted with
+ * `tpmkms delete tpmkms:handle=...`.
+ */
+static int delete_key(CLI *cli, const TPMKMS_URI *uri)
+{
     TPMKMS_RECORD *rec = NULL;
     TPMKMS_BACKEND *backend = NULL;
-    char *dir = NULL, *canonical = NULL, why[1024];
+    EVP_PKEY *pub = NULL;
+    char *dir = NULL, *canonical = NULL;
+    char why[1024], removed[2048] = "", left[2048] = "";
+    size_t used;
     tpmkms_rc rc;
-
-    if ((r = cli_parse(cli, argc, argv, NULL, pos, 1, &npos)) != CLI_CONTINUE)
-        return r;
-    if ((r = key_uri_arg(cli, npos, pos, &uri)) != CLI_CONTINUE)
-        return r;
+    int r;
 
     if ((rc = tpmkms_record_resolve(uri, &rec, &dir)) != TPMKMS_R_OK) {
         r = cli_fail(rc);
@@ -372,54 +570,90 @@ int cli_cmd_delete(CLI *cli, int argc, char **argv)
         r = cli_fail(TPMKMS_R_INTERNAL);
         goto out;
     }
-    /*
-     * The record first: a key whose TPM is gone can still be forgotten.
-     * The certificate is worthless without its key; a missing one is fine.
-     */
+    if ((rc = tpmkms_store_check_writable(dir, rec->scope, 0))
+            != TPMKMS_R_OK) {
+        r = cli_fail(rc);
+        goto out;
+    }
+    /* Which certificates are this key's: by its public half. */
+    tpmkms_err_set_mark();
+    pub = cli_key_public(cli, uri, rec, canonical);
+    tpmkms_err_pop_to_mark();
+
     if ((rc = tpmkms_record_remove(dir, rec->name)) != TPMKMS_R_OK) {
         r = cli_fail(rc);
         goto out;
     }
-    tpmkms_err_set_mark();
-    rc = tpmkms_cert_remove(dir, rec->name);
-    if (rc == TPMKMS_R_OK || rc == TPMKMS_R_KEY_NOT_FOUND) {
-        tpmkms_err_pop_to_mark();
-    } else {
-        tpmkms_err_clear_last_mark();
-        fprintf(stderr, "tpmkms: warning: certificate %s/certs/%s.pem not "
-                "removed: %s\n", dir, rec->name,
-                cli_take_errors(why, sizeof(why)));
-    }
+    cli_remove_key_certs(uri, rec->name, dir, pub, removed, sizeof(removed),
+                         left, sizeof(left));
 
     if (rec->persistent != 0) {
+        tpmkms_err_set_mark();
         if ((rc = cli_backend(cli, uri, &backend)) == TPMKMS_R_OK)
-            rc = tpmkms_backend_evict(backend, rec->persistent, canonical);
-        if (rc == TPMKMS_R_KEY_NOT_FOUND) {
-            /* Nothing is left behind, so the delete is complete. */
-            fprintf(stderr, "tpmkms: note: persistent handle 0x%08x was not "
-                    "in the TPM (%s): %s\n", (unsigned)rec->persistent,
-                    tpmkms_backend_tcti(backend) != NULL
-                    ? tpmkms_backend_tcti(backend) : "default TCTI",
-                    cli_take_errors(why, sizeof(why)));
-        } else if (rc != TPMKMS_R_OK) {
-            cli_take_errors(why, sizeof(why));
-            TPMKMS_raise(TPMKMS_R_PARTIAL_DELETE, "record removed, persistent "
-                         "handle 0x%08x is still in the TPM: %s",
-                         (unsigned)rec->persistent, why);
-            r = cli_fail(TPMKMS_R_PARTIAL_DELETE);
-            goto out;
-        } else {
+            rc = tpmkms_key_evict(backend, rec->persistent, &rec->blob,
+                                  canonical);
+        if (rc == TPMKMS_R_OK) {
+            tpmkms_err_pop_to_mark();
             printf("evicted persistent handle 0x%08x\n",
                    (unsigned)rec->persistent);
+        } else if (rc == TPMKMS_R_KEY_NOT_FOUND) {
+            /* Nothing of this key is in the TPM: the delete is complete. */
+            tpmkms_err_clear_last_mark();
+            fprintf(stderr, "tpmkms: note: persistent handle 0x%08x was not "
+                    "in the TPM as this key, nothing to evict: %s\n",
+                    (unsigned)rec->persistent,
+                    cli_take_errors(why, sizeof(why)));
+        } else {
+            tpmkms_err_clear_last_mark();
+            cli_take_errors(why, sizeof(why));
+            used = strlen(left);
+            snprintf(left + used, sizeof(left) - used,
+                     "%spersistent handle 0x%08x is still in the TPM: %s; to "
+                     "evict it later: tpmkms delete 'tpmkms:handle=0x%08x'",
+                     used > 0 ? "; " : "",
+                     (unsigned)rec->persistent, why,
+                     (unsigned)rec->persistent);
         }
+    }
+    if (removed[0] != '\0')
+        printf("removed certificate %s\n", removed);
+    if (left[0] != '\0') {
+        TPMKMS_raise(TPMKMS_R_PARTIAL_DELETE, "record removed, %s", left);
+        r = cli_fail(TPMKMS_R_PARTIAL_DELETE);
+        goto out;
     }
     printf("deleted %s\n", canonical);
     r = CLI_EXIT_OK;
  out:
+    EVP_PKEY_free(pub);
     OPENSSL_free(canonical);
     OPENSSL_free(dir);
     tpmkms_record_free(rec);
     tpmkms_backend_free(backend);
+    return r;
+}
+
+int cli_cmd_delete(CLI *cli, int argc, char **argv)
+{
+    const char *pos[1];
+    int npos, r;
+    TPMKMS_URI *uri = NULL;
+
+    if ((r = cli_parse(cli, argc, argv, NULL, pos, 1, &npos)) != CLI_CONTINUE)
+        return r;
+    if (npos < 1)
+        return cli_usage_error(cli, "missing the key URI "
+                               "(e.g. tpmkms:name=web)");
+    if ((r = cli_parse_uri(cli, pos[0], &uri)) != CLI_CONTINUE)
+        return r;
+    if (uri->handle != 0)
+        r = delete_handle(cli, uri);
+    else if (uri->name != NULL)
+        r = delete_key(cli, uri);
+    else
+        r = cli_usage_error(cli, "the URI '%s' names no key: it needs name= "
+                            "(or handle= for a persistent handle a partial "
+                            "delete left)", pos[0]);
     tpmkms_uri_free(uri);
     return r;
 }

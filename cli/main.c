@@ -12,14 +12,22 @@
 #include "debug.h"
 
 static const CLI_COMMAND commands[] = {
-    { "create", cli_cmd_create, "URI [--alg ALG] [--force]",
+    { "create", cli_cmd_create,
+      "URI [--alg ALG] [--force] [--persistent HANDLE]",
       "create a key in the TPM and save its record",
       "Creates a key under the TPM's storage root key and saves its record in\n"
-      "the key store the URI's key-scope names (user by default).  Prints the\n"
-      "key's canonical URI.\n"
+      "the key store the URI's key-scope names (else the one store-location\n"
+      "names, else the user store).  Prints the key's URI, with key-scope=.\n"
+      "A machine key needs write access to the machine store (root).\n"
       "\n"
-      "  --alg ALG      ec-p256 (default), ec-p384, rsa-2048 or rsa-3072\n"
-      "  --force        replace an existing key of that name\n" },
+      "  --alg ALG          ec-p256 (default), ec-p384, rsa-2048 or rsa-3072\n"
+      "  --force            replace an existing key of that name: its\n"
+      "                     persistent handle is evicted, its certificate\n"
+      "                     removed, its record replaced in one rename\n"
+      "  --persistent HANDLE\n"
+      "                     also make the key persistent at HANDLE\n"
+      "                     (0x81000002..0x817FFFFF; machine keys only);\n"
+      "                     it is then used through that handle\n" },
     { "list", cli_cmd_list, "[--scope user|machine] [--storage-directory DIR]",
       "list the keys in the key stores",
       "Prints one line per key: its URI, algorithm and creation time.  Both\n"
@@ -31,13 +39,29 @@ static const CLI_COMMAND commands[] = {
     { "show", cli_cmd_show, "URI",
       "show a key's record, public key and certificate",
       "Prints the key's record (name, scope, algorithm, creation time,\n"
-      "persistent handle, where it is stored), its public key as a PEM\n"
-      "SubjectPublicKeyInfo, and whether a certificate is stored.\n" },
+      "persistent handle, where it is stored), its certificate (looked for\n"
+      "where store-location says, else in the key's own store) and its\n"
+      "public key as a PEM SubjectPublicKeyInfo.\n" },
     { "delete", cli_cmd_delete, "URI",
       "delete a key's record and certificate, evict its persistent handle",
-      "Removes the key's record and certificate; a key with a persistent\n"
-      "handle is also evicted from the TPM.  Exit code 3 when the record was\n"
-      "removed but the handle could not be evicted.\n" },
+      "Removes the key's record, its certificate (in either store, where it\n"
+      "certifies this key) and evicts its persistent handle if it has one.\n"
+      "The record always goes first.  Exit codes: 2 no such key; 4 the\n"
+      "machine store needs root (nothing was changed); 3 partial delete: the\n"
+      "record is gone but a certificate or the persistent handle is left,\n"
+      "as the message says.  A handle left that way is evicted with\n"
+      "  tpmkms delete 'tpmkms:handle=0x81000010'\n"
+      "(only a handle no machine key record names, never the SRK).\n" },
+    { "cert", cli_cmd_cert, "import URI CERT [CHAIN] [--force]",
+      "store a key's certificate (chain) for OpenSSL to find",
+      "Stores the certificate CERT (PEM or DER; the key's own first, then\n"
+      "any chain in the same file) and the chain in CHAIN, as PEM, in\n"
+      "certs/<name>.pem of the store that the URI's store-location names\n"
+      "(else the key's own store).  A certificate whose public key is not\n"
+      "the key's is refused.  Then `openssl s_server -key URI -cert URI`\n"
+      "and `openssl storeutl -certs URI` find it through the provider.\n"
+      "\n"
+      "  --force        replace a stored certificate\n" },
     { "probe", cli_cmd_probe, "",
       "describe the TPM: vendor, algorithms, lockout state, SRK",
       "Connects to the TPM and prints what it is and what it supports, its\n"

@@ -7,6 +7,7 @@
 #include <unistd.h>
 #include <sys/stat.h>
 #include <openssl/crypto.h>
+#include <openssl/err.h>
 #include "key.h"
 #include "record.h"
 #include "debug.h"
@@ -249,48 +250,6 @@ tpmkms_rc tpmkms_key_sign(TPMKMS_KEY *key, tpmkms_scheme scheme,
                                sig, siglen);
 }
 
-/*
- * Before asking the TPM for a key: can this caller write the store?  A
- * machine store owned by root answers an unprivileged caller with a
- * distinct error rather than a key that could not be saved.
- */
-static tpmkms_rc check_store_writable(const char *dir, tpmkms_scope scope)
-{
-    char *probe = OPENSSL_strdup(dir);
-    tpmkms_rc rc = TPMKMS_R_OK;
-
-    if (probe == NULL) {
-        TPMKMS_raise(TPMKMS_R_INTERNAL, "out of memory");
-        return TPMKMS_R_INTERNAL;
-    }
-    /* The nearest existing ancestor decides. */
-    for (;;) {
-        if (access(probe, F_OK) == 0)
-            break;
-        char *slash = strrchr(probe, '/');
-        if (slash == NULL || slash == probe) {
-            strcpy(probe, "/");
-            break;
-        }
-        *slash = '\0';
-    }
-    if (access(probe, W_OK) != 0) {
-        if (scope == TPMKMS_SCOPE_MACHINE) {
-            TPMKMS_raise(TPMKMS_R_REQUIRES_ELEVATION,
-                         "a machine-scope key goes to %s, which this user cannot "
-                         "write (%s): run as root or as the store's owner",
-                         dir, strerror(errno));
-            rc = TPMKMS_R_REQUIRES_ELEVATION;
-        } else {
-            TPMKMS_raise(TPMKMS_R_STORE_IO, "cannot write the key store %s: %s",
-                         dir, strerror(errno));
-            rc = TPMKMS_R_STORE_IO;
-        }
-    }
-    OPENSSL_free(probe);
-    return rc;
-}
-
 static char *utc_now(void)
 {
     char buf[32];
@@ -302,20 +261,118 @@ static char *utc_now(void)
     return OPENSSL_strdup(buf);
 }
 
+int tpmkms_public_equal(const TPMKMS_PUBLIC *a, const TPMKMS_PUBLIC *b)
+{
+    if (a->alg != b->alg)
+        return 0;
+    if (tpmkms_alg_is_ec(a->alg))
+        return a->ec_point_len == b->ec_point_len
+               && memcmp(a->ec_point, b->ec_point, a->ec_point_len) == 0;
+    return a->rsa_e == b->rsa_e && a->rsa_n_len == b->rsa_n_len
+           && memcmp(a->rsa_n, b->rsa_n, a->rsa_n_len) == 0;
+}
+
+tpmkms_rc tpmkms_key_evict(TPMKMS_BACKEND *backend, uint32_t handle,
+                           const TPMKMS_KEYBLOB *blob, const char *label)
+{
+    TPMKMS_PUBLIC ours, there;
+    tpmkms_rc rc;
+
+    if ((rc = tpmkms_backend_public_from_blob(backend, blob, &ours, label))
+            != TPMKMS_R_OK
+            || (rc = tpmkms_backend_read_persistent(backend, handle, &there))
+               != TPMKMS_R_OK)
+        return rc;
+    if (!tpmkms_public_equal(&ours, &there)) {
+        TPMKMS_raise(TPMKMS_R_KEY_NOT_FOUND,
+                     "%s: persistent handle 0x%08x now holds a different %s "
+                     "key, not this one; left alone", label, (unsigned)handle,
+                     tpmkms_alg_name(there.alg) != NULL
+                     ? tpmkms_alg_name(there.alg) : "kind of");
+        return TPMKMS_R_KEY_NOT_FOUND;
+    }
+    return tpmkms_backend_evict(backend, handle, label);
+}
+
+/* Another record in dir that names handle: TPMKMS_R_KEY_EXISTS. */
+typedef struct {
+    const char *name;            /* the key being created (may own it) */
+    uint32_t handle;
+    char other[TPMKMS_NAME_MAX + 1];
+} HANDLE_USE;
+
+static int find_handle_use(const TPMKMS_RECORD *rec, void *arg)
+{
+    HANDLE_USE *use = arg;
+
+    if (rec->persistent != use->handle || strcmp(rec->name, use->name) == 0)
+        return 0;
+    snprintf(use->other, sizeof(use->other), "%s", rec->name);
+    return 1;
+}
+
+static tpmkms_rc check_persistent_request(const TPMKMS_URI *uri,
+                                          tpmkms_scope scope, uint32_t handle,
+                                          const char *dir, const char *label)
+{
+    HANDLE_USE use = { uri->name, handle, "" };
+    tpmkms_rc rc;
+
+    if (scope != TPMKMS_SCOPE_MACHINE) {
+        TPMKMS_raise(TPMKMS_R_BAD_PARAMETER,
+                     "%s: a persistent handle is a TPM-wide object, so only a "
+                     "machine key can have one; use key-scope=machine",
+                     label);
+        return TPMKMS_R_BAD_PARAMETER;
+    }
+    if (handle < 0x81000000u || handle > 0x817FFFFFu
+            || handle == TPMKMS_SRK_HANDLE) {
+        TPMKMS_raise(TPMKMS_R_BAD_PARAMETER,
+                     "%s: 0x%08x is not an owner persistent handle "
+                     "0x81000002..0x817FFFFF (0x81000001 is the SRK)", label,
+                     (unsigned)handle);
+        return TPMKMS_R_BAD_PARAMETER;
+    }
+    if ((rc = tpmkms_record_list(dir, find_handle_use, &use)) != TPMKMS_R_OK)
+        return rc;
+    if (use.other[0] != '\0') {
+        TPMKMS_raise(TPMKMS_R_KEY_EXISTS,
+                     "%s: persistent handle 0x%08x belongs to the machine key "
+                     "'%s' (%s); pick another handle", label,
+                     (unsigned)handle, use.other, dir);
+        return TPMKMS_R_KEY_EXISTS;
+    }
+    return TPMKMS_R_OK;
+}
+
 tpmkms_rc tpmkms_key_create(TPMKMS_CTX *ctx, const TPMKMS_URI *uri,
                             tpmkms_alg alg, int overwrite, TPMKMS_KEY **out)
+{
+    TPMKMS_CREATE_OPTS opts = { 0 };
+
+    opts.alg = alg;
+    opts.overwrite = overwrite;
+    return tpmkms_key_create_ex(ctx, uri, &opts, out);
+}
+
+tpmkms_rc tpmkms_key_create_ex(TPMKMS_CTX *ctx, const TPMKMS_URI *uri,
+                               TPMKMS_CREATE_OPTS *opts, TPMKMS_KEY **out)
 {
     char tbuf[512];
     TPMKMS_CREATE_PARAMS params = { 0 };
     TPMKMS_RECORD rec = { 0 };
+    TPMKMS_RECORD *old = NULL;
     TPMKMS_BACKEND *backend = NULL;
     TPMKMS_KEY *key = NULL;
     char *dir = NULL, *pin = NULL, *label = NULL;
     size_t pin_len = 0;
+    int persisted = 0;
     tpmkms_rc rc;
 
     if (out != NULL)
         *out = NULL;
+    opts->replaced = 0;
+    opts->evicted = 0;
     if (uri->handle != 0 || uri->name == NULL) {
         TPMKMS_raise(TPMKMS_R_BAD_URI,
                      "creating a key needs name=<key> (and no handle=)");
@@ -324,26 +381,32 @@ tpmkms_rc tpmkms_key_create(TPMKMS_CTX *ctx, const TPMKMS_URI *uri,
     rec.version = TPMKMS_RECORD_VERSION;
     rec.name = uri->name;
     rec.scope = tpmkms_uri_key_scope(uri);
-    rec.alg = alg;
+    rec.alg = opts->alg;
+    rec.persistent = opts->persistent;
     if ((dir = tpmkms_store_dir(rec.scope, uri->storage_directory)) == NULL
             || (label = handed_back_uri(uri, rec.scope)) == NULL
             || (rec.created = utc_now()) == NULL) {
-        TPMKMS_raise(TPMKMS_R_INTERNAL, "out of memory");
-        rc = TPMKMS_R_INTERNAL;
+        if (ERR_peek_last_error() == 0)
+            TPMKMS_raise(TPMKMS_R_INTERNAL, "out of memory");
+        rc = dir == NULL ? TPMKMS_R_STORE_IO : TPMKMS_R_INTERNAL;
         goto out;
     }
-    if (!overwrite && tpmkms_record_exists(dir, uri->name)) {
+    if (!opts->overwrite && tpmkms_record_exists(dir, uri->name)) {
         TPMKMS_raise(TPMKMS_R_KEY_EXISTS,
                      "%s already exists in %s: delete it first or use --force",
                      label, dir);
         rc = TPMKMS_R_KEY_EXISTS;
         goto out;
     }
-    if ((rc = check_store_writable(dir, rec.scope)) != TPMKMS_R_OK)
+    if ((rc = tpmkms_store_check_writable(dir, rec.scope, 0)) != TPMKMS_R_OK)
+        goto out;
+    if (opts->persistent != 0
+            && (rc = check_persistent_request(uri, rec.scope, opts->persistent,
+                                              dir, label)) != TPMKMS_R_OK)
         goto out;
     if ((rc = tpmkms_uri_get_pin(uri, &pin, &pin_len)) != TPMKMS_R_OK)
         goto out;
-    params.alg = alg;
+    params.alg = opts->alg;
     params.auth = (unsigned char *)pin;
     params.auth_len = pin_len;
     params.label = label;
@@ -360,10 +423,50 @@ tpmkms_rc tpmkms_key_create(TPMKMS_CTX *ctx, const TPMKMS_URI *uri,
     rc = tpmkms_backend_create_key(backend, &params, &rec.blob, &key->pub);
     if (rc != TPMKMS_R_OK)
         goto out;
-    rc = tpmkms_record_save(dir, &rec, overwrite);
+
+    /*
+     * Replacing: the old key's persistent handle goes first (the new key
+     * may want the same one).  A record that no longer loads has nothing
+     * we could evict safely; it is simply replaced.
+     */
+    if (opts->overwrite && tpmkms_record_exists(dir, uri->name)) {
+        tpmkms_err_set_mark();
+        if (tpmkms_record_load(dir, uri->name, &old) != TPMKMS_R_OK) {
+            tpmkms_err_pop_to_mark();
+            TPMKMS_debug("%s: the old record does not load; replacing it",
+                         label);
+            old = NULL;
+        } else {
+            tpmkms_err_clear_last_mark();
+        }
+        opts->replaced = 1;
+        if (old != NULL && old->persistent != 0) {
+            tpmkms_err_set_mark();
+            rc = tpmkms_key_evict(backend, old->persistent, &old->blob, label);
+            if (rc == TPMKMS_R_KEY_NOT_FOUND) {
+                tpmkms_err_pop_to_mark();   /* nothing of it left */
+            } else {
+                tpmkms_err_clear_last_mark();
+                if (rc != TPMKMS_R_OK)
+                    goto out;
+                opts->evicted = old->persistent;
+            }
+            rc = TPMKMS_R_OK;
+        }
+    }
+    if (opts->persistent != 0) {
+        rc = tpmkms_backend_persist(backend, &rec.blob, opts->persistent,
+                                    label);
+        if (rc != TPMKMS_R_OK)
+            goto out;
+        persisted = 1;
+    }
+    rc = tpmkms_record_save(dir, &rec, opts->overwrite);
     if (rc != TPMKMS_R_OK)
         goto out;
-    TPMKMS_debug("created %s in %s", label, dir);
+    persisted = 0;
+    TPMKMS_debug("created %s in %s%s", label, dir,
+                 opts->persistent != 0 ? " (persistent)" : "");
     if (out != NULL) {
         rc = key_from_record(key, uri, &rec, dir);
         if (rc == TPMKMS_R_OK && pin != NULL)
@@ -374,6 +477,16 @@ tpmkms_rc tpmkms_key_create(TPMKMS_CTX *ctx, const TPMKMS_URI *uri,
         }
     }
  out:
+    if (persisted) {
+        /* No record will name it: take the new persistent object back. */
+        tpmkms_err_set_mark();
+        if (tpmkms_backend_evict(backend, opts->persistent, label)
+                != TPMKMS_R_OK)
+            TPMKMS_debug("%s: could not evict 0x%08x after the record failed",
+                         label, (unsigned)opts->persistent);
+        tpmkms_err_pop_to_mark();
+    }
+    tpmkms_record_free(old);
     tpmkms_key_free(key);
     tpmkms_backend_free(backend);
     tpmkms_keyblob_clear(&rec.blob);

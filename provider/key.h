@@ -57,4 +57,41 @@ tpmkms_rc tpmkms_key_sign(TPMKMS_KEY *key, tpmkms_scheme scheme,
 tpmkms_rc tpmkms_key_create(TPMKMS_CTX *ctx, const TPMKMS_URI *uri,
                             tpmkms_alg alg, int overwrite, TPMKMS_KEY **out);
 
+/* What tpmkms_key_create_ex is asked to do, and what it did. */
+typedef struct tpmkms_create_opts_st {
+    tpmkms_alg alg;
+    int overwrite;              /* replace an existing key of that name */
+    uint32_t persistent;        /* 0, or make the key persistent at this
+                                   owner handle 0x81000002..0x817FFFFF
+                                   (machine scope only) */
+    /* Set on return: */
+    int replaced;               /* an existing record was replaced */
+    uint32_t evicted;           /* the replaced key's persistent handle,
+                                   now evicted; 0 if none */
+} TPMKMS_CREATE_OPTS;
+
+/*
+ * tpmkms_key_create with a persistent handle.  Replacing a key (overwrite)
+ * evicts its persistent handle (tpmkms_key_evict) before the new key is
+ * made persistent, then swaps the record atomically: the store holds the
+ * old record or the new one at every instant.  A user-scope key cannot be
+ * persistent (TPMKMS_R_BAD_PARAMETER); a handle another record names is
+ * TPMKMS_R_KEY_EXISTS.  Certificates are not touched.
+ */
+tpmkms_rc tpmkms_key_create_ex(TPMKMS_CTX *ctx, const TPMKMS_URI *uri,
+                               TPMKMS_CREATE_OPTS *opts, TPMKMS_KEY **out);
+
+/* 1 if a and b are the same public key (algorithm, point or modulus). */
+int tpmkms_public_equal(const TPMKMS_PUBLIC *a, const TPMKMS_PUBLIC *b);
+
+/*
+ * Evicts the persistent object at handle if it is the key blob describes
+ * (TPM2_ReadPublic, compared by public key), so that a handle reused for
+ * another key is never destroyed.  TPMKMS_R_KEY_NOT_FOUND (raised, naming
+ * what is there) when the handle is empty or holds another key: nothing of
+ * this key is left in the TPM.  Any other failure: it may still be there.
+ */
+tpmkms_rc tpmkms_key_evict(TPMKMS_BACKEND *backend, uint32_t handle,
+                           const TPMKMS_KEYBLOB *blob, const char *label);
+
 #endif

@@ -12,7 +12,9 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <pwd.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -60,14 +62,43 @@ static char *path_fmt(const char *fmt, ...)
     return s;
 }
 
-static mode_t dir_mode(tpmkms_scope scope)
+/*
+ * How a store's directories and files are made.  User: 0700/0600.
+ * Machine: 0750/0640 with the machine group (so its members can read
+ * the records and sign), or 0700/0600 when that group does not exist.
+ */
+typedef struct {
+    mode_t dmode, fmode;
+    gid_t gid;                   /* (gid_t)-1: the creator's group */
+} store_perms;
+
+#define NO_GID ((gid_t)-1)
+
+const char *tpmkms_machine_group(gid_t *gid)
 {
-    return scope == TPMKMS_SCOPE_MACHINE ? 0750 : 0700;
+    const char *name = secure_getenv("TPMKMS_MACHINE_GROUP");
+    struct group gr, *res = NULL;
+    char buf[4096];
+
+    if (name == NULL || name[0] == '\0')
+        name = TPMKMS_MACHINE_GROUP_DEFAULT;
+    if (getgrnam_r(name, &gr, buf, sizeof(buf), &res) != 0 || res == NULL)
+        return NULL;
+    *gid = gr.gr_gid;
+    return name;
 }
 
-static mode_t file_mode(tpmkms_scope scope)
+static store_perms perms_for(tpmkms_scope scope)
 {
-    return scope == TPMKMS_SCOPE_MACHINE ? 0640 : 0600;
+    store_perms p = { 0700, 0600, NO_GID };
+    gid_t gid;
+
+    if (scope == TPMKMS_SCOPE_MACHINE && tpmkms_machine_group(&gid) != NULL) {
+        p.dmode = 0750;
+        p.fmode = 0640;
+        p.gid = gid;
+    }
+    return p;
 }
 
 static tpmkms_rc io_error(const char *what, const char *path, int err)
@@ -134,8 +165,12 @@ static tpmkms_rc check_file(int fd, const char *path, struct stat *st)
     return TPMKMS_R_OK;
 }
 
-/* mkdir -p: the directories it creates get exactly mode. */
-static tpmkms_rc make_dirs(const char *path, mode_t mode)
+/*
+ * mkdir -p: the directories it creates get exactly perms' mode and group.
+ * A group this process may not give (not root, not a member) leaves the
+ * directory owner-only rather than readable by the creator's own group.
+ */
+static tpmkms_rc make_dirs(const char *path, store_perms perms)
 {
     char *p = OPENSSL_strdup(path);
     size_t len;
@@ -154,7 +189,14 @@ static tpmkms_rc make_dirs(const char *path, mode_t mode)
         if (p[i] != '/' && p[i] != '\0')
             continue;
         p[i] = '\0';
-        if (mkdir(p, mode) == 0) {
+        if (mkdir(p, perms.dmode) == 0) {
+            mode_t mode = perms.dmode;
+
+            if (perms.gid != NO_GID && chown(p, (uid_t)-1, perms.gid) != 0) {
+                TPMKMS_debug("cannot give %s to group %u (%s): owner-only",
+                             p, (unsigned)perms.gid, strerror(errno));
+                mode &= 0700;
+            }
             /* mkdir's mode passed through the umask: set it exactly. */
             if (chmod(p, mode) != 0) {
                 rc = io_error("cannot set the mode of", p, errno);
@@ -177,7 +219,8 @@ static tpmkms_rc make_dirs(const char *path, mode_t mode)
 }
 
 /* Creates dir and dir/sub as needed and checks both. */
-static tpmkms_rc prepare_dir(const char *dir, const char *sub, mode_t mode)
+static tpmkms_rc prepare_dir(const char *dir, const char *sub,
+                             store_perms mode)
 {
     char *subdir = NULL;
     int exists;
@@ -334,8 +377,70 @@ static int write_all(int fd, const void *data, size_t len)
  * of the directory.  Returns TPMKMS_R_KEY_EXISTS *without raising* when
  * overwrite is 0 and path exists, so that callers name what exists.
  */
+/*
+ * Removes temp files an earlier writer of base left when it died
+ * (".<base>.<pid>.<x>.tmp" whose pid is gone and that are over a minute
+ * old, so a live writer in another pid namespace keeps its own).  They are
+ * never read as records; this only keeps them from piling up.
+ */
+/* Whether pid is a live process (a zombie, or no process, is not). */
+static int writer_alive(pid_t pid)
+{
+    char path[64], buf[256], *paren;
+    ssize_t n;
+    int fd;
+
+    if (kill(pid, 0) != 0 && errno == ESRCH)
+        return 0;
+    snprintf(path, sizeof(path), "/proc/%ld/stat", (long)pid);
+    if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+        return 1;
+    n = read(fd, buf, sizeof(buf) - 1);
+    close(fd);
+    if (n <= 0)
+        return 1;
+    buf[n] = '\0';
+    /* "pid (comm) S ...": the state follows the last ')'. */
+    paren = strrchr(buf, ')');
+    return !(paren != NULL && paren[1] == ' ' && paren[2] == 'Z');
+}
+
+static void sweep_stale_temps(const char *dir, const char *base)
+{
+    size_t blen = strlen(base);
+    time_t now = time(NULL);
+    struct dirent *e;
+    DIR *d = opendir(dir);
+
+    if (d == NULL)
+        return;
+    while ((e = readdir(d)) != NULL) {
+        const char *n = e->d_name, *p;
+        size_t len = strlen(n);
+        struct stat st;
+        char *end;
+        long pid;
+
+        if (n[0] != '.' || len < blen + 7 || strncmp(n + 1, base, blen) != 0
+                || n[blen + 1] != '.' || strcmp(n + len - 4, ".tmp") != 0)
+            continue;
+        p = n + blen + 2;
+        errno = 0;
+        pid = strtol(p, &end, 10);
+        if (errno != 0 || end == p || *end != '.' || pid <= 0
+                || writer_alive((pid_t)pid))
+            continue;
+        if (fstatat(dirfd(d), n, &st, AT_SYMLINK_NOFOLLOW) != 0
+                || !S_ISREG(st.st_mode) || now - st.st_mtime < 60)
+            continue;
+        if (unlinkat(dirfd(d), n, 0) == 0)
+            TPMKMS_debug("removed %s/%s, left by a writer that died", dir, n);
+    }
+    closedir(d);
+}
+
 static tpmkms_rc atomic_write(const char *path, const void *data, size_t len,
-                              int mode, int overwrite)
+                              int mode, gid_t gid, int overwrite)
 {
     static unsigned int counter;
     const char *base;
@@ -348,6 +453,7 @@ static tpmkms_rc atomic_write(const char *path, const void *data, size_t len,
         TPMKMS_raise(TPMKMS_R_INTERNAL, "out of memory writing %s", path);
         return TPMKMS_R_INTERNAL;
     }
+    sweep_stale_temps(dir, base);
     for (int attempt = 0; attempt < 100 && fd < 0; attempt++) {
         struct timespec ts;
 
@@ -373,6 +479,12 @@ static tpmkms_rc atomic_write(const char *path, const void *data, size_t len,
         OPENSSL_free(tmp);
         tmp = NULL;
         goto fail;
+    }
+    /* A group we may not give: owner-only, never the creator's group. */
+    if (gid != NO_GID && fchown(fd, (uid_t)-1, gid) != 0) {
+        TPMKMS_debug("cannot give %s to group %u (%s): owner-only", path,
+                     (unsigned)gid, strerror(errno));
+        mode &= 0700;
     }
     /* The umask may have narrowed the mode; make it exactly what was asked. */
     errno = 0;
@@ -433,7 +545,7 @@ fail:
 tpmkms_rc tpmkms_write_file_atomic(const char *path, const void *data,
                                    size_t len, int mode)
 {
-    return atomic_write(path, data, len, mode, 1);
+    return atomic_write(path, data, len, mode, NO_GID, 1);
 }
 
 /* ---- store directories ---- */
@@ -473,6 +585,55 @@ char *tpmkms_store_dir(tpmkms_scope scope, const char *override)
                  "cannot find the user key store: neither XDG_DATA_HOME nor "
                  "HOME is set");
     return NULL;
+}
+
+tpmkms_rc tpmkms_store_check_writable(const char *dir, tpmkms_scope scope,
+                                      int certs)
+{
+    char *probe = path_fmt("%s/%s", dir, certs ? CERTS_SUBDIR : KEYS_SUBDIR);
+    struct stat st;
+    tpmkms_rc rc = TPMKMS_R_OK;
+    int err;
+
+    if (probe == NULL)
+        return TPMKMS_R_INTERNAL;
+    /* The nearest existing directory decides. */
+    while (stat(probe, &st) != 0) {
+        char *slash = strrchr(probe, '/');
+
+        if (slash == NULL || slash == probe) {
+            strcpy(probe, "/");
+            break;
+        }
+        *slash = '\0';
+    }
+    if (faccessat(AT_FDCWD, probe, W_OK | X_OK, AT_EACCESS) == 0) {
+        OPENSSL_free(probe);
+        return TPMKMS_R_OK;
+    }
+    err = errno;
+    if (scope == TPMKMS_SCOPE_MACHINE) {
+        struct passwd pw, *res = NULL;
+        char buf[1024], owner[64];
+
+        if (stat(probe, &st) == 0
+                && getpwuid_r(st.st_uid, &pw, buf, sizeof(buf), &res) == 0
+                && res != NULL)
+            snprintf(owner, sizeof(owner), "%s", pw.pw_name);
+        else
+            snprintf(owner, sizeof(owner), "uid %u", (unsigned)st.st_uid);
+        TPMKMS_raise(TPMKMS_R_REQUIRES_ELEVATION,
+                     "the machine key store %s is not writable by uid %u "
+                     "(%s: %s): run as root or as its owner (%s)", dir,
+                     (unsigned)geteuid(), probe, strerror(err), owner);
+        rc = TPMKMS_R_REQUIRES_ELEVATION;
+    } else {
+        TPMKMS_raise(TPMKMS_R_STORE_IO, "cannot write the key store %s (%s: "
+                     "%s)", dir, probe, strerror(err));
+        rc = TPMKMS_R_STORE_IO;
+    }
+    OPENSSL_free(probe);
+    return rc;
 }
 
 /* ---- record text ---- */
@@ -779,19 +940,20 @@ tpmkms_rc tpmkms_record_save(const char *dir, const TPMKMS_RECORD *rec,
                              int overwrite)
 {
     char *text = NULL, *path = NULL;
+    store_perms perms;
     tpmkms_rc rc;
 
     if ((rc = tpmkms_record_to_text(rec, &text)) != TPMKMS_R_OK)
         return rc;
-    if ((rc = prepare_dir(dir, KEYS_SUBDIR, dir_mode(rec->scope)))
-            != TPMKMS_R_OK)
+    perms = perms_for(rec->scope);
+    if ((rc = prepare_dir(dir, KEYS_SUBDIR, perms)) != TPMKMS_R_OK)
         goto out;
     path = path_fmt("%s/" KEYS_SUBDIR "/%s" RECORD_SUFFIX, dir, rec->name);
     if (path == NULL) {
         rc = TPMKMS_R_INTERNAL;
         goto out;
     }
-    rc = atomic_write(path, text, strlen(text), (int)file_mode(rec->scope),
+    rc = atomic_write(path, text, strlen(text), (int)perms.fmode, perms.gid,
                       overwrite);
     if (rc == TPMKMS_R_KEY_EXISTS)
         TPMKMS_raise(TPMKMS_R_KEY_EXISTS, "key '%s' already exists in %s",
@@ -1048,6 +1210,22 @@ static tpmkms_rc check_uri_scope(const TPMKMS_RECORD *rec, tpmkms_scope want,
     return TPMKMS_R_SCOPE_MISMATCH;
 }
 
+/* 1 if the store of the scope other than scope has a record of name. */
+static int other_scope_has(const char *name, tpmkms_scope scope)
+{
+    tpmkms_scope other = scope == TPMKMS_SCOPE_USER ? TPMKMS_SCOPE_MACHINE
+                                                    : TPMKMS_SCOPE_USER;
+    char *odir;
+    int found;
+
+    tpmkms_err_set_mark();
+    odir = tpmkms_store_dir(other, NULL);
+    found = odir != NULL && tpmkms_record_exists(odir, name);
+    tpmkms_err_pop_to_mark();
+    OPENSSL_free(odir);
+    return found;
+}
+
 /* Loads name from dir; a missing record gives *rec NULL and no error. */
 static tpmkms_rc try_load(const char *dir, const char *name,
                           TPMKMS_RECORD **rec)
@@ -1096,7 +1274,25 @@ tpmkms_rc tpmkms_record_resolve(const TPMKMS_URI *uri, TPMKMS_RECORD **out,
 
         if ((dir = tpmkms_store_dir(store, NULL)) == NULL)
             return TPMKMS_R_STORE_IO;
-        if ((rc = tpmkms_record_load(dir, uri->name, &rec)) != TPMKMS_R_OK
+        tpmkms_err_set_mark();
+        rc = tpmkms_record_load(dir, uri->name, &rec);
+        if (rc == TPMKMS_R_KEY_NOT_FOUND && other_scope_has(uri->name, store)) {
+            tpmkms_scope other = store == TPMKMS_SCOPE_USER
+                                 ? TPMKMS_SCOPE_MACHINE : TPMKMS_SCOPE_USER;
+
+            /* Say where the key is rather than only where it is not. */
+            tpmkms_err_pop_to_mark();
+            TPMKMS_raise(TPMKMS_R_KEY_NOT_FOUND,
+                         "key '%s' not found in the %s (%s), which "
+                         "key-scope=%s names; the %s has a key of that name: "
+                         "use key-scope=%s, or leave key-scope out",
+                         uri->name, store_word(store), dir,
+                         tpmkms_scope_name(store), store_word(other),
+                         tpmkms_scope_name(other));
+            goto err;
+        }
+        tpmkms_err_clear_last_mark();
+        if (rc != TPMKMS_R_OK
                 || (rc = check_store_scope(rec, store, dir)) != TPMKMS_R_OK
                 || (rc = check_uri_scope(rec, uri->key_scope, dir))
                    != TPMKMS_R_OK)
@@ -1180,19 +1376,25 @@ tpmkms_rc tpmkms_cert_save(const char *dir, const char *name,
 {
     struct stat st;
     tpmkms_scope like = TPMKMS_SCOPE_USER;
-    char *path;
+    store_perms perms;
+    char *path, *mdir;
     tpmkms_rc rc;
 
     if (!tpmkms_name_is_valid(name))
         return bad_name(name);
-    /* A group-readable store is a machine store: follow its modes. */
-    if (stat(dir, &st) == 0 && (st.st_mode & S_IRGRP))
+    /* The machine store, or a group-readable one: machine modes and group. */
+    if ((mdir = tpmkms_store_dir(TPMKMS_SCOPE_MACHINE, NULL)) == NULL)
+        return TPMKMS_R_INTERNAL;
+    if (strcmp(mdir, dir) == 0
+            || (stat(dir, &st) == 0 && (st.st_mode & S_IRGRP)))
         like = TPMKMS_SCOPE_MACHINE;
-    if ((rc = prepare_dir(dir, CERTS_SUBDIR, dir_mode(like))) != TPMKMS_R_OK)
+    OPENSSL_free(mdir);
+    perms = perms_for(like);
+    if ((rc = prepare_dir(dir, CERTS_SUBDIR, perms)) != TPMKMS_R_OK)
         return rc;
     if ((path = cert_path(dir, name)) == NULL)
         return TPMKMS_R_INTERNAL;
-    rc = atomic_write(path, pem, len, (int)file_mode(like), overwrite);
+    rc = atomic_write(path, pem, len, (int)perms.fmode, perms.gid, overwrite);
     if (rc == TPMKMS_R_KEY_EXISTS)
         TPMKMS_raise(TPMKMS_R_KEY_EXISTS,
                      "a certificate for key '%s' already exists in %s",

@@ -27,6 +27,7 @@
 #ifndef TPMKMS_RECORD_H
 #define TPMKMS_RECORD_H
 
+#include <sys/types.h>
 #include "errors.h"
 #include "pubkey.h"
 #include "tss2key.h"
@@ -34,6 +35,7 @@
 
 #define TPMKMS_RECORD_VERSION 1
 #define TPMKMS_MACHINE_STORE_DEFAULT "/var/lib/tpmkms"
+#define TPMKMS_MACHINE_GROUP_DEFAULT "tss"   /* the group of /dev/tpmrm0 */
 
 typedef struct tpmkms_record_st {
     int version;
@@ -93,6 +95,24 @@ tpmkms_rc tpmkms_cert_save(const char *dir, const char *name,
 tpmkms_rc tpmkms_cert_load(const char *dir, const char *name,
                            char **pem, size_t *len);
 tpmkms_rc tpmkms_cert_remove(const char *dir, const char *name);
+
+/*
+ * The group that may read the machine store (and so sign with machine
+ * keys): $TPMKMS_MACHINE_GROUP, else "tss".  Returns its name and sets
+ * *gid, or NULL when no such group exists: the machine store is then
+ * root-only (0700/0600) instead of 0750/0640 root:<group>.
+ */
+const char *tpmkms_machine_group(gid_t *gid);
+
+/*
+ * Whether this process may write the store dir's keys/ (certs 0) or
+ * certs/ (certs 1) directory; the nearest of that directory, dir and its
+ * ancestors that exists decides.  No: TPMKMS_R_REQUIRES_ELEVATION for the
+ * machine scope (naming the store and its owner), TPMKMS_R_STORE_IO for
+ * the user scope.  Sends nothing anywhere; raises on failure.
+ */
+tpmkms_rc tpmkms_store_check_writable(const char *dir, tpmkms_scope scope,
+                                      int certs);
 
 /* Atomic write of any file: temp, fsync, rename, fsync dir. */
 tpmkms_rc tpmkms_write_file_atomic(const char *path, const void *data,
