@@ -260,6 +260,24 @@ expect_fail --provider-errors 'ambiguous key name' openssl pkey "${TPM[@]}" -in 
 openssl pkey "${TPM[@]}" -in 'tpmkms:name=amb;key-scope=machine' -pubout -out /dev/null
 openssl pkey "${TPM[@]}" -in 'tpmkms:name=amb;key-scope=user' -pubout -out /dev/null
 
+step "must fail: a certificate for another key; a second import without --force"
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$W/soft.key" \
+    -subj /CN=soft -days 1 -out "$W/soft.crt" 2>/dev/null
+expect_exit 1 'certificate in .*soft.crt \(subject CN = soft\) is for another public key than tpmkms:name=svc;key-scope=machine' \
+    tpmkms cert import 'tpmkms:name=svc' "$W/soft.crt"
+[[ ! -e $MSTORE/certs/svc.pem ]] || fail "a refused import stored a certificate"
+openssl req -x509 "${TPM[@]}" -key 'tpmkms:name=svc' -subj /CN=svc -days 1 -out "$W/svc.crt"
+# The key's own certificate, then a chain; a private key in the file is not copied.
+cat "$W/svc.crt" "$W/soft.key" >"$W/svc-with-key.pem"
+tpmkms cert import 'tpmkms:name=svc' "$W/svc-with-key.pem" "$W/soft.crt" >/dev/null
+[[ $(grep -c 'BEGIN CERTIFICATE' "$MSTORE/certs/svc.pem") == 2 ]] || fail "the chain was not stored"
+if grep -q 'PRIVATE KEY' "$MSTORE/certs/svc.pem"; then fail "a private key was copied into the store"; fi
+openssl storeutl -noout "${TPM[@]}" -certs 'tpmkms:name=svc' >"$W/storeutl"
+grep -qx 'Total found: 2' "$W/storeutl" || fail "storeutl: $(cat "$W/storeutl")"
+expect_exit 1 'a certificate for key .svc. already exists' tpmkms cert import 'tpmkms:name=svc' "$W/svc.crt"
+tpmkms cert import --force 'tpmkms:name=svc' "$W/svc.crt" >/dev/null
+[[ $(grep -c 'BEGIN CERTIFICATE' "$MSTORE/certs/svc.pem") == 1 ]] || fail "--force did not replace the chain"
+
 step "must fail: scope mismatch (a user record in the machine store, a wrong key-scope=)"
 tpmkms create 'tpmkms:name=mm' >/dev/null
 install -m 0640 -g "$TGROUP" "$RSTORE/keys/mm.tpmkey" "$MSTORE/keys/moved.tpmkey"
