@@ -19,12 +19,14 @@ readonly HERE
 # tpm2-abrmd with its client TCTI libtss2-tcti-tabrmd0 (interoperability,
 # tests through a resource manager), tshark (TPM traffic), nginx, openvpn and
 # curl (TLS with TPM keys), openssl, procps, iproute2 (ss), dbus,
-# util-linux (setpriv, runuser, setsid), passwd (useradd) and strace (fault
-# injection in crash_safety.sh).
+# util-linux (setpriv, runuser, setsid), passwd (useradd), strace (fault
+# injection in crash_safety.sh), python3 (free loopback ports) and findutils
+# (xargs -P: concurrent requests).
 readonly PACKAGES=(
     build-essential cmake pkg-config libssl-dev libtss2-dev libcmocka-dev
     swtpm swtpm-tools tpm2-tools tpm2-openssl tpm2-abrmd libtss2-tcti-tabrmd0 tshark
     nginx openvpn curl openssl procps iproute2 dbus util-linux passwd strace
+    python3 findutils
 )
 
 die() {
