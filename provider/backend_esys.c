@@ -59,8 +59,8 @@
 #define ESYS_MAX_KEYS 2          /* loaded transient keys per connection */
 #define ESYS_TPM_OBJECT_SLOTS 3  /* what a TPM without resource manager has */
 #define ESYS_RETRIES 5           /* for TPM_RC_RETRY / YIELDED / TESTING */
-#define ESYS_SLOT_WAIT_MS 3000   /* wait for another process's object slot */
-#define ESYS_SLOT_BACKOFF_MS 100 /* longest pause between those retries */
+#define ESYS_SLOT_WAIT_MS 10000  /* wait for another process's object slot */
+#define ESYS_SLOT_BACKOFF_MS 50  /* longest pause between those retries */
 #define ESYS_SRK_ATTRS (TPMA_OBJECT_RESTRICTED | TPMA_OBJECT_DECRYPT        \
                         | TPMA_OBJECT_FIXEDTPM | TPMA_OBJECT_FIXEDPARENT    \
                         | TPMA_OBJECT_SENSITIVEDATAORIGIN                   \
@@ -1504,7 +1504,8 @@ static void esys_disconnect(void *state)
 /*
  * In a forked child.  Esys_Finalize only frees memory (no command); the
  * TCTI is leaked on purpose: finalizing it may talk on the socket the
- * parent still uses (mssim sends a session end).
+ * parent still uses (mssim sends a session end) or touch threads that did
+ * not survive fork() (tabrmd's D-Bus connection).
  */
 static void esys_abandon(void *state)
 {

@@ -61,7 +61,7 @@ int main(int argc, char **argv)
     EVP_PKEY *key = NULL, *pub = NULL;
     const char *md = "SHA256", *pcap_dir = NULL, *uri;
     int own_libctx = 1, fork_first = 0, children = 4, signs = 5, pss = 0;
-    int i, good, failed = 0, argi;
+    int i, good, failed = 0, argi, ret = 1;
     pid_t pids[MAX_CHILDREN];
     char who[64];
 
@@ -93,11 +93,11 @@ int main(int argc, char **argv)
     if (!tk_providers_load(&prov, own_libctx)
         || (key = tk_load_key(prov.libctx, uri)) == NULL
         || (pub = tk_public_key(prov.libctx, key)) == NULL)
-        return 1;
+        goto out;
 
     if (!fork_first) {
         if (sign_n(prov.libctx, key, pub, md, pss, 1, "parent") != 1)
-            return 1;
+            goto out;
         printf("parent %ld: signed before forking\n", (long)getpid());
     }
 
@@ -106,7 +106,9 @@ int main(int argc, char **argv)
         pids[i] = fork();
         if (pids[i] < 0) {
             fprintf(stderr, "fork: %s\n", strerror(errno));
-            return 1;
+            children = i;           /* wait for those already started */
+            failed++;
+            break;
         }
         if (pids[i] == 0) {
             if (pcap_dir != NULL) {
@@ -128,10 +130,12 @@ int main(int argc, char **argv)
         }
     }
 
-    good = sign_n(prov.libctx, key, pub, md, pss, signs, "parent");
-    printf("parent %ld: %d of %d signatures verified while its children "
-           "signed\n", (long)getpid(), good, signs);
-    failed += good != signs;
+    if (failed == 0) {
+        good = sign_n(prov.libctx, key, pub, md, pss, signs, "parent");
+        printf("parent %ld: %d of %d signatures verified while its "
+               "children signed\n", (long)getpid(), good, signs);
+        failed += good != signs;
+    }
 
     for (i = 0; i < children; i++) {
         int status = 0;
@@ -153,14 +157,16 @@ int main(int argc, char **argv)
            good == 1 ? "signed and verified" : "could NOT sign");
     failed += good != 1;
 
-    EVP_PKEY_free(key);
-    EVP_PKEY_free(pub);
-    tk_providers_unload(&prov);
     if (failed != 0) {
         fprintf(stderr, "fork_then_sign: %d failure(s)\n", failed);
-        return 1;
+        goto out;
     }
     printf("fork_then_sign: all signatures verified (%d children x %d, "
            "parent %d)\n", children, signs, signs + (fork_first ? 1 : 2));
-    return 0;
+    ret = 0;
+ out:
+    EVP_PKEY_free(key);
+    EVP_PKEY_free(pub);
+    tk_providers_unload(&prov);
+    return ret;
 }

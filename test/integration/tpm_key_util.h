@@ -53,8 +53,10 @@ static inline int tk_providers_load(TK_PROVIDERS *p, int own_libctx)
 
 static inline void tk_providers_unload(TK_PROVIDERS *p)
 {
-    OSSL_PROVIDER_unload(p->tpmkms);
-    OSSL_PROVIDER_unload(p->deflt);
+    if (p->tpmkms != NULL)
+        OSSL_PROVIDER_unload(p->tpmkms);
+    if (p->deflt != NULL)
+        OSSL_PROVIDER_unload(p->deflt);
     OSSL_LIB_CTX_free(p->libctx);
     memset(p, 0, sizeof(*p));
 }
