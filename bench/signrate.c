@@ -28,7 +28,9 @@
  * Prints one JSON object: {"threads":N,"seconds":T,"signatures":S,
  * "failures":F,"rate":R,"cpu_us":C} (rate: good signatures per second,
  * all threads; cpu_us: this process's CPU time per signature while
- * signing, user + system, which the TPM's speed does not enter).
+ * signing, user + system, which the TPM's speed does not enter).  A
+ * thread still inside a call 5 s after the run ended is reported as
+ * "hung_threads":n, and the program exits 3 without waiting for it.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -37,6 +39,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 #include <sys/resource.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
@@ -47,6 +50,7 @@
 
 #define MAX_PROVIDERS 8
 #define MAX_THREADS 64
+#define HANG_GRACE 5            /* seconds after the run before "hung" */
 
 typedef struct {
     const char *providers[MAX_PROVIDERS];
@@ -69,9 +73,10 @@ typedef struct {
     unsigned char *msg;
     pthread_barrier_t *start;
     double deadline;            /* seconds mode: CLOCK_MONOTONIC */
-    long signatures;
-    long failures;
-    long verify_failures;
+    atomic_long signatures;
+    atomic_long failures;
+    atomic_long verify_failures;
+    atomic_int done;
     char first_error[256];
 } WORKER;
 
@@ -177,6 +182,7 @@ static void *worker_run(void *arg)
 
     if (mctx == NULL) {
         w->failures++;
+        atomic_store(&w->done, 1);
         return NULL;
     }
     if (w->start != NULL)
@@ -203,6 +209,7 @@ static void *worker_run(void *arg)
         && !verify_once(w, sig, siglen))
         w->verify_failures++;
     EVP_MD_CTX_free(mctx);
+    atomic_store(&w->done, 1);
     return NULL;
 }
 
@@ -271,6 +278,7 @@ typedef struct {
     long signatures, failures;
     double elapsed;
     double cpu;                 /* process CPU seconds while signing */
+    int hung;                   /* threads still in a call after the grace */
     char first_error[256];
 } TOTALS;
 
@@ -302,15 +310,33 @@ static void run_key(const OPTS *o, EVP_PKEY *key, EVP_PKEY *pub,
     for (i = 0; i < o->threads; i++)
         w[i].deadline = t0 + o->seconds;
     pthread_barrier_wait(&start);
-    for (i = 0; i < o->threads; i++)
-        pthread_join(tid[i], NULL);
+    /* A call that never returns (a provider that hangs) must not hang the
+     * bench: after the run and a grace period, report what was done. */
+    if (o->count <= 0) {
+        struct timespec tick = { 0, 10 * 1000 * 1000 };
+        int running = o->threads;
+
+        while (running > 0 && now() < t0 + o->seconds + HANG_GRACE) {
+            nanosleep(&tick, NULL);
+            for (running = 0, i = 0; i < o->threads; i++)
+                running += !atomic_load(&w[i].done);
+        }
+        t->hung += running;
+    }
+    if (t->hung == 0) {
+        for (i = 0; i < o->threads; i++)
+            pthread_join(tid[i], NULL);
+        pthread_barrier_destroy(&start);
+    }
     t1 = now();
     c1 = cpu_now();
-    pthread_barrier_destroy(&start);
     for (i = 0; i < o->threads; i++) {
-        t->signatures += w[i].signatures - w[i].verify_failures;
-        t->failures += w[i].failures + w[i].verify_failures;
-        if (t->first_error[0] == '\0' && w[i].first_error[0] != '\0')
+        t->signatures += atomic_load(&w[i].signatures)
+            - atomic_load(&w[i].verify_failures);
+        t->failures += atomic_load(&w[i].failures)
+            + atomic_load(&w[i].verify_failures);
+        if (t->first_error[0] == '\0' && atomic_load(&w[i].done)
+            && w[i].first_error[0] != '\0')
             snprintf(t->first_error, sizeof(t->first_error), "%s",
                      w[i].first_error);
     }
@@ -452,6 +478,8 @@ int main(int argc, char **argv)
                 continue;
             }
             run_key(&o, key, pub, msg, &t);
+            if (t.hung > 0)
+                break;          /* hung threads still use the key */
             EVP_PKEY_free(pub);
             EVP_PKEY_free(key);
         }
@@ -463,12 +491,20 @@ int main(int argc, char **argv)
            t.elapsed > 0 ? (double)t.signatures / t.elapsed : 0.0);
     if (t.signatures > 0)
         printf(",\"cpu_us\":%.1f", 1e6 * t.cpu / (double)t.signatures);
+    if (t.hung > 0)
+        printf(",\"hung_threads\":%d", t.hung);
     if (t.first_error[0] != '\0') {
         printf(",\"first_error\":");
         json_string(t.first_error);
     }
     printf("}\n");
     fflush(stdout);
+    if (t.hung > 0) {
+        fprintf(stderr, "signrate: %d thread(s) still inside a call %d s "
+                "after the run ended: the provider hangs\n", t.hung,
+                HANG_GRACE);
+        _exit(3);
+    }
     OPENSSL_free(msg);
     for (i = o.nproviders - 1; i >= 0; i--)
         OSSL_PROVIDER_unload(prov[i]);

@@ -164,26 +164,35 @@ openssl req -in "$W/req.csr" -verify -noout 2>&1 | grep -q 'verify OK' ||
 step "TLS 1.3: a warm s_server signs each handshake with one Sign"
 openssl req -new -x509 -provider default -provider tpmkms -key 'tpmkms:name=ec-p256' \
     -subj /CN=counted -days 1 -out "$W/tls.crt"
-port=
-for _ in $(seq 50); do
-    p=$((20000 + RANDOM % 20000))
-    if ! ss -Hltn "( sport = :$p )" | grep -q .; then port=$p; break; fi
-done
-[[ -n $port ]] || fail "no free port for s_server"
 H=3
-traced tls openssl s_server -provider default -provider tpmkms -key 'tpmkms:name=ec-p256' \
-    -cert "$W/tls.crt" -accept "127.0.0.1:$port" -naccept "$H" -www -tls1_3 \
-    >"$W/s_server.log" 2>&1 &
-server=$!
-on_exit "kill $server 2>/dev/null"
-for _ in $(seq 100); do
-    grep -q '^ACCEPT' "$W/s_server.log" && break
-    sleep 0.05
+# Start s_server on a free port; another program may take the port between
+# the look and the bind, so a server that exits before ACCEPT is retried.
+server=
+for attempt in 1 2 3 4 5; do
+    port=$((20000 + RANDOM % 20000))
+    if ss -Hltn "( sport = :$port )" | grep -q .; then continue; fi
+    traced tls openssl s_server -provider default -provider tpmkms -key 'tpmkms:name=ec-p256' \
+        -cert "$W/tls.crt" -accept "127.0.0.1:$port" -naccept "$H" -www -tls1_3 \
+        >"$W/s_server.log" 2>&1 &
+    server=$!
+    on_exit "kill $server 2>/dev/null"
+    for _ in $(seq 600); do     # up to 30 s on a busy machine
+        grep -qs '^ACCEPT' "$W/s_server.log" && break
+        kill -0 "$server" 2>/dev/null || break
+        sleep 0.05
+    done
+    grep -qs '^ACCEPT' "$W/s_server.log" && break
+    kill "$server" 2>/dev/null || true
+    wait "$server" 2>/dev/null || true
+    printf '   s_server on port %s did not start (attempt %d): %s\n' "$port" "$attempt" \
+        "$(tail -n 3 "$W/s_server.log" | tr '\n' ' ')"
+    server=
 done
+[[ -n $server ]] || fail "s_server did not start after 5 attempts"
 for ((i = 1; i <= H; i++)); do
     timeout 20 openssl s_client -provider default -connect "127.0.0.1:$port" -tls1_3 \
         -CAfile "$W/tls.crt" -verify_return_error </dev/null >"$W/s_client.log" 2>&1 ||
-        fail "TLS handshake $i failed: $(tail -n 5 "$W/s_client.log"; tail -n 5 "$W/s_server.log")"
+        fail "TLS handshake $i failed: $(tail -n 5 "$W/s_client.log"; printf -- '--- s_server ---\n'; cat "$W/s_server.log")"
     grep -q '^New, TLSv1.3' "$W/s_client.log" || fail "handshake $i was not TLS 1.3"
 done
 timeout 20 tail --pid="$server" -f /dev/null || fail "s_server did not exit after $H handshakes"
