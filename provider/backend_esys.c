@@ -90,6 +90,7 @@ typedef struct {
     ESYS_TR srk;                /* ESYS_TR_NONE until first needed */
     int srk_persistent;         /* srk is 0x81000001 (else our primary) */
     int shared;                 /* hold no object between entry points */
+    int srk_absent;             /* 0x81000001 was empty: our own primary */
     unsigned int waited_ms;     /* last wait for an object slot, for errors */
     ESYS_SLOT slots[ESYS_MAX_KEYS];
     ESYS_PERSISTENT *persist;
@@ -591,8 +592,11 @@ static tpmkms_rc raise_tss(ESYS_STATE *st, TSS2_RC rc, tpmkms_rc dflt,
                  "processes to free one; without a resource manager every "
                  "process shares the TPM's few slots, and one that keeps "
                  "keys loaded (or died without flushing them: "
-                 "tpm2_flushcontext -t) starves the others; " ESYS_RM_HINT,
-                 st != NULL ? st->waited_ms : 0);
+                 "tpm2_flushcontext -t) starves the others;%s " ESYS_RM_HINT,
+                 st != NULL ? st->waited_ms : 0,
+                 st != NULL && st->srk_absent
+                 ? " no SRK is persisted at 0x81000001, so each process "
+                   "also holds a primary key: run tpmkms setup once;" : "");
     else
         snprintf(text, sizeof(text), "%s", m->text != NULL ? m->text : "");
     TPMKMS_raise(reason, "%s: %s failed: 0x%08x (%s) — %s%s%s%s%s", label,
@@ -1043,6 +1047,9 @@ static int slot_wait(ESYS_STATE *st, ESYS_SLOT_WAIT *w, const char *label)
     st->waited_ms = waited;
     if (waited >= ESYS_SLOT_WAIT_MS)
         return 0;
+    /* Hold nothing while waiting: our primary is derived again after. */
+    if (srk_is_transient(st))
+        flush_tr(st, &st->srk);
     pause = w->waits < 7 ? 1u << w->waits : ESYS_SLOT_BACKOFF_MS;
     if (pause > ESYS_SLOT_BACKOFF_MS)
         pause = ESYS_SLOT_BACKOFF_MS;
@@ -1110,7 +1117,10 @@ static tpmkms_rc ensure_srk(ESYS_STATE *st, const char *label)
 
     if (st->srk != ESYS_TR_NONE)
         return TPMKMS_R_OK;
-    rc = persistent_open(st, TPMKMS_SRK_HANDLE, 1, &tr);
+    /* Known absent on this connection (shared mode derives it per
+     * signature): no TPM2_ReadPublic each time. */
+    rc = st->srk_absent ? TPM2_RC_HANDLE
+                        : persistent_open(st, TPMKMS_SRK_HANDLE, 1, &tr);
     if (rc == TSS2_RC_SUCCESS) {
         rc = tr_public(st, tr, &pub);
         if (rc != TSS2_RC_SUCCESS)
@@ -1126,6 +1136,7 @@ static tpmkms_rc ensure_srk(ESYS_STATE *st, const char *label)
         return raise_tss(st, rc, TPMKMS_R_TPM_ERROR, label,
                          "TPM2_ReadPublic(0x81000001)", NULL);
     /* No persistent SRK: derive the same key from the owner seed. */
+    st->srk_absent = 1;
     if ((r = create_primary(st, label, &tr)) != TPMKMS_R_OK)
         return r;
     st->srk = tr;
