@@ -137,6 +137,26 @@ static void key_sync_generation(TPMKMS_BACKEND *b, TPMKMS_KEYREF *key)
 }
 
 /*
+ * Called with the lock held after a command sequence.  A connection that
+ * broke under us is dropped without sending anything, so the next call
+ * connects afresh; keys' loaded objects become stale and reload.
+ */
+static tpmkms_rc backend_leave(TPMKMS_BACKEND *b, tpmkms_rc rc)
+{
+    if (rc == TPMKMS_R_TPM_UNAVAILABLE && b->state != NULL
+            && b->pid == getpid()) {
+        TPMKMS_debug("the TPM connection broke; the next call reconnects");
+        if (b->meth->drop != NULL)
+            b->meth->drop(b->state);
+        else
+            b->meth->abandon(b->state);
+        b->state = NULL;
+        b->generation++;
+    }
+    return rc;
+}
+
+/*
  * Each entry point: lock, connect if needed, run the method, unlock.
  * The macro keeps the sequence in one place without a callback layer.
  */
@@ -147,7 +167,7 @@ static void key_sync_generation(TPMKMS_BACKEND *b, TPMKMS_KEYREF *key)
             return TPMKMS_R_INTERNAL;                           \
         rc_ = backend_enter(b);                                 \
         if (rc_ == TPMKMS_R_OK)                                 \
-            rc_ = (call);                                       \
+            rc_ = backend_leave(b, (call));                     \
         CRYPTO_THREAD_unlock((b)->lock);                        \
         return rc_;                                             \
     } while (0)

@@ -12,6 +12,9 @@
  *   - fork safety: an entry point that finds a new pid drops the parent's
  *     connection with method->abandon (no command is sent over it) and
  *     connects afresh.  Keys loaded by the parent reload from their blob.
+ *   - recovery: a connection that fails with TPM_UNAVAILABLE (a restarted
+ *     tpm2-abrmd, a broken socket) is dropped, and the next call connects
+ *     afresh instead of failing forever.
  */
 #ifndef TPMKMS_BACKEND_H
 #define TPMKMS_BACKEND_H
@@ -108,6 +111,12 @@ typedef struct tpmkms_backend_method_st {
     /* No TPM: the public half described by a blob's TPM2B_PUBLIC. */
     tpmkms_rc (*public_from_blob)(const TPMKMS_KEYBLOB *blob,
                                   TPMKMS_PUBLIC *pub, const char *label);
+    /*
+     * The connection broke (TPM_UNAVAILABLE from a connected state): free
+     * everything without sending a command; the next call reconnects.
+     * NULL: abandon is used instead.
+     */
+    void (*drop)(void *state);
 } TPMKMS_BACKEND_METHOD;
 
 /* The platform's backend: ESYS on Linux, NCrypt on Windows. */

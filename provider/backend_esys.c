@@ -362,7 +362,9 @@ static int rc_is_io(TSS2_RC rc)
         || base == TSS2_BASE_RC_INCOMPATIBLE_TCTI
         || base == TSS2_BASE_RC_MALFORMED_RESPONSE
         || base == TSS2_BASE_RC_INSUFFICIENT_RESPONSE
-        || base == TSS2_BASE_RC_TRY_AGAIN;
+        || base == TSS2_BASE_RC_TRY_AGAIN
+        /* ESYS refuses every later call once a command broke mid-way */
+        || (layer == TSS2_ESAPI_RC_LAYER && base == TSS2_BASE_RC_BAD_SEQUENCE);
 }
 
 static void backoff(int attempt)
@@ -1530,6 +1532,25 @@ static void esys_abandon(void *state)
     OPENSSL_free(st);
 }
 
+/*
+ * The connection broke: free ESYS and close the TCTI without sending a
+ * command (there is nobody to flush to; a resource manager or the TPM's
+ * reset cleans up what was loaded).
+ */
+static void esys_drop(void *state)
+{
+    ESYS_STATE *st = state;
+
+    if (st == NULL)
+        return;
+    if (st->ctx != NULL)
+        Esys_Finalize(&st->ctx);
+    if (st->tcti != NULL)
+        Tss2_TctiLdr_Finalize(&st->tcti);
+    OPENSSL_free(st->persist);
+    OPENSSL_free(st);
+}
+
 static tpmkms_rc esys_create_key(void *state,
                                  const TPMKMS_CREATE_PARAMS *params,
                                  TPMKMS_KEYBLOB *blob, TPMKMS_PUBLIC *pub)
@@ -2302,6 +2323,7 @@ static const TPMKMS_BACKEND_METHOD esys_method = {
     esys_probe,
     esys_setup,
     esys_public_from_blob,
+    esys_drop,
 };
 
 const TPMKMS_BACKEND_METHOD *tpmkms_backend_esys_method(void)

@@ -54,8 +54,8 @@ static void fake_disconnect(void *state)
 static void fake_abandon(void *state)
 {
     fake_counts.abandons++;
-    /* Like the real one: nothing is sent, and the state is left alone. */
-    (void)state;
+    /* Like the real one: nothing is sent; only memory is freed. */
+    OPENSSL_free(state);
 }
 
 static EVP_PKEY *blob_key(const TPMKMS_KEYBLOB *blob)
@@ -242,7 +242,8 @@ static const TPMKMS_BACKEND_METHOD fake_method = {
     fake_connect, fake_disconnect, fake_abandon,
     fake_create_key, fake_sign, fake_unload, fake_forget,
     fake_read_persistent, fake_persist, fake_evict, fake_probe, fake_setup,
-    fake_public_from_blob
+    fake_public_from_blob,
+    NULL                        /* drop: abandon serves */
 };
 
 const TPMKMS_BACKEND_METHOD *fake_backend_method(void)

@@ -160,6 +160,39 @@ static void forked_child_reconnects_and_reloads_without_using_parent_objects(voi
     tpmkms_backend_free(b);
 }
 
+static void broken_connection_is_dropped_and_the_next_call_reconnects(void **state)
+{
+    TPMKMS_BACKEND *b = tpmkms_backend_new(fake_backend_method(), NULL);
+    TPMKMS_KEY *key = fake_key(b, 0);
+    unsigned char sig[TPMKMS_SIG_MAX];
+    size_t siglen;
+
+    assert_int_equal(tpmkms_key_sign(key, TPMKMS_SCHEME_ECDSA, TPMKMS_HASH_SHA256,
+                                     digest, sizeof(digest), sig, &siglen),
+                     TPMKMS_R_OK);
+    fake_fail_next_sign = TPMKMS_R_TPM_UNAVAILABLE;
+    assert_int_equal(tpmkms_key_sign(key, TPMKMS_SCHEME_ECDSA, TPMKMS_HASH_SHA256,
+                                     digest, sizeof(digest), sig, &siglen),
+                     TPMKMS_R_TPM_UNAVAILABLE);
+    /* Dropped without a command (abandon: the fake has no drop method). */
+    assert_int_equal(fake_counts.abandons, 1);
+    assert_int_equal(fake_counts.disconnects, 0);
+    assert_int_equal(tpmkms_key_sign(key, TPMKMS_SCHEME_ECDSA, TPMKMS_HASH_SHA256,
+                                     digest, sizeof(digest), sig, &siglen),
+                     TPMKMS_R_OK);
+    assert_int_equal(fake_counts.connects, 2);
+    assert_int_equal(fake_counts.forgets, 1);   /* the old object, unsent */
+    assert_int_equal(fake_counts.loads, 2);     /* reloaded from the blob */
+    /* Other failures keep the connection. */
+    fake_fail_next_sign = TPMKMS_R_AUTH_FAILED;
+    assert_int_equal(tpmkms_key_sign(key, TPMKMS_SCHEME_ECDSA, TPMKMS_HASH_SHA256,
+                                     digest, sizeof(digest), sig, &siglen),
+                     TPMKMS_R_AUTH_FAILED);
+    assert_int_equal(fake_counts.abandons, 1);
+    tpmkms_key_free(key);
+    tpmkms_backend_free(b);
+}
+
 #define THREADS 8
 #define SIGNS_PER_THREAD 50
 
@@ -209,6 +242,7 @@ int main(void)
         cmocka_unit_test_setup(failed_connect_is_reported_and_tried_again_later, setup),
         cmocka_unit_test_setup(key_with_auth_is_never_tried_without_it, setup),
         cmocka_unit_test_setup(forked_child_reconnects_and_reloads_without_using_parent_objects, setup),
+        cmocka_unit_test_setup(broken_connection_is_dropped_and_the_next_call_reconnects, setup),
         cmocka_unit_test_setup(one_key_signs_from_many_threads_at_once, setup),
     };
 
