@@ -1279,6 +1279,36 @@ static int key_is_loaded(const ESYS_STATE *st, const ESYS_KEY *ek)
         && st->slots[ek->slot].seq == ek->seq;
 }
 
+/*
+ * A handle can be reused for another key behind our back: signing with
+ * whatever sits there would be signing with someone else's key.
+ */
+static tpmkms_rc check_same_public(const TPMKMS_KEYBLOB *blob,
+                                   const TPM2B_PUBLIC *found,
+                                   const TPMKMS_KEYREF *key)
+{
+    TPM2B_PUBLIC want;
+    uint8_t a[sizeof(TPMT_PUBLIC)], b[sizeof(TPMT_PUBLIC)];
+    size_t alen = 0, blen = 0;
+    tpmkms_rc r;
+
+    if ((r = blob_unmarshal(blob, &want, NULL, key->label)) != TPMKMS_R_OK)
+        return r;
+    if (Tss2_MU_TPMT_PUBLIC_Marshal(&want.publicArea, a, sizeof(a), &alen)
+            != TSS2_RC_SUCCESS
+        || Tss2_MU_TPMT_PUBLIC_Marshal(&found->publicArea, b, sizeof(b), &blen)
+            != TSS2_RC_SUCCESS
+        || alen != blen || memcmp(a, b, alen) != 0) {
+        TPMKMS_raise(TPMKMS_R_KEY_NOT_FOUND,
+                     "%s: persistent handle 0x%08x holds another key than the "
+                     "one this record was created with; refusing to sign with "
+                     "it (delete the record, or recreate the key)",
+                     key->label, key->persistent);
+        return TPMKMS_R_KEY_NOT_FOUND;
+    }
+    return TPMKMS_R_OK;
+}
+
 /* What the key is, from the blob (no command) or its persistent handle. */
 static tpmkms_rc key_info(ESYS_STATE *st, TPMKMS_KEYREF *key, ESYS_KEY *ek)
 {
@@ -1303,6 +1333,10 @@ static tpmkms_rc key_info(ESYS_STATE *st, TPMKMS_KEYREF *key, ESYS_KEY *ek)
         if (rc != TSS2_RC_SUCCESS)
             return raise_tss(st, rc, TPMKMS_R_TPM_ERROR, key->label,
                              "TPM2_ReadPublic", NULL);
+        /* A record's persistent key: the handle must still hold it. */
+        if (key->blob.pub != NULL
+            && (r = check_same_public(&key->blob, &pub, key)) != TPMKMS_R_OK)
+            return r;
     } else if ((r = blob_unmarshal(&key->blob, &pub, NULL, key->label))
                != TPMKMS_R_OK) {
         return r;

@@ -97,12 +97,14 @@ grep -q 'note: persistent handle 0x81000010 was not in the TPM.*nothing to evict
 gone pk
 expect_exit 2 "key not found: key 'pk' not found" tpmkms delete 'tpmkms:name=pk'
 
-step "a handle reused for another key: that key is left alone"
+step "a handle reused for another key: signing refuses it, delete leaves it alone"
 new_key pr 0x81000011
 tpm2_evictcontrol -C o -c 0x81000011 >/dev/null
 tpm2_createprimary -C o -c "$W/other.ctx" >/dev/null
 tpm2_evictcontrol -C o -c "$W/other.ctx" 0x81000011 >/dev/null
 tpm2_flushcontext -t    # no resource manager: tpm2-tools leave it loaded
+expect_fail --provider-errors '0x81000011 holds another key.*refusing to sign' \
+    openssl dgst -sha256 "${TPM[@]}" -sign 'tpmkms:name=pr' -out "$W/sig" "$W/msg"
 tpmkms delete 'tpmkms:name=pr' >"$W/out" 2>&1 || fail "delete failed: $(cat "$W/out")"
 grep -q '0x81000011 now holds a different .*left alone' "$W/out" || fail "no note: $(cat "$W/out")"
 gone pr
