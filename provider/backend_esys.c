@@ -1803,6 +1803,19 @@ static int put_padded(unsigned char *out, size_t size,
     return 1;
 }
 
+/* "ECDSA with SHA256 on ec-p256", for messages: built only when needed,
+ * since a warm signature must cost as little as the TPM command itself. */
+static const char *sign_what(char *buf, size_t len, tpmkms_scheme scheme,
+                             const struct esys_hash *h, const ESYS_KEY *ek)
+{
+    if (scheme == TPMKMS_SCHEME_RSA_RAW)
+        snprintf(buf, len, "raw RSA on %s", alg_name(ek->info.alg));
+    else
+        snprintf(buf, len, "%s with %s on %s", scheme_name(scheme), h->name,
+                 alg_name(ek->info.alg));
+    return buf;
+}
+
 static tpmkms_rc sign_with_key(ESYS_STATE *st, TPMKMS_KEYREF *key,
                                tpmkms_scheme scheme, tpmkms_hash hash,
                                const unsigned char *in, size_t inlen,
@@ -1834,12 +1847,6 @@ static tpmkms_rc sign_with_key(ESYS_STATE *st, TPMKMS_KEYREF *key,
         return r;
     if ((r = esys_open(st, key->label)) != TPMKMS_R_OK)
         return r;
-    if (scheme == TPMKMS_SCHEME_RSA_RAW)
-        snprintf(what, sizeof(what), "raw RSA on %s", alg_name(ek->info.alg));
-    else
-        snprintf(what, sizeof(what), "%s with %s on %s", scheme_name(scheme),
-                 h->name, alg_name(ek->info.alg));
-
     for (;;) {
         if ((r = key_tr(st, key, ek, &tr, &fresh)) != TPMKMS_R_OK)
             return r;
@@ -1876,7 +1883,8 @@ static tpmkms_rc sign_with_key(ESYS_STATE *st, TPMKMS_KEYREF *key,
             ts.details.any.hashAlg = h->alg;
             ticket.tag = TPM2_ST_HASHCHECK;
             ticket.hierarchy = TPM2_RH_NULL;
-            TPMKMS_debug("TPM2_Sign %s for %s", what, key->label);
+            TPMKMS_debug("TPM2_Sign %s for %s",
+                         sign_what(what, sizeof(what), scheme, h, ek), key->label);
             ESYS_RETRY(rc, Esys_Sign(st->ctx, tr, ESYS_TR_PASSWORD,
                                      ESYS_TR_NONE, ESYS_TR_NONE, &digest,
                                      &ts, &ticket, &tsig));
@@ -1895,7 +1903,8 @@ static tpmkms_rc sign_with_key(ESYS_STATE *st, TPMKMS_KEYREF *key,
         if (tpm_base(rc) == TPM2_RC_OBJECT_MEMORY
             && slot_wait(st, &wait, key->label))
             continue;
-        return raise_tss(st, rc, TPMKMS_R_SIGN_FAILED, key->label, cmd, what);
+        return raise_tss(st, rc, TPMKMS_R_SIGN_FAILED, key->label, cmd,
+                         sign_what(what, sizeof(what), scheme, h, ek));
     }
 
     if (scheme == TPMKMS_SCHEME_RSA_RAW) {
@@ -1926,7 +1935,8 @@ static tpmkms_rc sign_with_key(ESYS_STATE *st, TPMKMS_KEYREF *key,
     if (!ok) {
         TPMKMS_raise(TPMKMS_R_SIGN_FAILED,
                      "%s: %s returned a result that does not fit %s (%s)",
-                     key->label, cmd, alg_name(ek->info.alg), what);
+                     key->label, cmd, alg_name(ek->info.alg),
+                     sign_what(what, sizeof(what), scheme, h, ek));
         return TPMKMS_R_SIGN_FAILED;
     }
     return TPMKMS_R_OK;
