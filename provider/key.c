@@ -7,6 +7,7 @@
 #include <unistd.h>
 #include <sys/stat.h>
 #include <openssl/crypto.h>
+#include <openssl/evp.h>
 #include <openssl/err.h>
 #include "key.h"
 #include "record.h"
@@ -53,6 +54,7 @@ void tpmkms_key_free(TPMKMS_KEY *key)
     OPENSSL_free(key->uri);
     OPENSSL_free(key->name);
     OPENSSL_free(key->store_dir);
+    EVP_PKEY_free(key->soft);
     CRYPTO_THREAD_lock_free(key->refcnt_lock);
     OPENSSL_free(key);
 }

@@ -6,6 +6,7 @@
 #define TPMKMS_KEY_H
 
 #include <openssl/crypto.h>
+#include <openssl/types.h>
 #include "backend.h"
 #include "ctx.h"
 #include "pubkey.h"
@@ -22,6 +23,13 @@ typedef struct tpmkms_key_st {
     char *store_dir;            /* where the record is; NULL if none */
     TPMKMS_PUBLIC pub;
     TPMKMS_KEYREF ref;          /* blob / persistent handle / auth */
+    /*
+     * Not a TPM key: a software key that OpenSSL put into our keymgmt (see
+     * keymgmt.c), held by another provider in the child libctx.  pub.alg
+     * is then NONE and backend NULL, so code that knows only TPM keys
+     * refuses it.  Own ref, freed with the key.
+     */
+    EVP_PKEY *soft;
 } TPMKMS_KEY;
 
 /* Takes its own backend ref. */

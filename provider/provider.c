@@ -98,6 +98,8 @@ static const OSSL_DISPATCH tpmkms_provider_functions[] = {
     { OSSL_FUNC_PROVIDER_GET_PARAMS, (void (*)(void))tpmkms_provider_get_params },
     { OSSL_FUNC_PROVIDER_QUERY_OPERATION,
       (void (*)(void))tpmkms_provider_query_operation },
+    { OSSL_FUNC_PROVIDER_GET_CAPABILITIES,
+      (void (*)(void))tpmkms_keymgmt_get_capabilities },
     { OSSL_FUNC_PROVIDER_GET_REASON_STRINGS,
       (void (*)(void))tpmkms_provider_get_reason_strings },
     { 0, NULL }

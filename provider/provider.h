@@ -47,4 +47,12 @@ extern const OSSL_ALGORITHM tpmkms_store_algorithms[];
 extern const OSSL_ALGORITHM tpmkms_encoder_algorithms[];
 extern const OSSL_ALGORITHM tpmkms_decoder_algorithms[];
 
+/*
+ * OSSL_FUNC_PROVIDER_GET_CAPABILITIES (keymgmt.c): the TLS-GROUP
+ * capabilities of the EC groups our software EC keys are made with, so
+ * libssl keeps ECDHE when its "EC" fetch finds our keymgmt.
+ */
+int tpmkms_keymgmt_get_capabilities(void *provctx, const char *capability,
+                                    OSSL_CALLBACK *cb, void *arg);
+
 #endif

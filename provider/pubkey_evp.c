@@ -3,6 +3,7 @@
  */
 #include <openssl/bn.h>
 #include <openssl/core_names.h>
+#include <openssl/encoder.h>
 #include <openssl/evp.h>
 #include <openssl/param_build.h>
 #include <openssl/provider.h>
@@ -10,10 +11,10 @@
 #include "pubkey_evp.h"
 
 /*
- * Never our own keymgmt: it cannot import, and a public key built for
- * software use must not come back to the TPM.
+ * Never our own keymgmt: a public key built for software use must not
+ * come back to tpmkms.
  */
-#define PUBKEY_EVP_PROPQ "provider!=tpmkms"
+#define PUBKEY_EVP_PROPQ TPMKMS_SOFT_PROPQ
 
 static int pubkey_evp_add_params(OSSL_PARAM_BLD *bld, const TPMKMS_PUBLIC *pub,
                                  BIGNUM **n, BIGNUM **e)
@@ -115,4 +116,39 @@ out:
     BN_free(n);
     BN_free(e);
     return pkey;
+}
+
+int tpmkms_soft_encode(OSSL_LIB_CTX *libctx, const EVP_PKEY *soft,
+                       const char *output_type, const char *output_structure,
+                       int selection, const char *cipher, OSSL_CORE_BIO *cout,
+                       OSSL_PASSPHRASE_CALLBACK *cb, void *cbarg)
+{
+    OSSL_ENCODER_CTX *ectx;
+    BIO *out = NULL;
+    int ok = 0;
+
+    ectx = OSSL_ENCODER_CTX_new_for_pkey(soft, selection, output_type,
+                                         output_structure, TPMKMS_SOFT_PROPQ);
+    if (ectx == NULL || OSSL_ENCODER_CTX_get_num_encoders(ectx) == 0) {
+        TPMKMS_raise(TPMKMS_R_UNSUPPORTED_ALGORITHM,
+                     "no provider besides tpmkms writes this software key as "
+                     "%s%s%s", output_type,
+                     output_structure != NULL ? " " : "",
+                     output_structure != NULL ? output_structure : "");
+        goto out;
+    }
+    if (cipher != NULL && *cipher != '\0'
+        && (!OSSL_ENCODER_CTX_set_cipher(ectx, cipher, NULL)
+            || !OSSL_ENCODER_CTX_set_passphrase_cb(ectx, cb, cbarg)))
+        goto out;
+    if ((out = BIO_new_from_core_bio(libctx, cout)) == NULL) {
+        TPMKMS_raise(TPMKMS_R_INTERNAL, "cannot open the encoder's output");
+        goto out;
+    }
+    /* A failure is the other provider's to explain: its error stays. */
+    ok = OSSL_ENCODER_to_bio(ectx, out);
+out:
+    BIO_free(out);
+    OSSL_ENCODER_CTX_free(ectx);
+    return ok;
 }

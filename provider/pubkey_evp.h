@@ -6,6 +6,7 @@
 #ifndef TPMKMS_PUBKEY_EVP_H
 #define TPMKMS_PUBKEY_EVP_H
 
+#include <openssl/core.h>
 #include <openssl/types.h>
 #include "pubkey.h"
 
@@ -16,5 +17,27 @@
  * EVP_PKEY_free.
  */
 EVP_PKEY *tpmkms_public_to_evp(OSSL_LIB_CTX *libctx, const TPMKMS_PUBLIC *pub);
+
+/*
+ * The property query for everything tpmkms hands to another provider:
+ * the software copies above, and the software keys OpenSSL puts into our
+ * keymgmt when tpmkms is activated globally (TPMKMS_KEY.soft; see
+ * keymgmt.c), whose every operation is forwarded with it.  It keeps those
+ * from ever coming back to tpmkms.
+ */
+#define TPMKMS_SOFT_PROPQ "provider!=tpmkms"
+
+/*
+ * Writes a software key (TPMKMS_KEY.soft) to cout as its own provider's
+ * encoders do: output_type "DER", "PEM" or "TEXT", output_structure
+ * ("SubjectPublicKeyInfo", "PrivateKeyInfo", "type-specific") or NULL,
+ * selection as the encoder was asked, cipher (may be NULL) to encrypt a
+ * private key with the passphrase from cb.  libctx must be the provider's
+ * (it reads cout through the core).  1 on success.
+ */
+int tpmkms_soft_encode(OSSL_LIB_CTX *libctx, const EVP_PKEY *soft,
+                       const char *output_type, const char *output_structure,
+                       int selection, const char *cipher, OSSL_CORE_BIO *cout,
+                       OSSL_PASSPHRASE_CALLBACK *cb, void *cbarg);
 
 #endif

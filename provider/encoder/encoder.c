@@ -13,8 +13,11 @@
  * -outform DER, and PEM_write_bio_PrivateKey_traditional).  OpenSSL offers
  * a key to the encoders of the key's own provider before others, so these
  * are chosen for our keys.  None of them has import_object: they encode
- * only keys of our keymgmt, and nothing secret ever passes through them.
+ * only keys of our keymgmt, and nothing secret of a TPM key ever passes
+ * through them.  A software key in our keymgmt (tpmkms activated globally,
+ * see keymgmt.c) is handed whole to its own provider's encoders.
  */
+#include <stdio.h>
 #include <string.h>
 #include <openssl/bio.h>
 #include <openssl/core_dispatch.h>
@@ -40,11 +43,14 @@ static OSSL_FUNC_encoder_encode_fn tpmkms_spki_der_encode;
 static OSSL_FUNC_encoder_encode_fn tpmkms_spki_pem_encode;
 static OSSL_FUNC_encoder_encode_fn tpmkms_tss2_der_encode;
 static OSSL_FUNC_encoder_encode_fn tpmkms_tss2_pem_encode;
+static OSSL_FUNC_encoder_encode_fn tpmkms_tss2_ts_der_encode;
+static OSSL_FUNC_encoder_encode_fn tpmkms_tss2_ts_pem_encode;
 static OSSL_FUNC_encoder_encode_fn tpmkms_text_encode;
 
 typedef struct tpmkms_encoder_ctx_st {
     TPMKMS_PROVCTX *provctx;
     int cipher_requested;       /* someone asked for an encrypted key file */
+    char cipher[64];            /* its name, for a software key's file */
 } TPMKMS_ENCODER_CTX;
 
 static void *tpmkms_encoder_newctx(void *provctx)
@@ -79,6 +85,8 @@ static int tpmkms_encoder_set_ctx_params(void *vctx, const OSSL_PARAM params[])
             return 0;
         }
         ctx->cipher_requested = cipher != NULL && *cipher != '\0';
+        snprintf(ctx->cipher, sizeof(ctx->cipher), "%s",
+                 ctx->cipher_requested ? cipher : "");
     }
     return 1;
 }
@@ -116,6 +124,28 @@ static int tpmkms_tss2_does_selection(void *provctx, int selection)
 static int tpmkms_text_does_selection(void *provctx, int selection)
 {
     return selection == 0 || (selection & OSSL_KEYMGMT_SELECT_KEYPAIR) != 0;
+}
+
+/*
+ * A software key in our keymgmt (tpmkms activated globally, see
+ * keymgmt.c) is written by its own provider's encoders, as if tpmkms
+ * were not there.
+ */
+static int encoder_soft(TPMKMS_ENCODER_CTX *ctx, OSSL_CORE_BIO *cout,
+                        const void *obj_raw, const char *type,
+                        const char *structure, int selection,
+                        OSSL_PASSPHRASE_CALLBACK *cb, void *cbarg)
+{
+    const TPMKMS_KEY *key = obj_raw;
+
+    return tpmkms_soft_encode(tpmkms_provctx_libctx(ctx->provctx), key->soft,
+                              type, structure, selection, ctx->cipher, cout,
+                              cb, cbarg);
+}
+
+static int encoder_is_soft(const void *obj_raw)
+{
+    return obj_raw != NULL && ((const TPMKMS_KEY *)obj_raw)->soft != NULL;
 }
 
 static const TPMKMS_KEY *encoder_key(const void *obj_raw)
@@ -176,6 +206,9 @@ static int tpmkms_spki_der_encode(void *vctx, OSSL_CORE_BIO *cout,
                                   const OSSL_PARAM obj_abstract[], int selection,
                                   OSSL_PASSPHRASE_CALLBACK *cb, void *cbarg)
 {
+    if (encoder_is_soft(obj_raw))
+        return encoder_soft(vctx, cout, obj_raw, "DER", "SubjectPublicKeyInfo",
+                            selection, cb, cbarg);
     return spki_encode(vctx, cout, obj_raw, 0);
 }
 
@@ -184,6 +217,9 @@ static int tpmkms_spki_pem_encode(void *vctx, OSSL_CORE_BIO *cout,
                                   const OSSL_PARAM obj_abstract[], int selection,
                                   OSSL_PASSPHRASE_CALLBACK *cb, void *cbarg)
 {
+    if (encoder_is_soft(obj_raw))
+        return encoder_soft(vctx, cout, obj_raw, "PEM", "SubjectPublicKeyInfo",
+                            selection, cb, cbarg);
     return spki_encode(vctx, cout, obj_raw, 1);
 }
 
@@ -251,6 +287,9 @@ static int tpmkms_tss2_der_encode(void *vctx, OSSL_CORE_BIO *cout,
                                   const OSSL_PARAM obj_abstract[], int selection,
                                   OSSL_PASSPHRASE_CALLBACK *cb, void *cbarg)
 {
+    if (encoder_is_soft(obj_raw))
+        return encoder_soft(vctx, cout, obj_raw, "DER", "PrivateKeyInfo",
+                            selection, cb, cbarg);
     return tss2_encode(vctx, cout, obj_raw, 0);
 }
 
@@ -259,6 +298,34 @@ static int tpmkms_tss2_pem_encode(void *vctx, OSSL_CORE_BIO *cout,
                                   const OSSL_PARAM obj_abstract[], int selection,
                                   OSSL_PASSPHRASE_CALLBACK *cb, void *cbarg)
 {
+    if (encoder_is_soft(obj_raw))
+        return encoder_soft(vctx, cout, obj_raw, "PEM", "PrivateKeyInfo",
+                            selection, cb, cbarg);
+    return tss2_encode(vctx, cout, obj_raw, 1);
+}
+
+/* The same key file, registered as type-specific (see the top). */
+static int tpmkms_tss2_ts_der_encode(void *vctx, OSSL_CORE_BIO *cout,
+                                     const void *obj_raw,
+                                     const OSSL_PARAM obj_abstract[],
+                                     int selection,
+                                     OSSL_PASSPHRASE_CALLBACK *cb, void *cbarg)
+{
+    if (encoder_is_soft(obj_raw))
+        return encoder_soft(vctx, cout, obj_raw, "DER", "type-specific",
+                            selection, cb, cbarg);
+    return tss2_encode(vctx, cout, obj_raw, 0);
+}
+
+static int tpmkms_tss2_ts_pem_encode(void *vctx, OSSL_CORE_BIO *cout,
+                                     const void *obj_raw,
+                                     const OSSL_PARAM obj_abstract[],
+                                     int selection,
+                                     OSSL_PASSPHRASE_CALLBACK *cb, void *cbarg)
+{
+    if (encoder_is_soft(obj_raw))
+        return encoder_soft(vctx, cout, obj_raw, "PEM", "type-specific",
+                            selection, cb, cbarg);
     return tss2_encode(vctx, cout, obj_raw, 1);
 }
 
@@ -280,12 +347,15 @@ static int tpmkms_text_encode(void *vctx, OSSL_CORE_BIO *cout,
                               OSSL_PASSPHRASE_CALLBACK *cb, void *cbarg)
 {
     TPMKMS_ENCODER_CTX *ctx = vctx;
-    const TPMKMS_KEY *key = encoder_key(obj_raw);
+    const TPMKMS_KEY *key;
     EVP_PKEY *pkey = NULL;
     BIO *out = NULL;
     int ok = 0;
 
-    if (key == NULL)
+    if (encoder_is_soft(obj_raw))
+        return encoder_soft(ctx, cout, obj_raw, "TEXT", NULL, selection, cb,
+                            cbarg);
+    if ((key = encoder_key(obj_raw)) == NULL)
         return 0;
     pkey = tpmkms_public_to_evp(tpmkms_provctx_libctx(ctx->provctx), &key->pub);
     if (pkey == NULL)
@@ -357,6 +427,32 @@ static const OSSL_DISPATCH tpmkms_tss2_pem_encoder_functions[] = {
     { 0, NULL }
 };
 
+static const OSSL_DISPATCH tpmkms_tss2_ts_der_encoder_functions[] = {
+    { OSSL_FUNC_ENCODER_NEWCTX, (void (*)(void))tpmkms_encoder_newctx },
+    { OSSL_FUNC_ENCODER_FREECTX, (void (*)(void))tpmkms_encoder_freectx },
+    { OSSL_FUNC_ENCODER_SET_CTX_PARAMS,
+      (void (*)(void))tpmkms_encoder_set_ctx_params },
+    { OSSL_FUNC_ENCODER_SETTABLE_CTX_PARAMS,
+      (void (*)(void))tpmkms_encoder_settable_ctx_params },
+    { OSSL_FUNC_ENCODER_DOES_SELECTION,
+      (void (*)(void))tpmkms_tss2_does_selection },
+    { OSSL_FUNC_ENCODER_ENCODE, (void (*)(void))tpmkms_tss2_ts_der_encode },
+    { 0, NULL }
+};
+
+static const OSSL_DISPATCH tpmkms_tss2_ts_pem_encoder_functions[] = {
+    { OSSL_FUNC_ENCODER_NEWCTX, (void (*)(void))tpmkms_encoder_newctx },
+    { OSSL_FUNC_ENCODER_FREECTX, (void (*)(void))tpmkms_encoder_freectx },
+    { OSSL_FUNC_ENCODER_SET_CTX_PARAMS,
+      (void (*)(void))tpmkms_encoder_set_ctx_params },
+    { OSSL_FUNC_ENCODER_SETTABLE_CTX_PARAMS,
+      (void (*)(void))tpmkms_encoder_settable_ctx_params },
+    { OSSL_FUNC_ENCODER_DOES_SELECTION,
+      (void (*)(void))tpmkms_tss2_does_selection },
+    { OSSL_FUNC_ENCODER_ENCODE, (void (*)(void))tpmkms_tss2_ts_pem_encode },
+    { 0, NULL }
+};
+
 static const OSSL_DISPATCH tpmkms_text_encoder_functions[] = {
     { OSSL_FUNC_ENCODER_NEWCTX, (void (*)(void))tpmkms_encoder_newctx },
     { OSSL_FUNC_ENCODER_FREECTX, (void (*)(void))tpmkms_encoder_freectx },
@@ -386,10 +482,10 @@ static const OSSL_DISPATCH tpmkms_text_encoder_functions[] = {
                    tpmkms_tss2_pem_encoder_functions,                          \
                    kind " TPM key file, TSS2 PRIVATE KEY PEM"),                \
     TPMKMS_ENCODER(names, "der", ",structure=type-specific",                   \
-                   tpmkms_tss2_der_encoder_functions,                          \
+                   tpmkms_tss2_ts_der_encoder_functions,                       \
                    kind " TPM key file, TSS2 PRIVATE KEY DER"),                \
     TPMKMS_ENCODER(names, "pem", ",structure=type-specific",                   \
-                   tpmkms_tss2_pem_encoder_functions,                          \
+                   tpmkms_tss2_ts_pem_encoder_functions,                       \
                    kind " TPM key file, TSS2 PRIVATE KEY PEM"),                \
     TPMKMS_ENCODER(names, "text", "", tpmkms_text_encoder_functions,           \
                    kind " TPM key as text")

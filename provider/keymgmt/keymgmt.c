@@ -1,21 +1,57 @@
 /*
- * EC and RSA key management over TPMKMS_KEY.
+ * EC and RSA key management: TPM keys, and the software keys OpenSSL
+ * hands us when tpmkms is activated globally.
  *
- * The keydata OpenSSL holds is a TPMKMS_KEY pointer with its own reference.
- * Keys come from the store loader (load), from key generation (gen, which
- * creates the key in the TPM and saves its record) or empty from new.
- * Only the public half ever leaves: export gives the public parameters,
- * import is refused, and the private key stays in the TPM.
+ * The keydata OpenSSL holds is a TPMKMS_KEY pointer with its own
+ * reference, in one of three states:
+ *
+ *   a TPM key       pub.alg set: from the store loader (load) or from
+ *                   generation with a `uri` (gen, which creates the key in
+ *                   the TPM and saves its record).  Only the public half
+ *                   ever leaves: export gives the public parameters, and
+ *                   the private key stays in the TPM.
+ *   a software key  key->soft set: an ordinary key in the provider's child
+ *                   library context, held by another provider (normally
+ *                   default) and fetched with "provider!=tpmkms".
+ *   empty           new(), before an import.
+ *
+ * Why software keys come here: OpenSSL 3.0 fetches without a property
+ * query take the first provider's implementation, in an order that
+ * depends on the configuration.  With tpmkms activated before default, an
+ * application's plain "EC"/"RSA" key management fetch (EVP_PKEY_Q_keygen,
+ * EVP_PKEY_fromdata, libssl's ECDHE keys, legacy keys made provider-side)
+ * returns this one.  The names must stay "EC" and "RSA": libssl and
+ * X.509 code ask EVP_PKEY_is_a(key, "EC").  So this keymgmt serves
+ * software keys too, by forwarding every call to the other provider
+ * through public EVP calls: import, generation without a `uri`, export
+ * (whole, private part included, so OpenSSL can move the key to the
+ * default provider for ECDH, verification or encryption), has, match,
+ * validate, parameters and copies.  Nothing about a software key ever
+ * reaches the TPM or a tpmkms algorithm, except its signatures:
+ * query_operation_name cannot see the key, so both kinds get TPMKMS-ECDSA
+ * or TPMKMS-RSA, and signature.c forwards a software key's signature to
+ * the default provider in the same way.  Key exchange and encryption name
+ * the default provider's algorithms (ECDH, RSA), which take a TPM key's
+ * public half only.
+ *
+ * For libssl to offer EC groups in TLS while this keymgmt answers "EC",
+ * the provider also advertises the TLS-GROUP capabilities of the EC
+ * groups of that other provider (tpmkms_keymgmt_get_capabilities): libssl
+ * uses a group only when the provider that advertises it is the one its
+ * "EC" fetch returns.
  */
 #include <string.h>
 #include <openssl/bn.h>
 #include <openssl/core_dispatch.h>
 #include <openssl/core_names.h>
+#include <openssl/evp.h>
 #include <openssl/params.h>
+#include <openssl/provider.h>
 #include "provider.h"
 #include "key.h"
 #include "errors.h"
 #include "debug.h"
+#include "pubkey_evp.h"
 
 static OSSL_FUNC_keymgmt_new_fn tpmkms_keymgmt_new;
 static OSSL_FUNC_keymgmt_free_fn tpmkms_keymgmt_free;
@@ -24,18 +60,25 @@ static OSSL_FUNC_keymgmt_load_fn tpmkms_rsa_keymgmt_load;
 static OSSL_FUNC_keymgmt_dup_fn tpmkms_keymgmt_dup;
 static OSSL_FUNC_keymgmt_has_fn tpmkms_keymgmt_has;
 static OSSL_FUNC_keymgmt_match_fn tpmkms_keymgmt_match;
+static OSSL_FUNC_keymgmt_validate_fn tpmkms_keymgmt_validate;
 static OSSL_FUNC_keymgmt_get_params_fn tpmkms_keymgmt_get_params;
 static OSSL_FUNC_keymgmt_gettable_params_fn tpmkms_ec_keymgmt_gettable_params;
 static OSSL_FUNC_keymgmt_gettable_params_fn tpmkms_rsa_keymgmt_gettable_params;
+static OSSL_FUNC_keymgmt_set_params_fn tpmkms_keymgmt_set_params;
+static OSSL_FUNC_keymgmt_settable_params_fn tpmkms_ec_keymgmt_settable_params;
+static OSSL_FUNC_keymgmt_settable_params_fn tpmkms_rsa_keymgmt_settable_params;
 static OSSL_FUNC_keymgmt_export_fn tpmkms_keymgmt_export;
 static OSSL_FUNC_keymgmt_export_types_fn tpmkms_ec_keymgmt_export_types;
 static OSSL_FUNC_keymgmt_export_types_fn tpmkms_rsa_keymgmt_export_types;
-static OSSL_FUNC_keymgmt_import_fn tpmkms_keymgmt_import;
-static OSSL_FUNC_keymgmt_import_types_fn tpmkms_keymgmt_import_types;
+static OSSL_FUNC_keymgmt_import_fn tpmkms_ec_keymgmt_import;
+static OSSL_FUNC_keymgmt_import_fn tpmkms_rsa_keymgmt_import;
+static OSSL_FUNC_keymgmt_import_types_fn tpmkms_ec_keymgmt_import_types;
+static OSSL_FUNC_keymgmt_import_types_fn tpmkms_rsa_keymgmt_import_types;
 static OSSL_FUNC_keymgmt_query_operation_name_fn tpmkms_ec_keymgmt_query_operation_name;
 static OSSL_FUNC_keymgmt_query_operation_name_fn tpmkms_rsa_keymgmt_query_operation_name;
 static OSSL_FUNC_keymgmt_gen_init_fn tpmkms_ec_keymgmt_gen_init;
 static OSSL_FUNC_keymgmt_gen_init_fn tpmkms_rsa_keymgmt_gen_init;
+static OSSL_FUNC_keymgmt_gen_set_template_fn tpmkms_keymgmt_gen_set_template;
 static OSSL_FUNC_keymgmt_gen_set_params_fn tpmkms_keymgmt_gen_set_params;
 static OSSL_FUNC_keymgmt_gen_settable_params_fn tpmkms_ec_keymgmt_gen_settable_params;
 static OSSL_FUNC_keymgmt_gen_settable_params_fn tpmkms_rsa_keymgmt_gen_settable_params;
@@ -50,9 +93,17 @@ typedef enum {
 typedef struct tpmkms_keymgmt_genctx_st {
     TPMKMS_PROVCTX *provctx;
     keymgmt_family family;
-    tpmkms_alg alg;
+    int selection;
+    /* For a TPM key (a uri was set). */
     char *uri;
     int force;
+    char group[64];             /* as given; checked when a TPM key is made */
+    size_t bits;                /* likewise; 0 when not given */
+    tpmkms_alg template_alg;    /* from a TPM key given as template */
+    /* For a software key (no uri): the other provider's generator. */
+    EVP_PKEY_CTX *soft;         /* NULL when there is none */
+    OSSL_CALLBACK *cb;          /* progress, during gen only */
+    void *cbarg;
 } TPMKMS_KEYMGMT_GENCTX;
 
 static const char *family_name(keymgmt_family family)
@@ -66,10 +117,15 @@ static int family_has_alg(keymgmt_family family, tpmkms_alg alg)
                                        : tpmkms_alg_is_rsa(alg);
 }
 
-/* A key with a public half; new() makes keys without one. */
+/* A TPM key; new() makes keys without a public half. */
 static int key_is_loaded(const TPMKMS_KEY *key)
 {
     return key != NULL && key->pub.alg != TPMKMS_ALG_NONE;
+}
+
+static int key_is_soft(const TPMKMS_KEY *key)
+{
+    return key != NULL && key->soft != NULL;
 }
 
 static const char *key_label(const TPMKMS_KEY *key)
@@ -77,9 +133,155 @@ static const char *key_label(const TPMKMS_KEY *key)
     return key->uri != NULL ? key->uri : "the tpmkms key";
 }
 
+/* ---- software keys: the other provider, through public EVP calls ----- */
+
+/* A key holding a software key (taking the caller's reference to soft). */
+static TPMKMS_KEY *soft_key_new(OSSL_LIB_CTX *libctx, EVP_PKEY *soft)
+{
+    TPMKMS_KEY *key = tpmkms_key_new(NULL, libctx);
+
+    if (key == NULL) {
+        EVP_PKEY_free(soft);
+        return NULL;
+    }
+    key->soft = soft;
+    return key;
+}
+
+/* A context of the other provider's keymgmt for a family, or NULL. */
+static EVP_PKEY_CTX *soft_ctx_new(OSSL_LIB_CTX *libctx, keymgmt_family family)
+{
+    EVP_PKEY_CTX *pctx;
+
+    tpmkms_err_set_mark();
+    pctx = EVP_PKEY_CTX_new_from_name(libctx, family_name(family),
+                                      TPMKMS_SOFT_PROPQ);
+    tpmkms_err_pop_to_mark();
+    return pctx;
+}
+
+static void raise_no_soft_provider(keymgmt_family family)
+{
+    TPMKMS_raise(TPMKMS_R_UNSUPPORTED_ALGORITHM,
+                 "this is a software %s key, and no provider besides tpmkms "
+                 "offers %s keys: activate the default provider too",
+                 family_name(family), family_name(family));
+}
+
+static EVP_PKEY *soft_fromdata(OSSL_LIB_CTX *libctx, keymgmt_family family,
+                               int selection, const OSSL_PARAM params[])
+{
+    EVP_PKEY_CTX *pctx = soft_ctx_new(libctx, family);
+    EVP_PKEY *pkey = NULL;
+
+    if (pctx == NULL) {
+        raise_no_soft_provider(family);
+        return NULL;
+    }
+    /* A refusal is the other provider's to explain: its error stays. */
+    if (EVP_PKEY_fromdata_init(pctx) <= 0
+            || EVP_PKEY_fromdata(pctx, &pkey, selection,
+                                 (OSSL_PARAM *)params) <= 0)
+        pkey = NULL;
+    EVP_PKEY_CTX_free(pctx);
+    return pkey;
+}
+
+/* The parts of a software key that selection names, as a new key. */
+static EVP_PKEY *soft_copy(OSSL_LIB_CTX *libctx, const EVP_PKEY *soft,
+                           int selection)
+{
+    OSSL_PARAM *params = NULL;
+    EVP_PKEY *copy = NULL;
+    keymgmt_family family = EVP_PKEY_is_a(soft, "RSA") ? KEYMGMT_FAMILY_RSA
+                                                       : KEYMGMT_FAMILY_EC;
+
+    if ((selection & OSSL_KEYMGMT_SELECT_ALL) == OSSL_KEYMGMT_SELECT_ALL)
+        return EVP_PKEY_dup((EVP_PKEY *)soft);
+    if (EVP_PKEY_todata(soft, selection, &params) > 0)
+        copy = soft_fromdata(libctx, family, selection, params);
+    OSSL_PARAM_free(params);
+    return copy;
+}
+
 /*
- * An empty key: OpenSSL makes one before importing into it (which we
- * refuse) and has() is false for it.  No backend: it never reaches a TPM.
+ * Whether a software key has the parts selection names: its export
+ * carries the public key (EC "pub", RSA "n"), the private key ("priv",
+ * "d") and, for EC, the group.
+ */
+static int soft_has(const EVP_PKEY *soft, int selection)
+{
+    int rsa = EVP_PKEY_is_a(soft, "RSA");
+    OSSL_PARAM *params = NULL;
+    int ok = 1;
+
+    if ((selection & OSSL_KEYMGMT_SELECT_ALL) == 0)
+        return 1;
+    tpmkms_err_set_mark();
+    if (EVP_PKEY_todata(soft, selection, &params) <= 0) {
+        tpmkms_err_pop_to_mark();
+        return 0;
+    }
+    tpmkms_err_pop_to_mark();
+    if ((selection & OSSL_KEYMGMT_SELECT_PUBLIC_KEY) != 0)
+        ok = ok && OSSL_PARAM_locate(params, rsa ? OSSL_PKEY_PARAM_RSA_N
+                                                 : OSSL_PKEY_PARAM_PUB_KEY) != NULL;
+    if ((selection & OSSL_KEYMGMT_SELECT_PRIVATE_KEY) != 0)
+        ok = ok && OSSL_PARAM_locate(params, rsa ? OSSL_PKEY_PARAM_RSA_D
+                                                 : OSSL_PKEY_PARAM_PRIV_KEY) != NULL;
+    if (!rsa && (selection & OSSL_KEYMGMT_SELECT_DOMAIN_PARAMETERS) != 0)
+        ok = ok && (OSSL_PARAM_locate(params, OSSL_PKEY_PARAM_GROUP_NAME) != NULL
+                    || OSSL_PARAM_locate(params, OSSL_PKEY_PARAM_EC_FIELD_TYPE) != NULL);
+    OSSL_PARAM_free(params);
+    return ok;
+}
+
+static int soft_match(const EVP_PKEY *a, const EVP_PKEY *b, int selection)
+{
+    int ok;
+
+    tpmkms_err_set_mark();
+    if ((selection & OSSL_KEYMGMT_SELECT_KEYPAIR) != 0)
+        ok = EVP_PKEY_eq(a, b) == 1;
+    else if ((selection & OSSL_KEYMGMT_SELECT_ALL_PARAMETERS) != 0)
+        ok = EVP_PKEY_parameters_eq(a, b) == 1;
+    else
+        ok = 1;
+    tpmkms_err_pop_to_mark();
+    return ok;
+}
+
+static int soft_validate(OSSL_LIB_CTX *libctx, EVP_PKEY *soft, int selection,
+                         int checktype)
+{
+    EVP_PKEY_CTX *pctx;
+    int quick = checktype == OSSL_KEYMGMT_VALIDATE_QUICK_CHECK;
+    int ok;
+
+    if ((pctx = EVP_PKEY_CTX_new_from_pkey(libctx, soft,
+                                           TPMKMS_SOFT_PROPQ)) == NULL)
+        return 0;
+    if ((selection & OSSL_KEYMGMT_SELECT_KEYPAIR) == OSSL_KEYMGMT_SELECT_KEYPAIR)
+        ok = EVP_PKEY_check(pctx);
+    else if ((selection & OSSL_KEYMGMT_SELECT_PRIVATE_KEY) != 0)
+        ok = EVP_PKEY_private_check(pctx);
+    else if ((selection & OSSL_KEYMGMT_SELECT_PUBLIC_KEY) != 0)
+        ok = quick ? EVP_PKEY_public_check_quick(pctx)
+                   : EVP_PKEY_public_check(pctx);
+    else if ((selection & OSSL_KEYMGMT_SELECT_ALL_PARAMETERS) != 0)
+        ok = quick ? EVP_PKEY_param_check_quick(pctx)
+                   : EVP_PKEY_param_check(pctx);
+    else
+        ok = 1;
+    EVP_PKEY_CTX_free(pctx);
+    return ok == 1;
+}
+
+/* ---- lifecycle -------------------------------------------------------- */
+
+/*
+ * An empty key: OpenSSL makes one before importing into it, and has() is
+ * false for it.  No backend: it never reaches a TPM.
  */
 static void *tpmkms_keymgmt_new(void *provctx)
 {
@@ -134,16 +336,21 @@ static void *tpmkms_rsa_keymgmt_load(const void *reference, size_t reference_sz)
 }
 
 /*
- * Keys never change after they are made, so a copy is another reference.
- * A copy that leaves out the private key cannot be made: it would still
- * sign with the TPM.
+ * TPM keys never change after they are made, so a copy is another
+ * reference.  A copy that leaves out the private key cannot be made: it
+ * would still sign with the TPM.  A software key is copied by its provider.
  */
 static void *tpmkms_keymgmt_dup(const void *keydata_from, int selection)
 {
     TPMKMS_KEY *key = (TPMKMS_KEY *)keydata_from;
 
+    if (key_is_soft(key)) {
+        EVP_PKEY *copy = soft_copy(key->libctx, key->soft, selection);
+
+        return copy != NULL ? soft_key_new(key->libctx, copy) : NULL;
+    }
     if (!key_is_loaded(key))
-        return NULL;
+        return key != NULL ? tpmkms_key_new(NULL, key->libctx) : NULL;
     if ((selection & OSSL_KEYMGMT_SELECT_KEYPAIR) != OSSL_KEYMGMT_SELECT_KEYPAIR) {
         TPMKMS_raise(TPMKMS_R_UNSUPPORTED_ALGORITHM,
                      "%s can only be copied whole: its private half is in the TPM",
@@ -159,8 +366,8 @@ static void *tpmkms_keymgmt_dup(const void *keydata_from, int selection)
 }
 
 /*
- * A loaded key has everything: the public half, the private half (in the
- * TPM: it signs), and for EC its group.
+ * A loaded TPM key has everything: the public half, the private half (in
+ * the TPM: it signs), and for EC its group.
  */
 static int tpmkms_keymgmt_has(const void *keydata, int selection)
 {
@@ -168,6 +375,8 @@ static int tpmkms_keymgmt_has(const void *keydata, int selection)
 
     if (key == NULL)
         return 0;
+    if (key_is_soft(key))
+        return soft_has(key->soft, selection);
     if ((selection & OSSL_KEYMGMT_SELECT_ALL) == 0)
         return 1;
     return key_is_loaded(key);
@@ -185,6 +394,31 @@ static int public_halves_equal(const TPMKMS_PUBLIC *a, const TPMKMS_PUBLIC *b)
         && a->rsa_e == b->rsa_e;
 }
 
+/*
+ * A TPM key and a software key (as when OpenSSL checks a certificate's
+ * public key against a TPM key, importing the certificate's key here):
+ * the same key pair when the public halves and parameters agree.  The
+ * private halves cannot be compared; the TPM's never leaves it.
+ */
+static int tpm_soft_match(const TPMKMS_KEY *tpm, const TPMKMS_KEY *soft,
+                          int selection)
+{
+    EVP_PKEY *pub;
+    int ok;
+
+    tpmkms_err_set_mark();
+    pub = tpmkms_public_to_evp(tpm->libctx, &tpm->pub);
+    tpmkms_err_pop_to_mark();
+    if (pub == NULL)
+        return 0;
+    if ((selection & OSSL_KEYMGMT_SELECT_KEYPAIR) != 0)
+        selection = (selection & ~OSSL_KEYMGMT_SELECT_KEYPAIR)
+                    | OSSL_KEYMGMT_SELECT_PUBLIC_KEY;
+    ok = soft_match(pub, soft->soft, selection);
+    EVP_PKEY_free(pub);
+    return ok;
+}
+
 static int tpmkms_keymgmt_match(const void *keydata1, const void *keydata2,
                                 int selection)
 {
@@ -192,8 +426,17 @@ static int tpmkms_keymgmt_match(const void *keydata1, const void *keydata2,
 
     if (k1 == k2)
         return 1;
+    if (k1 == NULL || k2 == NULL)
+        return 0;
+    if (key_is_soft(k1) && key_is_soft(k2))
+        return soft_match(k1->soft, k2->soft, selection);
+    if (key_is_soft(k1) && key_is_loaded(k2))
+        return tpm_soft_match(k2, k1, selection);
+    if (key_is_soft(k2) && key_is_loaded(k1))
+        return tpm_soft_match(k1, k2, selection);
     if (!key_is_loaded(k1) || !key_is_loaded(k2))
-        return !key_is_loaded(k1) && !key_is_loaded(k2);
+        return !key_is_loaded(k1) && !key_is_loaded(k2)
+            && !key_is_soft(k1) && !key_is_soft(k2);
     /* The private half is the TPM's: equal public halves, same key pair. */
     if ((selection & OSSL_KEYMGMT_SELECT_KEYPAIR) != 0)
         return public_halves_equal(&k1->pub, &k2->pub);
@@ -203,6 +446,22 @@ static int tpmkms_keymgmt_match(const void *keydata1, const void *keydata2,
         return k1->pub.alg == k2->pub.alg;
     return 1;
 }
+
+/*
+ * A TPM key is what the TPM made: its public half came from the TPM and
+ * its private half never left it.
+ */
+static int tpmkms_keymgmt_validate(const void *keydata, int selection,
+                                   int checktype)
+{
+    const TPMKMS_KEY *key = keydata;
+
+    if (key_is_soft(key))
+        return soft_validate(key->libctx, key->soft, selection, checktype);
+    return key_is_loaded(key);
+}
+
+/* ---- parameters ------------------------------------------------------- */
 
 /*
  * The group as OpenSSL's own EC keys name it (the curve's short name).
@@ -307,6 +566,8 @@ static int tpmkms_keymgmt_get_params(void *keydata, OSSL_PARAM params[])
 
     if (params == NULL)
         return 1;
+    if (key_is_soft(key))
+        return EVP_PKEY_get_params(key->soft, params);
     /* An empty key has nothing to tell. */
     if (!key_is_loaded(key))
         return 1;
@@ -336,16 +597,48 @@ static int tpmkms_keymgmt_get_params(void *keydata, OSSL_PARAM params[])
     return get_rsa_params(key, params);
 }
 
+/*
+ * Gettable and settable tables cover both kinds of key: ours, and what
+ * OpenSSL 3.0's default provider answers for its EC and RSA keys.
+ */
+#define EC_DOMAIN_PARAMS                                                      \
+    OSSL_PARAM_utf8_string(OSSL_PKEY_PARAM_GROUP_NAME, NULL, 0),              \
+    OSSL_PARAM_utf8_string(OSSL_PKEY_PARAM_EC_ENCODING, NULL, 0),             \
+    OSSL_PARAM_utf8_string(OSSL_PKEY_PARAM_EC_POINT_CONVERSION_FORMAT, NULL, 0), \
+    OSSL_PARAM_utf8_string(OSSL_PKEY_PARAM_EC_FIELD_TYPE, NULL, 0),           \
+    OSSL_PARAM_BN(OSSL_PKEY_PARAM_EC_P, NULL, 0),                             \
+    OSSL_PARAM_BN(OSSL_PKEY_PARAM_EC_A, NULL, 0),                             \
+    OSSL_PARAM_BN(OSSL_PKEY_PARAM_EC_B, NULL, 0),                             \
+    OSSL_PARAM_octet_string(OSSL_PKEY_PARAM_EC_GENERATOR, NULL, 0),           \
+    OSSL_PARAM_BN(OSSL_PKEY_PARAM_EC_ORDER, NULL, 0),                         \
+    OSSL_PARAM_BN(OSSL_PKEY_PARAM_EC_COFACTOR, NULL, 0),                      \
+    OSSL_PARAM_octet_string(OSSL_PKEY_PARAM_EC_SEED, NULL, 0)
+
+#define EC_KEY_PARAMS                                                         \
+    OSSL_PARAM_octet_string(OSSL_PKEY_PARAM_PUB_KEY, NULL, 0),                \
+    OSSL_PARAM_BN(OSSL_PKEY_PARAM_PRIV_KEY, NULL, 0),                         \
+    OSSL_PARAM_int(OSSL_PKEY_PARAM_USE_COFACTOR_ECDH, NULL),                  \
+    OSSL_PARAM_int(OSSL_PKEY_PARAM_EC_INCLUDE_PUBLIC, NULL)
+
+#define RSA_KEY_PARAMS                                                        \
+    OSSL_PARAM_BN(OSSL_PKEY_PARAM_RSA_N, NULL, 0),                            \
+    OSSL_PARAM_BN(OSSL_PKEY_PARAM_RSA_E, NULL, 0),                            \
+    OSSL_PARAM_BN(OSSL_PKEY_PARAM_RSA_D, NULL, 0),                            \
+    OSSL_PARAM_BN(OSSL_PKEY_PARAM_RSA_FACTOR1, NULL, 0),                      \
+    OSSL_PARAM_BN(OSSL_PKEY_PARAM_RSA_FACTOR2, NULL, 0),                      \
+    OSSL_PARAM_BN(OSSL_PKEY_PARAM_RSA_EXPONENT1, NULL, 0),                    \
+    OSSL_PARAM_BN(OSSL_PKEY_PARAM_RSA_EXPONENT2, NULL, 0),                    \
+    OSSL_PARAM_BN(OSSL_PKEY_PARAM_RSA_COEFFICIENT1, NULL, 0)
+
 static const OSSL_PARAM ec_gettable_params[] = {
     OSSL_PARAM_int(OSSL_PKEY_PARAM_BITS, NULL),
     OSSL_PARAM_int(OSSL_PKEY_PARAM_SECURITY_BITS, NULL),
     OSSL_PARAM_int(OSSL_PKEY_PARAM_MAX_SIZE, NULL),
     OSSL_PARAM_utf8_string(OSSL_PKEY_PARAM_DEFAULT_DIGEST, NULL, 0),
-    OSSL_PARAM_utf8_string(OSSL_PKEY_PARAM_GROUP_NAME, NULL, 0),
     OSSL_PARAM_octet_string(OSSL_PKEY_PARAM_ENCODED_PUBLIC_KEY, NULL, 0),
-    OSSL_PARAM_octet_string(OSSL_PKEY_PARAM_PUB_KEY, NULL, 0),
-    OSSL_PARAM_utf8_string(OSSL_PKEY_PARAM_EC_POINT_CONVERSION_FORMAT, NULL, 0),
-    OSSL_PARAM_utf8_string(OSSL_PKEY_PARAM_EC_ENCODING, NULL, 0),
+    OSSL_PARAM_int(OSSL_PKEY_PARAM_EC_DECODED_FROM_EXPLICIT_PARAMS, NULL),
+    EC_DOMAIN_PARAMS,
+    EC_KEY_PARAMS,
     OSSL_PARAM_BN(OSSL_PKEY_PARAM_EC_PUB_X, NULL, 0),
     OSSL_PARAM_BN(OSSL_PKEY_PARAM_EC_PUB_Y, NULL, 0),
     OSSL_PARAM_utf8_string(TPMKMS_PARAM_URI, NULL, 0),
@@ -363,8 +656,7 @@ static const OSSL_PARAM rsa_gettable_params[] = {
     OSSL_PARAM_int(OSSL_PKEY_PARAM_SECURITY_BITS, NULL),
     OSSL_PARAM_int(OSSL_PKEY_PARAM_MAX_SIZE, NULL),
     OSSL_PARAM_utf8_string(OSSL_PKEY_PARAM_DEFAULT_DIGEST, NULL, 0),
-    OSSL_PARAM_BN(OSSL_PKEY_PARAM_RSA_N, NULL, 0),
-    OSSL_PARAM_BN(OSSL_PKEY_PARAM_RSA_E, NULL, 0),
+    RSA_KEY_PARAMS,
     OSSL_PARAM_utf8_string(TPMKMS_PARAM_URI, NULL, 0),
     OSSL_PARAM_utf8_string(TPMKMS_PARAM_KEY_SCOPE, NULL, 0),
     OSSL_PARAM_END
@@ -376,10 +668,57 @@ static const OSSL_PARAM *tpmkms_rsa_keymgmt_gettable_params(void *provctx)
 }
 
 /*
- * Export gives the public half only: there is nothing secret in the
+ * A software key's parameters are its provider's to set (libssl sets a
+ * peer's ECDHE share this way).  A TPM key does not change.
+ */
+static int tpmkms_keymgmt_set_params(void *keydata, const OSSL_PARAM params[])
+{
+    TPMKMS_KEY *key = keydata;
+
+    if (params == NULL || params[0].key == NULL)
+        return 1;
+    if (key_is_soft(key))
+        return EVP_PKEY_set_params(key->soft, (OSSL_PARAM *)params);
+    TPMKMS_raise(TPMKMS_R_BAD_PARAMETER, "%s cannot be changed (parameter %s)",
+                 key_is_loaded(key) ? key_label(key) : "an empty key",
+                 params[0].key);
+    return 0;
+}
+
+static const OSSL_PARAM ec_settable_params[] = {
+    OSSL_PARAM_int(OSSL_PKEY_PARAM_USE_COFACTOR_ECDH, NULL),
+    OSSL_PARAM_octet_string(OSSL_PKEY_PARAM_ENCODED_PUBLIC_KEY, NULL, 0),
+    OSSL_PARAM_utf8_string(OSSL_PKEY_PARAM_EC_ENCODING, NULL, 0),
+    OSSL_PARAM_utf8_string(OSSL_PKEY_PARAM_EC_POINT_CONVERSION_FORMAT, NULL, 0),
+    OSSL_PARAM_octet_string(OSSL_PKEY_PARAM_EC_SEED, NULL, 0),
+    OSSL_PARAM_int(OSSL_PKEY_PARAM_EC_INCLUDE_PUBLIC, NULL),
+    OSSL_PARAM_utf8_string(OSSL_PKEY_PARAM_EC_GROUP_CHECK_TYPE, NULL, 0),
+    OSSL_PARAM_END
+};
+
+static const OSSL_PARAM *tpmkms_ec_keymgmt_settable_params(void *provctx)
+{
+    return ec_settable_params;
+}
+
+static const OSSL_PARAM rsa_settable_params[] = {
+    OSSL_PARAM_END
+};
+
+static const OSSL_PARAM *tpmkms_rsa_keymgmt_settable_params(void *provctx)
+{
+    return rsa_settable_params;
+}
+
+/* ---- import / export -------------------------------------------------- */
+
+/*
+ * A TPM key exports its public half only: there is nothing secret in the
  * provider.  Asking for the private key together with the public key
- * (a key pair, as OpenSSL does when it copies or compares keys) gets the
- * public half; asking for the private key alone fails.
+ * (a key pair, as OpenSSL does when it copies, compares or moves keys to
+ * another provider) gets the public half; asking for the private key
+ * alone fails.  A software key exports whatever selection asks, private
+ * part included: it is an ordinary key.
  */
 static int tpmkms_keymgmt_export(void *keydata, int selection,
                                  OSSL_CALLBACK *param_cb, void *cbarg)
@@ -394,7 +733,11 @@ static int tpmkms_keymgmt_export(void *keydata, int selection,
     unsigned char *nbuf = NULL, *ebuf = NULL;
     int ok = 0;
 
-    if (!key_is_loaded(key) || param_cb == NULL)
+    if (param_cb == NULL)
+        return 0;
+    if (key_is_soft(key))
+        return EVP_PKEY_export(key->soft, selection, param_cb, cbarg);
+    if (!key_is_loaded(key))
         return 0;
     pub = &key->pub;
     if (want_priv && !want_pub) {
@@ -452,65 +795,108 @@ static int tpmkms_keymgmt_export(void *keydata, int selection,
     return ok;
 }
 
-static const OSSL_PARAM ec_export_public[] = {
-    OSSL_PARAM_utf8_string(OSSL_PKEY_PARAM_GROUP_NAME, NULL, 0),
-    OSSL_PARAM_octet_string(OSSL_PKEY_PARAM_PUB_KEY, NULL, 0),
-    OSSL_PARAM_END
-};
-
-static const OSSL_PARAM ec_export_group[] = {
-    OSSL_PARAM_utf8_string(OSSL_PKEY_PARAM_GROUP_NAME, NULL, 0),
+/*
+ * What a software key can be imported from and exported to (OpenSSL 3.0
+ * passes no provider context here, so these are fixed lists; a TPM key
+ * exports the public part of them).
+ */
+static const OSSL_PARAM ec_key_types[] = {
+    EC_DOMAIN_PARAMS,
+    EC_KEY_PARAMS,
     OSSL_PARAM_END
 };
 
 static const OSSL_PARAM *tpmkms_ec_keymgmt_export_types(int selection)
 {
-    if ((selection & OSSL_KEYMGMT_SELECT_PUBLIC_KEY) != 0)
-        return ec_export_public;
-    if ((selection & OSSL_KEYMGMT_SELECT_DOMAIN_PARAMETERS) != 0)
-        return ec_export_group;
-    return NULL;
+    return (selection & OSSL_KEYMGMT_SELECT_ALL) != 0 ? ec_key_types : NULL;
 }
 
-static const OSSL_PARAM rsa_export_public[] = {
-    OSSL_PARAM_BN(OSSL_PKEY_PARAM_RSA_N, NULL, 0),
-    OSSL_PARAM_BN(OSSL_PKEY_PARAM_RSA_E, NULL, 0),
+static const OSSL_PARAM *tpmkms_ec_keymgmt_import_types(int selection)
+{
+    return (selection & OSSL_KEYMGMT_SELECT_ALL) != 0 ? ec_key_types : NULL;
+}
+
+static const OSSL_PARAM rsa_key_types[] = {
+    RSA_KEY_PARAMS,
     OSSL_PARAM_END
 };
 
 static const OSSL_PARAM *tpmkms_rsa_keymgmt_export_types(int selection)
 {
-    if ((selection & OSSL_KEYMGMT_SELECT_PUBLIC_KEY) != 0)
-        return rsa_export_public;
-    return NULL;
+    return (selection & OSSL_KEYMGMT_SELECT_KEYPAIR) != 0 ? rsa_key_types : NULL;
+}
+
+static const OSSL_PARAM *tpmkms_rsa_keymgmt_import_types(int selection)
+{
+    return (selection & OSSL_KEYMGMT_SELECT_KEYPAIR) != 0 ? rsa_key_types : NULL;
 }
 
 /*
- * Import is refused: a key made of parameters has no TPM half.
- *
- * No error is raised here on purpose.  OpenSSL tries this import on its
- * own whenever it compares a software key with ours (EVP_PKEY_eq, as in
- * X509_check_private_key and SSL_CTX_use_PrivateKey): it offers the
- * software key to us first, then, when we decline, exports ours to the
- * software provider and compares there.  An error raised here would be
- * left on the queue of a comparison that succeeded, and libssl reads
- * stale errors as failures.
+ * Import makes (or adds to) a software key; a TPM key is never made of
+ * parameters, since it would have no TPM half.  Importing into a TPM key
+ * is declined without an error: OpenSSL tries such imports on its own
+ * when it compares keys, then goes the other way, and a stale error on the
+ * queue of a comparison that succeeded reads as a failure to libssl.
  */
-static int tpmkms_keymgmt_import(void *keydata, int selection,
-                                 const OSSL_PARAM params[])
+static int keymgmt_import(void *keydata, int selection,
+                          const OSSL_PARAM params[], keymgmt_family family)
 {
-    TPMKMS_debug("declined an import: tpmkms keys come from the TPM only");
-    return 0;
+    TPMKMS_KEY *key = keydata;
+    OSSL_PARAM *old = NULL, *merged = NULL;
+    EVP_PKEY *pkey = NULL;
+
+    if (key == NULL)
+        return 0;
+    if (key_is_loaded(key)) {
+        TPMKMS_debug("declined an import into %s: TPM keys come from the TPM only",
+                     key_label(key));
+        return 0;
+    }
+    if (!key_is_soft(key)) {
+        pkey = soft_fromdata(key->libctx, family, selection, params);
+    } else if (EVP_PKEY_todata(key->soft, OSSL_KEYMGMT_SELECT_ALL, &old) > 0
+               && (merged = OSSL_PARAM_merge(old, params)) != NULL) {
+        /* Parameters given now win over those the key had. */
+        pkey = soft_fromdata(key->libctx, family,
+                             selection | OSSL_KEYMGMT_SELECT_ALL, merged);
+    }
+    OSSL_PARAM_free(old);
+    OPENSSL_free(merged);
+    if (pkey == NULL)
+        return 0;
+    EVP_PKEY_free(key->soft);
+    key->soft = pkey;
+    return 1;
 }
 
-static const OSSL_PARAM *tpmkms_keymgmt_import_types(int selection)
+static int tpmkms_ec_keymgmt_import(void *keydata, int selection,
+                                    const OSSL_PARAM params[])
 {
-    return NULL;
+    return keymgmt_import(keydata, selection, params, KEYMGMT_FAMILY_EC);
 }
 
+static int tpmkms_rsa_keymgmt_import(void *keydata, int selection,
+                                     const OSSL_PARAM params[])
+{
+    return keymgmt_import(keydata, selection, params, KEYMGMT_FAMILY_RSA);
+}
+
+/*
+ * Signatures of both kinds of key are ours (a TPM key's are made in the
+ * TPM; a software key's are forwarded to its provider by signature.c).
+ * Key exchange and encryption are the default provider's: it gets a
+ * software key whole and a TPM key's public half.
+ */
 static const char *tpmkms_ec_keymgmt_query_operation_name(int operation_id)
 {
-    return operation_id == OSSL_OP_SIGNATURE ? TPMKMS_SIG_NAME_ECDSA : NULL;
+    switch (operation_id) {
+    case OSSL_OP_SIGNATURE:
+        return TPMKMS_SIG_NAME_ECDSA;
+    case OSSL_OP_KEYEXCH:
+        return "ECDH";
+    default:
+        return NULL;
+    }
 }
 
 static const char *tpmkms_rsa_keymgmt_query_operation_name(int operation_id)
@@ -518,27 +904,37 @@ static const char *tpmkms_rsa_keymgmt_query_operation_name(int operation_id)
     return operation_id == OSSL_OP_SIGNATURE ? TPMKMS_SIG_NAME_RSA : NULL;
 }
 
-/* Key generation: a key created in the TPM and saved under a name. */
+/* ---- generation: a TPM key with a uri, a software key without --------- */
 
 static void *keymgmt_gen_init(void *provctx, int selection,
                               const OSSL_PARAM params[], keymgmt_family family)
 {
     TPMKMS_KEYMGMT_GENCTX *gctx;
 
-    if ((selection & OSSL_KEYMGMT_SELECT_KEYPAIR) == 0) {
-        TPMKMS_raise(TPMKMS_R_UNSUPPORTED_ALGORITHM,
-                     "tpmkms generates %s key pairs only, not parameters",
-                     family_name(family));
-        return NULL;
-    }
     if ((gctx = OPENSSL_zalloc(sizeof(*gctx))) == NULL) {
         TPMKMS_raise(TPMKMS_R_INTERNAL, "out of memory");
         return NULL;
     }
     gctx->provctx = provctx;
     gctx->family = family;
-    gctx->alg = family == KEYMGMT_FAMILY_EC ? TPMKMS_ALG_EC_P256
-                                            : TPMKMS_ALG_RSA_2048;
+    gctx->selection = selection;
+    /*
+     * The software generator is made now, so parameters can go to it as
+     * they come; without one (no default provider) TPM keys still work.
+     */
+    if ((gctx->soft = soft_ctx_new(tpmkms_provctx_libctx(provctx), family)) != NULL) {
+        int ok;
+
+        tpmkms_err_set_mark();
+        ok = (selection & OSSL_KEYMGMT_SELECT_KEYPAIR) != 0
+                 ? EVP_PKEY_keygen_init(gctx->soft)
+                 : EVP_PKEY_paramgen_init(gctx->soft);
+        tpmkms_err_pop_to_mark();
+        if (ok <= 0) {
+            EVP_PKEY_CTX_free(gctx->soft);
+            gctx->soft = NULL;
+        }
+    }
     if (!tpmkms_keymgmt_gen_set_params(gctx, params)) {
         tpmkms_keymgmt_gen_cleanup(gctx);
         return NULL;
@@ -556,6 +952,183 @@ static void *tpmkms_rsa_keymgmt_gen_init(void *provctx, int selection,
                                          const OSSL_PARAM params[])
 {
     return keymgmt_gen_init(provctx, selection, params, KEYMGMT_FAMILY_RSA);
+}
+
+/*
+ * Gives a template's parameters to the software generator, all but
+ * group-check: it is no generation parameter, and OpenSSL 3.0's EC
+ * generator copies it and never frees the copy.
+ */
+static int gen_soft_set_domain(EVP_PKEY_CTX *soft, const OSSL_PARAM *params)
+{
+    OSSL_PARAM *copy;
+    size_t n = 0, i, j;
+    int ok;
+
+    while (params[n].key != NULL)
+        n++;
+    if ((copy = OPENSSL_malloc((n + 1) * sizeof(*copy))) == NULL) {
+        TPMKMS_raise(TPMKMS_R_INTERNAL, "out of memory");
+        return 0;
+    }
+    for (i = j = 0; i < n; i++)
+        if (strcmp(params[i].key, OSSL_PKEY_PARAM_EC_GROUP_CHECK_TYPE) != 0)
+            copy[j++] = params[i];
+    copy[j] = OSSL_PARAM_construct_end();
+    ok = EVP_PKEY_CTX_set_params(soft, copy) > 0;
+    OPENSSL_free(copy);
+    return ok;
+}
+
+/*
+ * A template (EVP_PKEY_keygen on a context made from a key, as libssl
+ * does for a TLS 1.2 client's ECDHE share): its domain parameters go to
+ * the software generator; a TPM key's group serves a TPM key too.
+ */
+static int tpmkms_keymgmt_gen_set_template(void *genctx, void *templ)
+{
+    TPMKMS_KEYMGMT_GENCTX *gctx = genctx;
+    const TPMKMS_KEY *key = templ;
+    OSSL_PARAM *params = NULL;
+    int ok = 1;
+
+    if (key_is_loaded(key)) {
+        gctx->template_alg = key->pub.alg;
+        if (gctx->soft != NULL && tpmkms_alg_is_ec(key->pub.alg)) {
+            OSSL_PARAM group[2];
+
+            group[0] = OSSL_PARAM_construct_utf8_string(
+                OSSL_PKEY_PARAM_GROUP_NAME, (char *)key_group_name(key->pub.alg), 0);
+            group[1] = OSSL_PARAM_construct_end();
+            ok = EVP_PKEY_CTX_set_params(gctx->soft, group) > 0;
+        }
+        return ok;
+    }
+    if (!key_is_soft(key))
+        return 1;
+    if (gctx->soft == NULL) {
+        raise_no_soft_provider(gctx->family);
+        return 0;
+    }
+    if (EVP_PKEY_todata(key->soft, OSSL_KEYMGMT_SELECT_ALL_PARAMETERS,
+                        &params) <= 0)
+        return 0;
+    ok = gen_soft_set_domain(gctx->soft, params);
+    OSSL_PARAM_free(params);
+    return ok;
+}
+
+/*
+ * Parameters are read for a TPM key (uri, force, group, bits: checked
+ * when the key is made, since only then is it known whether it is a TPM
+ * key) and passed on to the software generator.  A refusal from that
+ * generator fails here, with its error, unless a uri is set: then the key
+ * will be a TPM key and the software generator's opinion does not count.
+ */
+static int tpmkms_keymgmt_gen_set_params(void *genctx, const OSSL_PARAM params[])
+{
+    TPMKMS_KEYMGMT_GENCTX *gctx = genctx;
+    const OSSL_PARAM *p;
+    const char *uri = NULL, *group = NULL;
+    size_t bits = gctx->bits;
+    int force = gctx->force;
+    char *uri_copy;
+
+    if (params == NULL)
+        return 1;
+    if (gctx->family == KEYMGMT_FAMILY_EC
+            && (p = OSSL_PARAM_locate_const(params, OSSL_PKEY_PARAM_GROUP_NAME)) != NULL) {
+        if (!OSSL_PARAM_get_utf8_string_ptr(p, &group)
+                || strlen(group) >= sizeof(gctx->group)) {
+            TPMKMS_raise(TPMKMS_R_BAD_PARAMETER, "group must be a curve name");
+            return 0;
+        }
+    }
+    if (gctx->family == KEYMGMT_FAMILY_RSA
+            && (p = OSSL_PARAM_locate_const(params, OSSL_PKEY_PARAM_RSA_BITS)) != NULL
+            && !OSSL_PARAM_get_size_t(p, &bits)) {
+        TPMKMS_raise(TPMKMS_R_BAD_PARAMETER, "bits must be a number");
+        return 0;
+    }
+    if ((p = OSSL_PARAM_locate_const(params, TPMKMS_PARAM_URI)) != NULL
+            && !OSSL_PARAM_get_utf8_string_ptr(p, &uri)) {
+        TPMKMS_raise(TPMKMS_R_BAD_PARAMETER, "uri must be a tpmkms: URI string");
+        return 0;
+    }
+    if ((p = OSSL_PARAM_locate_const(params, "force")) != NULL
+            && !OSSL_PARAM_get_int(p, &force)) {
+        TPMKMS_raise(TPMKMS_R_BAD_PARAMETER, "force must be 0 or 1");
+        return 0;
+    }
+
+    if (uri != NULL) {
+        if ((uri_copy = OPENSSL_strdup(uri)) == NULL) {
+            TPMKMS_raise(TPMKMS_R_INTERNAL, "out of memory");
+            return 0;
+        }
+        if (gctx->uri != NULL)
+            OPENSSL_clear_free(gctx->uri, strlen(gctx->uri));
+        gctx->uri = uri_copy;
+    }
+    if (group != NULL)
+        strcpy(gctx->group, group);
+    gctx->bits = bits;
+    gctx->force = force != 0;
+
+    if (gctx->soft != NULL) {
+        int ok;
+
+        /* The software generator ignores uri and force. */
+        tpmkms_err_set_mark();
+        ok = EVP_PKEY_CTX_set_params(gctx->soft, params) > 0;
+        if (ok || gctx->uri == NULL)
+            tpmkms_err_clear_last_mark();
+        else
+            tpmkms_err_pop_to_mark();
+        if (!ok && gctx->uri == NULL)
+            return 0;
+    }
+    return 1;
+}
+
+/* Our own parameters and those of the default provider's generators. */
+static const OSSL_PARAM ec_gen_settable_params[] = {
+    OSSL_PARAM_utf8_string(OSSL_PKEY_PARAM_GROUP_NAME, NULL, 0),
+    OSSL_PARAM_utf8_string(TPMKMS_PARAM_URI, NULL, 0),
+    OSSL_PARAM_int("force", NULL),
+    OSSL_PARAM_int(OSSL_PKEY_PARAM_USE_COFACTOR_ECDH, NULL),
+    OSSL_PARAM_utf8_string(OSSL_PKEY_PARAM_EC_ENCODING, NULL, 0),
+    OSSL_PARAM_utf8_string(OSSL_PKEY_PARAM_EC_POINT_CONVERSION_FORMAT, NULL, 0),
+    OSSL_PARAM_utf8_string(OSSL_PKEY_PARAM_EC_FIELD_TYPE, NULL, 0),
+    OSSL_PARAM_BN(OSSL_PKEY_PARAM_EC_P, NULL, 0),
+    OSSL_PARAM_BN(OSSL_PKEY_PARAM_EC_A, NULL, 0),
+    OSSL_PARAM_BN(OSSL_PKEY_PARAM_EC_B, NULL, 0),
+    OSSL_PARAM_octet_string(OSSL_PKEY_PARAM_EC_GENERATOR, NULL, 0),
+    OSSL_PARAM_BN(OSSL_PKEY_PARAM_EC_ORDER, NULL, 0),
+    OSSL_PARAM_BN(OSSL_PKEY_PARAM_EC_COFACTOR, NULL, 0),
+    OSSL_PARAM_octet_string(OSSL_PKEY_PARAM_EC_SEED, NULL, 0),
+    OSSL_PARAM_END
+};
+
+static const OSSL_PARAM *tpmkms_ec_keymgmt_gen_settable_params(void *genctx,
+                                                               void *provctx)
+{
+    return ec_gen_settable_params;
+}
+
+static const OSSL_PARAM rsa_gen_settable_params[] = {
+    OSSL_PARAM_size_t(OSSL_PKEY_PARAM_RSA_BITS, NULL),
+    OSSL_PARAM_utf8_string(TPMKMS_PARAM_URI, NULL, 0),
+    OSSL_PARAM_int("force", NULL),
+    OSSL_PARAM_size_t(OSSL_PKEY_PARAM_RSA_PRIMES, NULL),
+    OSSL_PARAM_BN(OSSL_PKEY_PARAM_RSA_E, NULL, 0),
+    OSSL_PARAM_END
+};
+
+static const OSSL_PARAM *tpmkms_rsa_keymgmt_gen_settable_params(void *genctx,
+                                                                void *provctx)
+{
+    return rsa_gen_settable_params;
 }
 
 static const struct {
@@ -589,118 +1162,103 @@ static tpmkms_alg rsa_bits_alg(size_t bits)
     }
 }
 
-static int tpmkms_keymgmt_gen_set_params(void *genctx, const OSSL_PARAM params[])
+/* The TPM algorithm the parameters ask for; raises if the TPM has none. */
+static tpmkms_alg gen_tpm_alg(const TPMKMS_KEYMGMT_GENCTX *gctx)
 {
-    TPMKMS_KEYMGMT_GENCTX *gctx = genctx;
-    const OSSL_PARAM *p;
-    tpmkms_alg alg = gctx->alg;
-    const char *uri = NULL;
-    int force = gctx->force;
-    char *uri_copy;
+    tpmkms_alg alg;
 
-    if (params == NULL)
-        return 1;
-    if (gctx->family == KEYMGMT_FAMILY_EC
-            && (p = OSSL_PARAM_locate_const(params, OSSL_PKEY_PARAM_GROUP_NAME)) != NULL) {
-        const char *group = NULL;
-
-        if (!OSSL_PARAM_get_utf8_string_ptr(p, &group)) {
-            TPMKMS_raise(TPMKMS_R_BAD_PARAMETER, "group must be a curve name");
-            return 0;
-        }
-        if ((alg = ec_group_alg(group)) == TPMKMS_ALG_NONE) {
+    if (gctx->family == KEYMGMT_FAMILY_EC) {
+        if (gctx->group[0] == '\0')
+            return tpmkms_alg_is_ec(gctx->template_alg) ? gctx->template_alg
+                                                        : TPMKMS_ALG_EC_P256;
+        if ((alg = ec_group_alg(gctx->group)) == TPMKMS_ALG_NONE)
             TPMKMS_raise(TPMKMS_R_UNSUPPORTED_ALGORITHM,
                          "group %s: tpmkms makes EC keys on P-256 (prime256v1, "
-                         "secp256r1) and P-384 (secp384r1)", group);
-            return 0;
-        }
+                         "secp256r1) and P-384 (secp384r1)", gctx->group);
+        return alg;
     }
-    if (gctx->family == KEYMGMT_FAMILY_RSA
-            && (p = OSSL_PARAM_locate_const(params, OSSL_PKEY_PARAM_RSA_BITS)) != NULL) {
-        size_t bits = 0;
-
-        if (!OSSL_PARAM_get_size_t(p, &bits)) {
-            TPMKMS_raise(TPMKMS_R_BAD_PARAMETER, "bits must be a number");
-            return 0;
-        }
-        if ((alg = rsa_bits_alg(bits)) == TPMKMS_ALG_NONE) {
-            TPMKMS_raise(TPMKMS_R_UNSUPPORTED_ALGORITHM,
-                         "RSA with %zu bits: tpmkms makes RSA keys of 2048 and "
-                         "3072 bits", bits);
-            return 0;
-        }
-    }
-    if ((p = OSSL_PARAM_locate_const(params, TPMKMS_PARAM_URI)) != NULL
-            && !OSSL_PARAM_get_utf8_string_ptr(p, &uri)) {
-        TPMKMS_raise(TPMKMS_R_BAD_PARAMETER, "uri must be a tpmkms: URI string");
-        return 0;
-    }
-    if ((p = OSSL_PARAM_locate_const(params, "force")) != NULL
-            && !OSSL_PARAM_get_int(p, &force)) {
-        TPMKMS_raise(TPMKMS_R_BAD_PARAMETER, "force must be 0 or 1");
-        return 0;
-    }
-
-    if (uri != NULL) {
-        if ((uri_copy = OPENSSL_strdup(uri)) == NULL) {
-            TPMKMS_raise(TPMKMS_R_INTERNAL, "out of memory");
-            return 0;
-        }
-        OPENSSL_free(gctx->uri);
-        gctx->uri = uri_copy;
-    }
-    gctx->alg = alg;
-    gctx->force = force != 0;
-    return 1;
+    if (gctx->bits == 0)
+        return TPMKMS_ALG_RSA_2048;
+    if ((alg = rsa_bits_alg(gctx->bits)) == TPMKMS_ALG_NONE)
+        TPMKMS_raise(TPMKMS_R_UNSUPPORTED_ALGORITHM,
+                     "RSA with %zu bits: tpmkms makes RSA keys of 2048 and "
+                     "3072 bits", gctx->bits);
+    return alg;
 }
 
-static const OSSL_PARAM ec_gen_settable_params[] = {
-    OSSL_PARAM_utf8_string(OSSL_PKEY_PARAM_GROUP_NAME, NULL, 0),
-    OSSL_PARAM_utf8_string(TPMKMS_PARAM_URI, NULL, 0),
-    OSSL_PARAM_int("force", NULL),
-    OSSL_PARAM_END
-};
-
-static const OSSL_PARAM *tpmkms_ec_keymgmt_gen_settable_params(void *genctx,
-                                                               void *provctx)
+static void *gen_tpm_key(TPMKMS_KEYMGMT_GENCTX *gctx)
 {
-    return ec_gen_settable_params;
+    TPMKMS_URI *uri = NULL;
+    TPMKMS_KEY *key = NULL;
+    tpmkms_alg alg;
+
+    if ((gctx->selection & OSSL_KEYMGMT_SELECT_KEYPAIR) == 0) {
+        TPMKMS_raise(TPMKMS_R_UNSUPPORTED_ALGORITHM,
+                     "tpmkms generates %s key pairs only, not parameters",
+                     family_name(gctx->family));
+        return NULL;
+    }
+    if ((alg = gen_tpm_alg(gctx)) == TPMKMS_ALG_NONE)
+        return NULL;
+    if (tpmkms_uri_parse(gctx->uri, &uri) != TPMKMS_R_OK)
+        return NULL;
+    TPMKMS_debug("generating %s for %s%s", tpmkms_alg_name(alg), gctx->uri,
+                 gctx->force ? " (overwrite)" : "");
+    if (tpmkms_key_create(tpmkms_provctx_ctx(gctx->provctx), uri, alg,
+                          gctx->force, &key) != TPMKMS_R_OK)
+        key = NULL;
+    tpmkms_uri_free(uri);
+    return key;
 }
 
-static const OSSL_PARAM rsa_gen_settable_params[] = {
-    OSSL_PARAM_size_t(OSSL_PKEY_PARAM_RSA_BITS, NULL),
-    OSSL_PARAM_utf8_string(TPMKMS_PARAM_URI, NULL, 0),
-    OSSL_PARAM_int("force", NULL),
-    OSSL_PARAM_END
-};
-
-static const OSSL_PARAM *tpmkms_rsa_keymgmt_gen_settable_params(void *genctx,
-                                                                void *provctx)
+/* Progress of a software key's generation, passed on as OpenSSL's. */
+static int gen_soft_progress(EVP_PKEY_CTX *pctx)
 {
-    return rsa_gen_settable_params;
+    TPMKMS_KEYMGMT_GENCTX *gctx = EVP_PKEY_CTX_get_app_data(pctx);
+    int potential = EVP_PKEY_CTX_get_keygen_info(pctx, 0);
+    int iteration = EVP_PKEY_CTX_get_keygen_info(pctx, 1);
+    OSSL_PARAM params[3];
+
+    if (gctx == NULL || gctx->cb == NULL)
+        return 1;
+    params[0] = OSSL_PARAM_construct_int(OSSL_GEN_PARAM_POTENTIAL, &potential);
+    params[1] = OSSL_PARAM_construct_int(OSSL_GEN_PARAM_ITERATION, &iteration);
+    params[2] = OSSL_PARAM_construct_end();
+    return gctx->cb(params, gctx->cbarg);
+}
+
+static void *gen_soft_key(TPMKMS_KEYMGMT_GENCTX *gctx, OSSL_CALLBACK *cb,
+                          void *cbarg)
+{
+    OSSL_LIB_CTX *libctx = tpmkms_provctx_libctx(gctx->provctx);
+    EVP_PKEY *pkey = NULL;
+
+    if (gctx->soft == NULL) {
+        raise_no_soft_provider(gctx->family);
+        return NULL;
+    }
+    gctx->cb = cb;
+    gctx->cbarg = cbarg;
+    EVP_PKEY_CTX_set_app_data(gctx->soft, gctx);
+    EVP_PKEY_CTX_set_cb(gctx->soft, gen_soft_progress);
+    if (EVP_PKEY_generate(gctx->soft, &pkey) <= 0)
+        pkey = NULL;
+    EVP_PKEY_CTX_set_cb(gctx->soft, NULL);
+    gctx->cb = NULL;
+    if (pkey == NULL)
+        return NULL;
+    TPMKMS_debug("made a software %s key with %s", family_name(gctx->family),
+                 OSSL_PROVIDER_get0_name(EVP_PKEY_get0_provider(pkey)));
+    return soft_key_new(libctx, pkey);
 }
 
 static void *tpmkms_keymgmt_gen(void *genctx, OSSL_CALLBACK *cb, void *cbarg)
 {
     TPMKMS_KEYMGMT_GENCTX *gctx = genctx;
-    TPMKMS_URI *uri = NULL;
-    TPMKMS_KEY *key = NULL;
 
-    if (gctx->uri == NULL) {
-        TPMKMS_raise(TPMKMS_R_BAD_PARAMETER,
-                     "a TPM key needs a name: give genpkey "
-                     "-pkeyopt uri:tpmkms:name=<name>");
-        return NULL;
-    }
-    if (tpmkms_uri_parse(gctx->uri, &uri) != TPMKMS_R_OK)
-        return NULL;
-    TPMKMS_debug("generating %s for %s%s", tpmkms_alg_name(gctx->alg),
-                 gctx->uri, gctx->force ? " (overwrite)" : "");
-    if (tpmkms_key_create(tpmkms_provctx_ctx(gctx->provctx), uri, gctx->alg,
-                          gctx->force, &key) != TPMKMS_R_OK)
-        key = NULL;
-    tpmkms_uri_free(uri);
-    return key;
+    if (gctx->uri != NULL)
+        return gen_tpm_key(gctx);
+    return gen_soft_key(gctx, cb, cbarg);
 }
 
 static void tpmkms_keymgmt_gen_cleanup(void *genctx)
@@ -712,8 +1270,61 @@ static void tpmkms_keymgmt_gen_cleanup(void *genctx)
     /* The URI may carry a pin-value. */
     if (gctx->uri != NULL)
         OPENSSL_clear_free(gctx->uri, strlen(gctx->uri));
+    EVP_PKEY_CTX_free(gctx->soft);
     OPENSSL_free(gctx);
 }
+
+/* ---- TLS groups ------------------------------------------------------- */
+
+typedef struct {
+    OSSL_CALLBACK *cb;
+    void *arg;
+} GROUP_FORWARD;
+
+static int forward_ec_group(const OSSL_PARAM params[], void *arg)
+{
+    GROUP_FORWARD *fwd = arg;
+    const OSSL_PARAM *p = OSSL_PARAM_locate_const(params,
+                                                  OSSL_CAPABILITY_TLS_GROUP_ALG);
+    const char *alg = NULL;
+
+    if (p == NULL || !OSSL_PARAM_get_utf8_string_ptr(p, &alg)
+            || OPENSSL_strcasecmp(alg, "EC") != 0)
+        return 1;
+    return fwd->cb(params, fwd->arg);
+}
+
+/*
+ * libssl uses a TLS group only when the provider that advertises it is
+ * the one its fetch of the group's key type returns.  When that fetch of
+ * "EC" returns ours (tpmkms activated first), the default provider's EC
+ * groups would all be dropped and TLS would lose ECDHE.  So we advertise
+ * the EC groups of the provider our software EC keys go to, exactly as it
+ * does; the ephemeral keys then come through this keymgmt as software
+ * keys.  When the fetch returns the default provider, libssl ignores ours.
+ */
+int tpmkms_keymgmt_get_capabilities(void *provctx, const char *capability,
+                                    OSSL_CALLBACK *cb, void *arg)
+{
+    OSSL_LIB_CTX *libctx = tpmkms_provctx_libctx(provctx);
+    GROUP_FORWARD fwd = { cb, arg };
+    EVP_KEYMGMT *ec;
+    int ok = 1;
+
+    if (OPENSSL_strcasecmp(capability, "TLS-GROUP") != 0)
+        return 1;
+    tpmkms_err_set_mark();
+    ec = EVP_KEYMGMT_fetch(libctx, "EC", TPMKMS_SOFT_PROPQ);
+    tpmkms_err_pop_to_mark();
+    if (ec == NULL)
+        return 1;
+    ok = OSSL_PROVIDER_get_capabilities(EVP_KEYMGMT_get0_provider(ec),
+                                        "TLS-GROUP", forward_ec_group, &fwd);
+    EVP_KEYMGMT_free(ec);
+    return ok;
+}
+
+/* ---- dispatch --------------------------------------------------------- */
 
 #define TPMKMS_KEYMGMT_COMMON_FUNCTIONS                                          \
     { OSSL_FUNC_KEYMGMT_NEW, (void (*)(void))tpmkms_keymgmt_new },               \
@@ -721,11 +1332,12 @@ static void tpmkms_keymgmt_gen_cleanup(void *genctx)
     { OSSL_FUNC_KEYMGMT_DUP, (void (*)(void))tpmkms_keymgmt_dup },               \
     { OSSL_FUNC_KEYMGMT_HAS, (void (*)(void))tpmkms_keymgmt_has },               \
     { OSSL_FUNC_KEYMGMT_MATCH, (void (*)(void))tpmkms_keymgmt_match },           \
+    { OSSL_FUNC_KEYMGMT_VALIDATE, (void (*)(void))tpmkms_keymgmt_validate },     \
     { OSSL_FUNC_KEYMGMT_GET_PARAMS, (void (*)(void))tpmkms_keymgmt_get_params }, \
+    { OSSL_FUNC_KEYMGMT_SET_PARAMS, (void (*)(void))tpmkms_keymgmt_set_params }, \
     { OSSL_FUNC_KEYMGMT_EXPORT, (void (*)(void))tpmkms_keymgmt_export },         \
-    { OSSL_FUNC_KEYMGMT_IMPORT, (void (*)(void))tpmkms_keymgmt_import },         \
-    { OSSL_FUNC_KEYMGMT_IMPORT_TYPES,                                            \
-      (void (*)(void))tpmkms_keymgmt_import_types },                             \
+    { OSSL_FUNC_KEYMGMT_GEN_SET_TEMPLATE,                                        \
+      (void (*)(void))tpmkms_keymgmt_gen_set_template },                         \
     { OSSL_FUNC_KEYMGMT_GEN_SET_PARAMS,                                          \
       (void (*)(void))tpmkms_keymgmt_gen_set_params },                           \
     { OSSL_FUNC_KEYMGMT_GEN, (void (*)(void))tpmkms_keymgmt_gen },               \
@@ -736,6 +1348,11 @@ const OSSL_DISPATCH tpmkms_ec_keymgmt_functions[] = {
     { OSSL_FUNC_KEYMGMT_LOAD, (void (*)(void))tpmkms_ec_keymgmt_load },
     { OSSL_FUNC_KEYMGMT_GETTABLE_PARAMS,
       (void (*)(void))tpmkms_ec_keymgmt_gettable_params },
+    { OSSL_FUNC_KEYMGMT_SETTABLE_PARAMS,
+      (void (*)(void))tpmkms_ec_keymgmt_settable_params },
+    { OSSL_FUNC_KEYMGMT_IMPORT, (void (*)(void))tpmkms_ec_keymgmt_import },
+    { OSSL_FUNC_KEYMGMT_IMPORT_TYPES,
+      (void (*)(void))tpmkms_ec_keymgmt_import_types },
     { OSSL_FUNC_KEYMGMT_EXPORT_TYPES,
       (void (*)(void))tpmkms_ec_keymgmt_export_types },
     { OSSL_FUNC_KEYMGMT_QUERY_OPERATION_NAME,
@@ -751,6 +1368,11 @@ const OSSL_DISPATCH tpmkms_rsa_keymgmt_functions[] = {
     { OSSL_FUNC_KEYMGMT_LOAD, (void (*)(void))tpmkms_rsa_keymgmt_load },
     { OSSL_FUNC_KEYMGMT_GETTABLE_PARAMS,
       (void (*)(void))tpmkms_rsa_keymgmt_gettable_params },
+    { OSSL_FUNC_KEYMGMT_SETTABLE_PARAMS,
+      (void (*)(void))tpmkms_rsa_keymgmt_settable_params },
+    { OSSL_FUNC_KEYMGMT_IMPORT, (void (*)(void))tpmkms_rsa_keymgmt_import },
+    { OSSL_FUNC_KEYMGMT_IMPORT_TYPES,
+      (void (*)(void))tpmkms_rsa_keymgmt_import_types },
     { OSSL_FUNC_KEYMGMT_EXPORT_TYPES,
       (void (*)(void))tpmkms_rsa_keymgmt_export_types },
     { OSSL_FUNC_KEYMGMT_QUERY_OPERATION_NAME,

@@ -12,6 +12,12 @@
  * encoded here and signed with the raw private operation, if the key
  * allows it.  Verifying never touches the TPM: it runs on a software copy
  * of the public key.
+ *
+ * A software key in our keymgmt (tpmkms activated globally; see
+ * keymgmt.c) comes here too, since query_operation_name cannot tell the
+ * keys apart: its operation is forwarded whole to its own provider (an
+ * EVP_PKEY_CTX or EVP_MD_CTX in the child libctx with "provider!=tpmkms"),
+ * parameters and their tables included, as if tpmkms were not there.
  */
 #include <string.h>
 #include <stdio.h>
@@ -118,6 +124,9 @@ typedef struct tpmkms_sig_ctx_st {
     int saltlen_set;
     const SIG_HASH *mgf1;           /* set mgf1-digest, or NULL */
     EVP_PKEY *pubkey;               /* software public key for verifying */
+    /* A software key's operation, in its own provider (one of them set). */
+    EVP_PKEY_CTX *soft_pctx;        /* sign, verify */
+    EVP_MD_CTX *soft_mdctx;         /* digest_sign, digest_verify */
 } TPMKMS_SIG_CTX;
 
 static const char *sig_label(const TPMKMS_SIG_CTX *ctx)
@@ -367,6 +376,94 @@ static EVP_PKEY *sig_software_pubkey(TPMKMS_SIG_CTX *ctx)
     return pkey;
 }
 
+/* ---- software keys: forwarded to their provider ----------------------- */
+
+static int sig_is_soft(const TPMKMS_SIG_CTX *ctx)
+{
+    return ctx->soft_pctx != NULL || ctx->soft_mdctx != NULL;
+}
+
+/* The software key's operation context (for parameters). */
+static EVP_PKEY_CTX *sig_soft_pctx(const TPMKMS_SIG_CTX *ctx)
+{
+    return ctx->soft_pctx != NULL ? ctx->soft_pctx
+                                  : EVP_MD_CTX_get_pkey_ctx(ctx->soft_mdctx);
+}
+
+static void sig_soft_clear(TPMKMS_SIG_CTX *ctx)
+{
+    EVP_PKEY_CTX_free(ctx->soft_pctx);
+    ctx->soft_pctx = NULL;
+    EVP_MD_CTX_free(ctx->soft_mdctx);
+    ctx->soft_mdctx = NULL;
+}
+
+/*
+ * Starts the operation on a software key in its own provider.  Its
+ * failures are that provider's to explain: its errors stay.
+ */
+static int sig_soft_init(TPMKMS_SIG_CTX *ctx, TPMKMS_KEY *key, int operation,
+                         int digest, const char *mdname,
+                         const OSSL_PARAM params[])
+{
+    int ok;
+
+    if (key != ctx->key) {
+        if (!tpmkms_key_up_ref(key)) {
+            TPMKMS_raise(TPMKMS_R_INTERNAL, "cannot take a key reference");
+            return 0;
+        }
+        tpmkms_key_free(ctx->key);
+        ctx->key = key;
+    }
+    sig_soft_clear(ctx);
+    EVP_MD_CTX_free(ctx->mdctx);
+    ctx->mdctx = NULL;
+    EVP_PKEY_free(ctx->pubkey);
+    ctx->pubkey = NULL;
+    ctx->operation = operation;
+    ctx->digest_op = digest;
+    if (digest) {
+        if ((ctx->soft_mdctx = EVP_MD_CTX_new()) == NULL) {
+            TPMKMS_raise(TPMKMS_R_INTERNAL, "out of memory");
+            return 0;
+        }
+        ok = operation == SIG_OP_SIGN
+                 ? EVP_DigestSignInit_ex(ctx->soft_mdctx, NULL, mdname,
+                                         ctx->libctx, TPMKMS_SOFT_PROPQ,
+                                         key->soft, params)
+                 : EVP_DigestVerifyInit_ex(ctx->soft_mdctx, NULL, mdname,
+                                           ctx->libctx, TPMKMS_SOFT_PROPQ,
+                                           key->soft, params);
+    } else {
+        ctx->soft_pctx = EVP_PKEY_CTX_new_from_pkey(ctx->libctx, key->soft,
+                                                    TPMKMS_SOFT_PROPQ);
+        if (ctx->soft_pctx == NULL)
+            ok = 0;
+        else if (operation == SIG_OP_SIGN)
+            ok = EVP_PKEY_sign_init_ex(ctx->soft_pctx, params);
+        else
+            ok = EVP_PKEY_verify_init_ex(ctx->soft_pctx, params);
+    }
+    if (ok <= 0) {
+        sig_soft_clear(ctx);
+        return 0;
+    }
+    TPMKMS_debug("software %s key: %s%s forwarded to %s",
+                 EVP_PKEY_get0_type_name(key->soft), digest ? "digest " : "",
+                 operation == SIG_OP_SIGN ? "signing" : "verifying",
+                 OSSL_PROVIDER_get0_name(EVP_PKEY_get0_provider(key->soft)));
+    return 1;
+}
+
+/* The key init was given, or the one the context has (a re-init). */
+static TPMKMS_KEY *sig_soft_key(const TPMKMS_SIG_CTX *ctx, void *provkey)
+{
+    TPMKMS_KEY *key = provkey != NULL ? provkey : ctx->key;
+
+    return key != NULL && key->soft != NULL ? key : NULL;
+}
+
 /* Takes the key (a new ref) and readies the operation; no params yet. */
 static int sig_init_key(TPMKMS_SIG_CTX *ctx, void *provkey, int operation)
 {
@@ -395,6 +492,7 @@ static int sig_init_key(TPMKMS_SIG_CTX *ctx, void *provkey, int operation)
         return 0;
     }
 
+    sig_soft_clear(ctx);
     ctx->operation = operation;
     ctx->digest_op = 0;
     EVP_MD_CTX_free(ctx->mdctx);
@@ -416,7 +514,10 @@ static int sig_init(void *vctx, void *provkey, const OSSL_PARAM params[],
                     int operation)
 {
     TPMKMS_SIG_CTX *ctx = vctx;
+    TPMKMS_KEY *soft = sig_soft_key(ctx, provkey);
 
+    if (soft != NULL)
+        return sig_soft_init(ctx, soft, operation, 0, NULL, params);
     if (!sig_init_key(ctx, provkey, operation))
         return 0;
     return tpmkms_signature_set_ctx_params(ctx, params);
@@ -439,8 +540,11 @@ static int sig_digest_init(void *vctx, const char *mdname, void *provkey,
 {
     TPMKMS_SIG_CTX *ctx = vctx;
     const SIG_HASH *hash = NULL;
+    TPMKMS_KEY *soft = sig_soft_key(ctx, provkey);
     EVP_MD *md;
 
+    if (soft != NULL)
+        return sig_soft_init(ctx, soft, operation, 1, mdname, params);
     if (!sig_init_key(ctx, provkey, operation))
         return 0;
     if (mdname == NULL || mdname[0] == '\0')
@@ -656,6 +760,14 @@ static int tpmkms_signature_sign(void *vctx, unsigned char *sig,
     TPMKMS_SIG_CTX *ctx = vctx;
     const SIG_HASH *hash;
 
+    if (ctx->soft_pctx != NULL && ctx->operation == SIG_OP_SIGN) {
+        size_t len = sig != NULL ? sigsize : 0;
+
+        if (EVP_PKEY_sign(ctx->soft_pctx, sig, &len, tbs, tbslen) <= 0)
+            return 0;
+        *siglen = len;
+        return 1;
+    }
     if (!sig_check_op(ctx, SIG_OP_SIGN, 0))
         return 0;
     if (sig == NULL) {
@@ -673,6 +785,10 @@ static int tpmkms_signature_digest_update(void *vctx,
 {
     TPMKMS_SIG_CTX *ctx = vctx;
 
+    if (ctx->soft_mdctx != NULL)
+        return (ctx->operation == SIG_OP_SIGN
+                    ? EVP_DigestSignUpdate(ctx->soft_mdctx, data, datalen)
+                    : EVP_DigestVerifyUpdate(ctx->soft_mdctx, data, datalen)) > 0;
     if (ctx->mdctx == NULL || !ctx->digest_op) {
         TPMKMS_raise(TPMKMS_R_BAD_PARAMETER,
                      "%s: digest update without digest init", sig_label(ctx));
@@ -705,6 +821,14 @@ static int tpmkms_signature_digest_sign_final(void *vctx, unsigned char *sig,
     TPMKMS_SIG_CTX *ctx = vctx;
     unsigned char dgst[EVP_MAX_MD_SIZE];
 
+    if (ctx->soft_mdctx != NULL && ctx->operation == SIG_OP_SIGN) {
+        size_t len = sig != NULL ? sigsize : 0;
+
+        if (EVP_DigestSignFinal(ctx->soft_mdctx, sig, &len) <= 0)
+            return 0;
+        *siglen = len;
+        return 1;
+    }
     if (!sig_check_op(ctx, SIG_OP_SIGN, 1))
         return 0;
     if (sig == NULL) {
@@ -724,6 +848,14 @@ static int tpmkms_signature_digest_sign(void *vctx, unsigned char *sig,
 {
     TPMKMS_SIG_CTX *ctx = vctx;
 
+    if (ctx->soft_mdctx != NULL && ctx->operation == SIG_OP_SIGN) {
+        size_t len = sig != NULL ? sigsize : 0;
+
+        if (EVP_DigestSign(ctx->soft_mdctx, sig, &len, tbs, tbslen) <= 0)
+            return 0;
+        *siglen = len;
+        return 1;
+    }
     if (!sig_check_op(ctx, SIG_OP_SIGN, 1))
         return 0;
     if (sig == NULL) {
@@ -797,6 +929,8 @@ static int tpmkms_signature_verify(void *vctx, const unsigned char *sig,
     TPMKMS_SIG_CTX *ctx = vctx;
     const SIG_HASH *hash;
 
+    if (ctx->soft_pctx != NULL && ctx->operation == SIG_OP_VERIFY)
+        return EVP_PKEY_verify(ctx->soft_pctx, sig, siglen, tbs, tbslen) == 1;
     if (!sig_check_op(ctx, SIG_OP_VERIFY, 0))
         return 0;
     if ((hash = sig_hash_for_input(ctx, tbslen)) == NULL)
@@ -811,6 +945,8 @@ static int tpmkms_signature_digest_verify_final(void *vctx,
     TPMKMS_SIG_CTX *ctx = vctx;
     unsigned char dgst[EVP_MAX_MD_SIZE];
 
+    if (ctx->soft_mdctx != NULL && ctx->operation == SIG_OP_VERIFY)
+        return EVP_DigestVerifyFinal(ctx->soft_mdctx, sig, siglen) == 1;
     if (!sig_check_op(ctx, SIG_OP_VERIFY, 1) || !sig_digest_final(ctx, dgst))
         return 0;
     return sig_verify_digest(ctx, ctx->hash, sig, siglen, dgst);
@@ -861,6 +997,13 @@ static void *tpmkms_signature_dupctx(void *vctx)
             goto out_fail;
         dst->pubkey = src->pubkey;
     }
+    if (src->soft_pctx != NULL
+        && (dst->soft_pctx = EVP_PKEY_CTX_dup(src->soft_pctx)) == NULL)
+        goto out_fail;
+    if (src->soft_mdctx != NULL
+        && ((dst->soft_mdctx = EVP_MD_CTX_new()) == NULL
+            || !EVP_MD_CTX_copy_ex(dst->soft_mdctx, src->soft_mdctx)))
+        goto out_fail;
     return dst;
 
 out_fail:
@@ -876,6 +1019,7 @@ static void tpmkms_signature_freectx(void *vctx)
 
     if (ctx == NULL)
         return;
+    sig_soft_clear(ctx);
     EVP_PKEY_free(ctx->pubkey);
     EVP_MD_CTX_free(ctx->mdctx);
     EVP_MD_free(ctx->md);
@@ -1052,6 +1196,8 @@ static int tpmkms_signature_get_ctx_params(void *vctx, OSSL_PARAM params[])
 
     if (params == NULL)
         return 1;
+    if (sig_is_soft(ctx))
+        return EVP_PKEY_CTX_get_params(sig_soft_pctx(ctx), params) > 0;
 
     if ((p = OSSL_PARAM_locate(params, OSSL_SIGNATURE_PARAM_DIGEST)) != NULL
         && !OSSL_PARAM_set_utf8_string(p, ctx->hash != NULL ? ctx->hash->label
@@ -1107,9 +1253,12 @@ static const OSSL_PARAM sig_ecdsa_gettable[] = {
     OSSL_PARAM_END
 };
 
+/* A software key's operation answers with its provider's tables. */
 static const OSSL_PARAM *tpmkms_ecdsa_gettable_ctx_params(void *vctx,
                                                           void *provctx)
 {
+    if (vctx != NULL && sig_is_soft(vctx))
+        return EVP_PKEY_CTX_gettable_params(sig_soft_pctx(vctx));
     return sig_ecdsa_gettable;
 }
 
@@ -1125,6 +1274,8 @@ static const OSSL_PARAM sig_rsa_gettable[] = {
 static const OSSL_PARAM *tpmkms_rsa_gettable_ctx_params(void *vctx,
                                                         void *provctx)
 {
+    if (vctx != NULL && sig_is_soft(vctx))
+        return EVP_PKEY_CTX_gettable_params(sig_soft_pctx(vctx));
     return sig_rsa_gettable;
 }
 
@@ -1237,6 +1388,8 @@ static int tpmkms_signature_set_ctx_params(void *vctx, const OSSL_PARAM params[]
 
     if (params == NULL)
         return 1;
+    if (sig_is_soft(ctx))
+        return EVP_PKEY_CTX_set_params(sig_soft_pctx(ctx), params) > 0;
 
     /* Read and check everything, then commit together. */
     p_md = OSSL_PARAM_locate_const(params, OSSL_SIGNATURE_PARAM_DIGEST);
@@ -1339,6 +1492,8 @@ static const OSSL_PARAM sig_ecdsa_settable[] = {
 static const OSSL_PARAM *tpmkms_ecdsa_settable_ctx_params(void *vctx,
                                                           void *provctx)
 {
+    if (vctx != NULL && sig_is_soft(vctx))
+        return EVP_PKEY_CTX_settable_params(sig_soft_pctx(vctx));
     return sig_ecdsa_settable;
 }
 
@@ -1354,6 +1509,8 @@ static const OSSL_PARAM sig_rsa_settable[] = {
 static const OSSL_PARAM *tpmkms_rsa_settable_ctx_params(void *vctx,
                                                         void *provctx)
 {
+    if (vctx != NULL && sig_is_soft(vctx))
+        return EVP_PKEY_CTX_settable_params(sig_soft_pctx(vctx));
     return sig_rsa_settable;
 }
 
