@@ -11,6 +11,12 @@ require_program openssl tpm2_getcap cmp
 start_swtpm
 W=$TPMKMS_WORK
 TK=(-provider tpmkms -provider default)
+# Activated globally too (TPMKMS_TEST_GLOBAL_CONF), the order in which
+# OpenSSL finds the two EC/RSA keymgmts is the configuration's and
+# OpenSSL's, not these options': ask for tpmkms's, as README says.
+if [[ -n ${TPMKMS_TEST_GLOBAL_CONF:-} ]]; then
+    TK+=(-propquery provider=tpmkms)
+fi
 # With default loaded first, EC/RSA keygen is OpenSSL's unless asked for.
 DK=(-provider default -provider tpmkms -propquery provider=tpmkms)
 
@@ -75,9 +81,12 @@ openssl genpkey "${TK[@]}" -algorithm EC -pkeyopt group:P-256 \
 [[ $(pubkey_of tpmkms:name=gen-ec-p256) != "$before" ]] ||
     fail "force:1 did not replace tpmkms:name=gen-ec-p256"
 
-step "genpkey without a URI says how to give one"
-expect_fail --provider-errors 'pkeyopt uri:tpmkms:name=' openssl genpkey "${TK[@]}" \
-    -algorithm EC -pkeyopt group:P-256
+step "genpkey without a URI makes an ordinary software key (tpmkms serves it for default)"
+openssl genpkey "${TK[@]}" -algorithm EC -pkeyopt group:P-256 -out "$W/soft.pem"
+head -n1 "$W/soft.pem" | grep -qxF -- '-----BEGIN PRIVATE KEY-----' ||
+    fail "genpkey without a URI did not write a software key: $(head -n1 "$W/soft.pem")"
+openssl pkey -provider default -in "$W/soft.pem" -check -noout >/dev/null ||
+    fail "the software key genpkey wrote does not load in the default provider"
 
 step "unsupported sizes and curves are refused, naming what is supported"
 expect_fail --provider-errors '4096 bits.*2048 and 3072' openssl genpkey "${TK[@]}" \

@@ -12,6 +12,12 @@
 # hand, the source dir is two levels above the script and the build dir is
 # $TPMKMS_SOURCE_DIR/build.  TPMKMS_KEEP_WORK=1 keeps the work directory
 # (swtpm state and log, key stores, files the test made) for a look after.
+# TPMKMS_TEST_GLOBAL_CONF=tpmkms-first|default-first runs the test with
+# tpmkms activated globally: start_swtpm writes an openssl.cnf activating
+# tpmkms and default in that order (write_openssl_cnf) and exports
+# OPENSSL_CONF, so every OpenSSL program the test runs loads both, as on a
+# machine whose system openssl.cnf activates tpmkms (ctest label
+# integration-global).
 #
 # Functions:
 #   require_program NAME...   fail unless each program is on PATH
@@ -42,6 +48,7 @@ TPMKMS_BUILD_DIR=$_dir
 export TPMKMS_SOURCE_DIR TPMKMS_BUILD_DIR
 
 TPMKMS_WORK=
+TPMKMS_SANITIZED=0      # 1 in a TPMKMS_SANITIZE=ON build (start_swtpm)
 _step=0
 _on_exit=()
 
@@ -118,6 +125,16 @@ _wrap_for_sanitizer() {
             "$asan" "$real" >"$TPMKMS_WORK/bin/$prog"
         chmod +x "$TPMKMS_WORK/bin/$prog"
     done
+    # tpm2-tools cannot load a sanitized module (and hang at exit with the
+    # ASan runtime preloaded, in p11-kit), so with tpmkms activated by
+    # OPENSSL_CONF they run without it in a sanitized build.
+    TPMKMS_SANITIZED=1
+    while read -r prog; do
+        real=$(PATH=${PATH#"$TPMKMS_WORK/bin:"} command -v "$prog") || continue
+        printf '#!/bin/sh\nexec env -u OPENSSL_CONF %s "$@"\n' "$real" \
+            >"$TPMKMS_WORK/bin/$prog"
+        chmod +x "$TPMKMS_WORK/bin/$prog"
+    done < <(compgen -c | grep -E '^tpm2([_-]|$)' | sort -u)
 }
 
 # Starts swtpm in a fresh work directory and points everything at it:
@@ -140,6 +157,12 @@ start_swtpm() {
     export OPENSSL_MODULES=$TPMKMS_BUILD_DIR
     export PATH=$TPMKMS_WORK/bin:$TPMKMS_BUILD_DIR:$PATH
     unset OPENSSL_CONF
+    if [[ -n ${TPMKMS_TEST_GLOBAL_CONF:-} ]]; then
+        write_openssl_cnf "$TPMKMS_WORK/global-openssl.cnf" "$TPMKMS_TEST_GLOBAL_CONF"
+        export OPENSSL_CONF=$TPMKMS_WORK/global-openssl.cnf
+        printf '%s: tpmkms activated globally (%s), OPENSSL_CONF=%s\n' \
+            "$TEST_NAME" "$TPMKMS_TEST_GLOBAL_CONF" "$OPENSSL_CONF"
+    fi
     _wrap_for_sanitizer
     [[ $(command -v tpmkms) == "$TPMKMS_BUILD_DIR/tpmkms" ]] ||
         fail "tpmkms on PATH is $(command -v tpmkms), not the build's"

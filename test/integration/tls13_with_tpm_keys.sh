@@ -16,16 +16,18 @@ DK=(-provider default -provider tpmkms)
 
 # handshake NAME VERSION GROUP: one connection to an s_server using the key.
 handshake() {
-    local name=$1 version=$2 group=$3 port out
-    port=$((20000 + RANDOM % 20000))
-    openssl s_server "${DK[@]}" -accept "127.0.0.1:$port" -naccept 1 -www \
+    local name=$1 version=$2 group=$3 port= out
+    # Port 0: the kernel picks a free one (a random one may be taken).
+    openssl s_server "${DK[@]}" -accept 127.0.0.1:0 -naccept 1 -www \
         -key "tpmkms:name=$name" -cert "$W/$name.crt" >"$W/$name.server.log" 2>&1 &
     local pid=$!
     on_exit "kill $pid 2>/dev/null"
     for _ in $(seq 50); do
-        grep -q '^ACCEPT' "$W/$name.server.log" && break
+        port=$(sed -n 's/^ACCEPT 127\.0\.0\.1:\([0-9][0-9]*\)$/\1/p' "$W/$name.server.log")
+        [[ -n $port ]] && break
         sleep 0.1
     done
+    [[ -n $port ]] || fail "$name: s_server did not start: $(cat "$W/$name.server.log")"
     out=$(timeout 20 openssl s_client -provider default -connect "127.0.0.1:$port" \
         "$version" -groups "$group" -CAfile "$W/$name.crt" -verify_return_error \
         </dev/null 2>&1) || {
