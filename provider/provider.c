@@ -29,6 +29,9 @@ static void tpmkms_provider_teardown(void *provctx)
     if (pctx == NULL)
         return;
     tpmkms_ctx_free(pctx->ctx);
+    for (size_t i = 0; i < TPMKMS_PROVCTX_MDS; i++)
+        EVP_MD_free(pctx->mds[i]);
+    CRYPTO_THREAD_lock_free(pctx->md_lock);
     OSSL_LIB_CTX_free(pctx->libctx);
     OPENSSL_free(pctx);
 }
@@ -145,7 +148,8 @@ int OSSL_provider_init(const OSSL_CORE_HANDLE *handle, const OSSL_DISPATCH *in,
     if ((pctx = OPENSSL_zalloc(sizeof(*pctx))) == NULL)
         goto err;
     pctx->handle = handle;
-    if ((pctx->libctx = OSSL_LIB_CTX_new_child(handle, in)) == NULL)
+    if ((pctx->libctx = OSSL_LIB_CTX_new_child(handle, in)) == NULL
+            || (pctx->md_lock = CRYPTO_THREAD_lock_new()) == NULL)
         goto err;
     tcti = config_tcti(handle, in);
     pctx->ctx = tpmkms_ctx_new(pctx->libctx, tcti,

@@ -7,6 +7,7 @@
 
 #include <openssl/core.h>
 #include <openssl/core_dispatch.h>
+#include <openssl/evp.h>
 #include "ctx.h"
 
 /* Every algorithm of ours carries this property string. */
@@ -21,10 +22,19 @@
 #define TPMKMS_SIG_NAME_ECDSA "TPMKMS-ECDSA"
 #define TPMKMS_SIG_NAME_RSA "TPMKMS-RSA"
 
+#define TPMKMS_PROVCTX_MDS 5     /* indexed by tpmkms_hash */
+
 typedef struct tpmkms_provctx_st {
     const OSSL_CORE_HANDLE *handle;
     OSSL_LIB_CTX *libctx;       /* a child libctx of the application's */
     TPMKMS_CTX *ctx;
+    /*
+     * Digests fetched once (without properties) for every signature
+     * context: a fetch per signature cost more than the rest of the
+     * provider's work.  NULL lock: no caching (unit tests).
+     */
+    CRYPTO_RWLOCK *md_lock;
+    EVP_MD *mds[TPMKMS_PROVCTX_MDS];
 } TPMKMS_PROVCTX;
 
 static inline TPMKMS_CTX *tpmkms_provctx_ctx(void *provctx)

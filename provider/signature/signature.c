@@ -137,6 +137,19 @@ static const char *sig_label(const TPMKMS_SIG_CTX *ctx)
 
 static const SIG_HASH *sig_hash_of_md(const EVP_MD *md)
 {
+    /* By NID first: EVP_MD_is_a walks the name table on every call. */
+    tpmkms_hash h;
+
+    switch (EVP_MD_get_type(md)) {
+    case NID_sha1: h = TPMKMS_HASH_SHA1; break;
+    case NID_sha256: h = TPMKMS_HASH_SHA256; break;
+    case NID_sha384: h = TPMKMS_HASH_SHA384; break;
+    case NID_sha512: h = TPMKMS_HASH_SHA512; break;
+    default: h = TPMKMS_HASH_NONE; break;
+    }
+    for (size_t i = 0; i < SIG_NHASHES; i++)
+        if (h != TPMKMS_HASH_NONE && sig_hashes[i].hash == h)
+            return &sig_hashes[i];
     for (size_t i = 0; i < SIG_NHASHES; i++)
         if (EVP_MD_is_a(md, sig_hashes[i].name))
             return &sig_hashes[i];
@@ -151,12 +164,49 @@ static const SIG_HASH *sig_hash_of_size(size_t size)
     return NULL;
 }
 
+/*
+ * A digest the TPM signs with, fetched once per provider context; a new
+ * reference, or NULL (not one of ours, no cache: the caller fetches).
+ */
+static EVP_MD *sig_cached_md(void *provctx, const char *name)
+{
+    TPMKMS_PROVCTX *pctx = provctx;
+    tpmkms_hash h = tpmkms_hash_from_name(name);
+    EVP_MD *md = NULL;
+
+    if (pctx == NULL || pctx->md_lock == NULL || h == TPMKMS_HASH_NONE
+            || (size_t)h >= TPMKMS_PROVCTX_MDS)
+        return NULL;
+    if (!CRYPTO_THREAD_read_lock(pctx->md_lock))
+        return NULL;
+    if ((md = pctx->mds[h]) != NULL && !EVP_MD_up_ref(md))
+        md = NULL;
+    CRYPTO_THREAD_unlock(pctx->md_lock);
+    if (md != NULL)
+        return md;
+    tpmkms_err_set_mark();
+    md = EVP_MD_fetch(pctx->libctx, tpmkms_hash_name(h), NULL);
+    tpmkms_err_pop_to_mark();
+    if (md == NULL || !CRYPTO_THREAD_write_lock(pctx->md_lock)) {
+        EVP_MD_free(md);
+        return NULL;
+    }
+    if (pctx->mds[h] == NULL && EVP_MD_up_ref(md))
+        pctx->mds[h] = md;
+    CRYPTO_THREAD_unlock(pctx->md_lock);
+    return md;
+}
+
 /* Fetches a digest the TPM can sign with; raises and returns NULL if not. */
 static EVP_MD *sig_fetch_md(const TPMKMS_SIG_CTX *ctx, const char *name,
                             const char *props, const SIG_HASH **hash)
 {
     EVP_MD *md;
 
+    if (props == NULL && (md = sig_cached_md(ctx->provctx, name)) != NULL) {
+        *hash = sig_hash_of_md(md);
+        return md;
+    }
     tpmkms_err_set_mark();
     md = EVP_MD_fetch(ctx->libctx, name, props);
     tpmkms_err_pop_to_mark();
@@ -582,49 +632,64 @@ static int tpmkms_signature_digest_verify_init(void *vctx, const char *mdname,
 
 /* ---- signing ---------------------------------------------------------- */
 
-/* r || s from the TPM to a DER ECDSA-Sig-Value. */
+/*
+ * One DER INTEGER (X.690 8.3) of an unsigned big-endian value: leading
+ * zero bytes dropped, one put back where the top bit is set.  Returns the
+ * bytes written (at most 3 + n).
+ */
+static size_t sig_der_uint(unsigned char *out, const unsigned char *v, size_t n)
+{
+    size_t len;
+
+    while (n > 1 && v[0] == 0) {
+        v++;
+        n--;
+    }
+    len = n + ((v[0] & 0x80) != 0);
+    out[0] = 0x02;
+    out[1] = (unsigned char)len;
+    out[2] = 0;
+    memcpy(out + 2 + (len - n), v, n);
+    return 2 + len;
+}
+
+/*
+ * r || s from the TPM to a DER ECDSA-Sig-Value (RFC 5480), written
+ * directly: through ECDSA_SIG and BIGNUMs it cost more than the rest of a
+ * warm signature's client work.
+ */
 static int sig_ecdsa_to_der(const TPMKMS_SIG_CTX *ctx, const unsigned char *rs,
                             size_t rslen, unsigned char *sig, size_t *siglen,
                             size_t sigsize)
 {
-    ECDSA_SIG *es = ECDSA_SIG_new();
-    BIGNUM *r = NULL, *s = NULL;
-    unsigned char *der = NULL;
-    int derlen = -1, ok = 0;
+    unsigned char body[2 * (3 + TPMKMS_EC_POINT_MAX / 2)];
+    size_t n, hdr;
 
-    if (rslen == 0 || rslen % 2 != 0) {
+    if (rslen == 0 || rslen % 2 != 0 || rslen > TPMKMS_EC_POINT_MAX - 1) {
         TPMKMS_raise(TPMKMS_R_SIGN_FAILED,
                      "%s: the TPM returned a %zu-byte ECDSA signature",
                      sig_label(ctx), rslen);
-        goto out_free;
+        return 0;
     }
-    if (es == NULL
-        || (r = BN_bin2bn(rs, (int)(rslen / 2), NULL)) == NULL
-        || (s = BN_bin2bn(rs + rslen / 2, (int)(rslen / 2), NULL)) == NULL
-        || !ECDSA_SIG_set0(es, r, s)) {
-        BN_free(r);
-        BN_free(s);
-        TPMKMS_raise(TPMKMS_R_INTERNAL, "%s: out of memory", sig_label(ctx));
-        goto out_free;
-    }
-    if ((derlen = i2d_ECDSA_SIG(es, &der)) <= 0) {
-        TPMKMS_raise(TPMKMS_R_INTERNAL, "%s: cannot DER-encode the signature",
-                     sig_label(ctx));
-        goto out_free;
-    }
-    if ((size_t)derlen > sigsize) {
+    n = sig_der_uint(body, rs, rslen / 2);
+    n += sig_der_uint(body + n, rs + rslen / 2, rslen / 2);
+    hdr = n < 0x80 ? 2 : 3;
+    if (hdr + n > sigsize) {
         TPMKMS_raise(TPMKMS_R_BAD_PARAMETER,
-                     "%s: a %d-byte signature does not fit %zu bytes",
-                     sig_label(ctx), derlen, sigsize);
-        goto out_free;
+                     "%s: a %zu-byte signature does not fit %zu bytes",
+                     sig_label(ctx), hdr + n, sigsize);
+        return 0;
     }
-    memcpy(sig, der, (size_t)derlen);
-    *siglen = (size_t)derlen;
-    ok = 1;
-out_free:
-    OPENSSL_free(der);
-    ECDSA_SIG_free(es);
-    return ok;
+    sig[0] = 0x30;
+    if (hdr == 2) {
+        sig[1] = (unsigned char)n;
+    } else {
+        sig[1] = 0x81;
+        sig[2] = (unsigned char)n;
+    }
+    memcpy(sig + hdr, body, n);
+    *siglen = hdr + n;
+    return 1;
 }
 
 /* The TPM's answer, left-padded with zeros to the modulus size. */

@@ -324,6 +324,43 @@ static void ecdsa_digest_sign_gives_der_that_openssl_verifies(void **state)
     }
 }
 
+/* The hand-written DER must equal libcrypto's for r and s whose top bit
+ * is set, that start with zero bytes, or that are zero. */
+static void ecdsa_der_matches_libcrypto_for_awkward_r_and_s(void **state)
+{
+    static const unsigned char fills[][2] = {
+        { 0x80, 0xff }, { 0x00, 0x7f }, { 0x00, 0x00 }, { 0x01, 0x80 },
+        { 0x7f, 0x00 }, { 0xff, 0xff },
+    };
+    TPMKMS_SIG_CTX ctx = { 0 };
+    size_t sizes[] = { 32, 48 };
+
+    for (size_t z = 0; z < 2; z++) {
+        for (size_t f = 0; f < sizeof(fills) / sizeof(fills[0]); f++) {
+            unsigned char rs[96], ours[TPMKMS_SIG_MAX], *theirs = NULL;
+            size_t half = sizes[z], len = 0;
+            ECDSA_SIG *es = ECDSA_SIG_new();
+            int tlen;
+
+            memset(rs, 0, sizeof(rs));
+            /* r: leading fill byte then 0x11s; s: zeros then the other fill */
+            rs[0] = fills[f][0];
+            memset(rs + 1, 0x11, half - 1);
+            memset(rs + half, 0, half);
+            rs[half + 3] = fills[f][1];
+            assert_true(sig_ecdsa_to_der(&ctx, rs, 2 * half, ours, &len,
+                                         sizeof(ours)));
+            ECDSA_SIG_set0(es, BN_bin2bn(rs, (int)half, NULL),
+                           BN_bin2bn(rs + half, (int)half, NULL));
+            tlen = i2d_ECDSA_SIG(es, &theirs);
+            assert_int_equal(len, (size_t)tlen);
+            assert_memory_equal(ours, theirs, len);
+            OPENSSL_free(theirs);
+            ECDSA_SIG_free(es);
+        }
+    }
+}
+
 static void ecdsa_sign_infers_the_digest_from_its_length(void **state)
 {
     TPMKMS_KEY *key = make_key(ec_key("P-256"));
@@ -763,6 +800,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup(ecdsa_digest_sign_gives_der_that_openssl_verifies, setup),
+        cmocka_unit_test_setup(ecdsa_der_matches_libcrypto_for_awkward_r_and_s, setup),
         cmocka_unit_test_setup(ecdsa_sign_infers_the_digest_from_its_length, setup),
         cmocka_unit_test_setup(sign_refuses_input_not_matching_the_set_digest, setup),
         cmocka_unit_test_setup(digest_the_tpm_cannot_sign_with_is_refused_by_name, setup),
