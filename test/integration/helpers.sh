@@ -246,3 +246,19 @@ expect_fail() {
     fi
     printf '   failed as expected (exit %d): %s\n' "$rc" "$(grep -Eim1 -- "$regex" <<<"$seen")"
 }
+
+# expect_exit CODE REGEX CMD...: CMD fails with exactly exit CODE, saying REGEX.
+expect_exit() {
+    local want=$1 regex=$2 out rc=0
+    shift 2
+    out=$("$@" 2>&1 </dev/null) || rc=$?
+    if ((rc != want)); then
+        printf -- '--- output ---\n%s\n---\n' "$out" >&2
+        fail "expected exit $want, got $rc: $*"
+    fi
+    grep -Eqi -- "$regex" <<<"$out" || {
+        printf -- '--- output ---\n%s\n---\n' "$out" >&2
+        fail "no match for /$regex/: $*"
+    }
+    printf '   failed as expected (exit %d): %s\n' "$rc" "$(grep -Eim1 -- "$regex" <<<"$out")"
+}

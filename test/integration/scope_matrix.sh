@@ -24,22 +24,6 @@ TPM=(-provider tpmkms -provider default)
 MSTORE=$TPMKMS_MACHINE_STORE
 RSTORE=$XDG_DATA_HOME/tpmkms                # root's user store
 
-# expect_exit CODE REGEX CMD...: CMD fails with exactly exit CODE, saying REGEX.
-expect_exit() {
-    local want=$1 regex=$2 out rc=0
-    shift 2
-    out=$("$@" 2>&1 </dev/null) || rc=$?
-    if ((rc != want)); then
-        printf -- '--- output ---\n%s\n---\n' "$out" >&2
-        fail "expected exit $want, got $rc: $*"
-    fi
-    grep -Eqi -- "$regex" <<<"$out" || {
-        printf -- '--- output ---\n%s\n---\n' "$out" >&2
-        fail "no match for /$regex/: $*"
-    }
-    printf '   failed as expected (exit %d): %s\n' "$rc" "$(grep -Eim1 -- "$regex" <<<"$out")"
-}
-
 # mode_is PATH OWNER:GROUP MODE
 mode_is() {
     local got

@@ -21,6 +21,7 @@
 #include <openssl/crypto.h>
 #include <openssl/err.h>
 #include "record.h"
+#include "test_util.h"
 
 static char root[64];
 static char user_store[128];
@@ -59,23 +60,6 @@ static int teardown(void **state)
 {
     (void)state;
     return nftw(root, rm_one, 16, FTW_DEPTH | FTW_PHYS);
-}
-
-static int last_reason(void)
-{
-    unsigned long e = ERR_peek_last_error();
-
-    return e == 0 ? 0 : ERR_GET_REASON(e);
-}
-
-static const char *last_message(void)
-{
-    const char *data = NULL;
-    int flags = 0;
-
-    if (ERR_peek_last_error_data(&data, &flags) == 0 || data == NULL)
-        return "";
-    return data;
 }
 
 #define assert_message_has(word) do {                                   \

@@ -17,6 +17,7 @@
 #include <openssl/err.h>
 #include <openssl/objects.h>
 #include "tss2key.h"
+#include "test_util.h"
 
 /* ---- an independent definition of TPMKey with libcrypto's templates ---- */
 
@@ -47,23 +48,6 @@ static int setup(void **state)
     (void)state;
     ERR_clear_error();
     return 0;
-}
-
-static int last_reason(void)
-{
-    unsigned long e = ERR_peek_last_error();
-
-    return e == 0 ? 0 : ERR_GET_REASON(e);
-}
-
-static const char *last_message(void)
-{
-    const char *data = NULL;
-    int flags = 0;
-
-    if (ERR_peek_last_error_data(&data, &flags) == 0 || data == NULL)
-        return "";
-    return data;
 }
 
 static unsigned char small_pub[] = { 0x00, 0x02, 0xaa, 0xbb };

@@ -14,29 +14,13 @@
 #include <openssl/crypto.h>
 #include <openssl/err.h>
 #include "uri.h"
+#include "test_util.h"
 
 static int setup(void **state)
 {
     (void)state;
     ERR_clear_error();
     return 0;
-}
-
-static int last_reason(void)
-{
-    unsigned long e = ERR_peek_last_error();
-
-    return e == 0 ? 0 : ERR_GET_REASON(e);
-}
-
-static const char *last_message(void)
-{
-    const char *data = NULL;
-    int flags = 0;
-
-    if (ERR_peek_last_error_data(&data, &flags) == 0 || data == NULL)
-        return "";
-    return data;
 }
 
 /* Parsing text fails with BAD_URI and a message containing each word. */
