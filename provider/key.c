@@ -6,7 +6,10 @@
 #include <time.h>
 #include <unistd.h>
 #include <sys/stat.h>
+#include <openssl/core_names.h>
+#include <openssl/core_object.h>
 #include <openssl/crypto.h>
+#include <openssl/params.h>
 #include <openssl/evp.h>
 #include <openssl/err.h>
 #include "key.h"
@@ -57,6 +60,23 @@ void tpmkms_key_free(TPMKMS_KEY *key)
     EVP_PKEY_free(key->soft);
     CRYPTO_THREAD_lock_free(key->refcnt_lock);
     OPENSSL_free(key);
+}
+
+int tpmkms_key_hand_out(TPMKMS_KEY *key, OSSL_CALLBACK *object_cb,
+                        void *object_cbarg)
+{
+    int object_type = OSSL_OBJECT_PKEY;
+    OSSL_PARAM params[5];
+
+    params[0] = OSSL_PARAM_construct_int(OSSL_OBJECT_PARAM_TYPE, &object_type);
+    params[1] = OSSL_PARAM_construct_utf8_string(OSSL_OBJECT_PARAM_DATA_TYPE,
+                    (char *)tpmkms_alg_keytype(key->pub.alg), 0);
+    params[2] = OSSL_PARAM_construct_octet_string(OSSL_OBJECT_PARAM_REFERENCE,
+                                                  &key, sizeof(key));
+    params[3] = OSSL_PARAM_construct_utf8_string(OSSL_OBJECT_PARAM_DESC,
+                                                 key->uri, 0);
+    params[4] = OSSL_PARAM_construct_end();
+    return object_cb(params, object_cbarg);
 }
 
 tpmkms_rc tpmkms_key_set_auth(TPMKMS_KEY *key, const void *auth, size_t len)

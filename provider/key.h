@@ -5,6 +5,7 @@
 #ifndef TPMKMS_KEY_H
 #define TPMKMS_KEY_H
 
+#include <openssl/core.h>
 #include <openssl/crypto.h>
 #include <openssl/types.h>
 #include "backend.h"
@@ -49,6 +50,14 @@ tpmkms_rc tpmkms_key_open(TPMKMS_CTX *ctx, const TPMKMS_URI *uri,
 /* Makes a key of a TSS2 PRIVATE KEY blob (key files); label for errors. */
 tpmkms_rc tpmkms_key_from_blob(TPMKMS_CTX *ctx, const TPMKMS_KEYBLOB *blob,
                                const char *label, TPMKMS_KEY **out);
+
+/*
+ * Hands a key to OpenSSL as an OSSL_OBJECT_PKEY by reference (the key
+ * pointer), as the store loader and the decoder do: keymgmt's load takes
+ * its own reference during object_cb.  Returns object_cb's answer.
+ */
+int tpmkms_key_hand_out(TPMKMS_KEY *key, OSSL_CALLBACK *object_cb,
+                        void *object_cbarg);
 
 /* Sets (copies) the auth value; NULL clears it. */
 tpmkms_rc tpmkms_key_set_auth(TPMKMS_KEY *key, const void *auth, size_t len);

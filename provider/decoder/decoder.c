@@ -331,8 +331,6 @@ static int der_decode(void *vctx, OSSL_CORE_BIO *cin, int selection,
     TPMKMS_KEY *key = NULL;
     unsigned char *der = NULL;
     size_t der_len = 0;
-    int object_type = OSSL_OBJECT_PKEY;
-    OSSL_PARAM params[5];
     int ok = 0, parsed;
 
     if (!read_input(ctx, cin, &der, &der_len))
@@ -353,16 +351,8 @@ static int der_decode(void *vctx, OSSL_CORE_BIO *cin, int selection,
     if (check_tpm(tctx, key) != TPMKMS_R_OK)
         goto out;
     TPMKMS_debug("decoded %s", key->uri);
-    params[0] = OSSL_PARAM_construct_int(OSSL_OBJECT_PARAM_TYPE, &object_type);
-    params[1] = OSSL_PARAM_construct_utf8_string(OSSL_OBJECT_PARAM_DATA_TYPE,
-                    (char *)tpmkms_alg_keytype(key->pub.alg), 0);
-    params[2] = OSSL_PARAM_construct_octet_string(OSSL_OBJECT_PARAM_REFERENCE,
-                                                  &key, sizeof(key));
-    params[3] = OSSL_PARAM_construct_utf8_string(OSSL_OBJECT_PARAM_DESC,
-                                                 key->uri, 0);
-    params[4] = OSSL_PARAM_construct_end();
     /* keymgmt's load takes its own reference during the callback. */
-    ok = object_cb(params, object_cbarg);
+    ok = tpmkms_key_hand_out(key, object_cb, object_cbarg);
  out:
     tpmkms_key_free(key);
     tpmkms_keyblob_clear(&blob);

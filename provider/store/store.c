@@ -141,8 +141,6 @@ static int load_key(TPMKMS_STORE_CTX *ctx, OSSL_CALLBACK *object_cb,
                     void *pw_cbarg)
 {
     TPMKMS_KEY *key = ctx->key;
-    OSSL_PARAM params[5];
-    int object_type = OSSL_OBJECT_PKEY;
     int ok;
 
     ctx->key = NULL;
@@ -152,16 +150,8 @@ static int load_key(TPMKMS_STORE_CTX *ctx, OSSL_CALLBACK *object_cb,
         tpmkms_key_free(key);
         return 0;
     }
-    params[0] = OSSL_PARAM_construct_int(OSSL_OBJECT_PARAM_TYPE, &object_type);
-    params[1] = OSSL_PARAM_construct_utf8_string(OSSL_OBJECT_PARAM_DATA_TYPE,
-                    (char *)tpmkms_alg_keytype(key->pub.alg), 0);
-    params[2] = OSSL_PARAM_construct_octet_string(OSSL_OBJECT_PARAM_REFERENCE,
-                                                  &key, sizeof(key));
-    params[3] = OSSL_PARAM_construct_utf8_string(OSSL_OBJECT_PARAM_DESC,
-                                                 key->uri, 0);
-    params[4] = OSSL_PARAM_construct_end();
     /* keymgmt's load takes its own reference during the callback. */
-    ok = object_cb(params, object_cbarg);
+    ok = tpmkms_key_hand_out(key, object_cb, object_cbarg);
     tpmkms_key_free(key);
     return ok;
 }
