@@ -1530,59 +1530,51 @@ static tpmkms_rc esys_open(ESYS_STATE *st, const char *label)
     return TPMKMS_R_OK;
 }
 
-static void esys_disconnect(void *state)
+/*
+ * Frees a connection's state.  flush: flush what we loaded first (an
+ * orderly disconnect).  close_tcti: finalize the TCTI too.
+ */
+static void esys_free_state(ESYS_STATE *st, int flush, int close_tcti)
 {
-    ESYS_STATE *st = state;
-
     if (st == NULL)
         return;
     if (st->ctx != NULL) {
-        flush_all_keys(st);
-        if (srk_is_transient(st))
-            flush_tr(st, &st->srk);
+        if (flush) {
+            flush_all_keys(st);
+            if (srk_is_transient(st))
+                flush_tr(st, &st->srk);
+        }
         Esys_Finalize(&st->ctx);    /* frees ESYS memory; sends nothing */
     }
-    if (st->tcti != NULL)
+    if (close_tcti && st->tcti != NULL)
         Tss2_TctiLdr_Finalize(&st->tcti);
     OPENSSL_free(st->persist);
     OPENSSL_free(st);
 }
 
+static void esys_disconnect(void *state)
+{
+    esys_free_state(state, 1, 1);
+}
+
 /*
- * In a forked child.  Esys_Finalize only frees memory (no command); the
- * TCTI is leaked on purpose: finalizing it may talk on the socket the
- * parent still uses (mssim sends a session end) or touch threads that did
- * not survive fork() (tabrmd's D-Bus connection).
+ * In a forked child: no command is sent, and the TCTI is leaked on
+ * purpose: finalizing it may talk on the socket the parent still uses
+ * (mssim sends a session end) or touch threads that did not survive
+ * fork() (tabrmd's D-Bus connection).
  */
 static void esys_abandon(void *state)
 {
-    ESYS_STATE *st = state;
-
-    if (st == NULL)
-        return;
-    if (st->ctx != NULL)
-        Esys_Finalize(&st->ctx);
-    OPENSSL_free(st->persist);
-    OPENSSL_free(st);
+    esys_free_state(state, 0, 0);
 }
 
 /*
- * The connection broke: free ESYS and close the TCTI without sending a
- * command (there is nobody to flush to; a resource manager or the TPM's
- * reset cleans up what was loaded).
+ * The connection broke: nothing to flush to (a resource manager or the
+ * TPM's reset cleans up what was loaded); close the TCTI.
  */
 static void esys_drop(void *state)
 {
-    ESYS_STATE *st = state;
-
-    if (st == NULL)
-        return;
-    if (st->ctx != NULL)
-        Esys_Finalize(&st->ctx);
-    if (st->tcti != NULL)
-        Tss2_TctiLdr_Finalize(&st->tcti);
-    OPENSSL_free(st->persist);
-    OPENSSL_free(st);
+    esys_free_state(state, 0, 1);
 }
 
 static tpmkms_rc esys_create_key(void *state,
