@@ -6,6 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#ifndef _WIN32
+# include <pthread.h>
+#endif
 #include <openssl/crypto.h>
 #include "backend.h"
 #include "debug.h"
@@ -19,7 +22,82 @@ struct tpmkms_backend_st {
     void *state;                /* NULL until the first command */
     pid_t pid;                  /* the process that connected */
     uint64_t generation;        /* bumped on every connect */
+    struct tpmkms_backend_st *next;  /* the fork registry */
 };
+
+#ifndef _WIN32
+/*
+ * fork() while another thread is inside a command sequence would leave
+ * that backend's lock held for good in the child, which has no such
+ * thread.  Every live backend is registered; around fork() the forking
+ * thread takes all their locks (waiting for commands in flight to end)
+ * and releases them on both sides, so the child starts with free locks
+ * and, at its first command, a connection of its own.
+ */
+static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_once_t registry_once = PTHREAD_ONCE_INIT;
+static TPMKMS_BACKEND *registry;
+
+static void fork_prepare(void)
+{
+    pthread_mutex_lock(&registry_lock);
+    for (TPMKMS_BACKEND *b = registry; b != NULL; b = b->next)
+        CRYPTO_THREAD_write_lock(b->lock);
+}
+
+static void fork_parent(void)
+{
+    for (TPMKMS_BACKEND *b = registry; b != NULL; b = b->next)
+        CRYPTO_THREAD_unlock(b->lock);
+    pthread_mutex_unlock(&registry_lock);
+}
+
+/*
+ * In the child the forking thread has a new thread id, and glibc's rwlock
+ * would take its unlock for a reader's: each lock is replaced by a fresh
+ * one instead (the old one, held, is left behind: a few bytes per fork).
+ */
+static void fork_child(void)
+{
+    for (TPMKMS_BACKEND *b = registry; b != NULL; b = b->next) {
+        CRYPTO_RWLOCK *fresh = CRYPTO_THREAD_lock_new();
+
+        if (fresh != NULL)
+            b->lock = fresh;
+        else
+            CRYPTO_THREAD_unlock(b->lock);
+    }
+    pthread_mutex_init(&registry_lock, NULL);
+}
+
+static void registry_init(void)
+{
+    pthread_atfork(fork_prepare, fork_parent, fork_child);
+}
+
+static void registry_add(TPMKMS_BACKEND *b)
+{
+    pthread_once(&registry_once, registry_init);
+    pthread_mutex_lock(&registry_lock);
+    b->next = registry;
+    registry = b;
+    pthread_mutex_unlock(&registry_lock);
+}
+
+static void registry_remove(TPMKMS_BACKEND *b)
+{
+    pthread_mutex_lock(&registry_lock);
+    for (TPMKMS_BACKEND **p = &registry; *p != NULL; p = &(*p)->next)
+        if (*p == b) {
+            *p = b->next;
+            break;
+        }
+    pthread_mutex_unlock(&registry_lock);
+}
+#else
+static void registry_add(TPMKMS_BACKEND *b) { (void)b; }
+static void registry_remove(TPMKMS_BACKEND *b) { (void)b; }
+#endif
 
 TPMKMS_BACKEND *tpmkms_backend_new(const TPMKMS_BACKEND_METHOD *meth,
                                    const char *tcti_conf)
@@ -36,6 +114,7 @@ TPMKMS_BACKEND *tpmkms_backend_new(const TPMKMS_BACKEND_METHOD *meth,
         goto err;
     if (tcti_conf != NULL && (b->tcti = OPENSSL_strdup(tcti_conf)) == NULL)
         goto err;
+    registry_add(b);
     return b;
  err:
     TPMKMS_raise(TPMKMS_R_INTERNAL, "out of memory creating the TPM backend");
@@ -60,6 +139,8 @@ void tpmkms_backend_free(TPMKMS_BACKEND *b)
         if (!CRYPTO_atomic_add(&b->refcnt, -1, &n, b->refcnt_lock) || n > 0)
             return;
     }
+    if (b->lock != NULL && b->refcnt_lock != NULL)
+        registry_remove(b);
     if (b->state != NULL) {
         if (b->pid == getpid())
             b->meth->disconnect(b->state);

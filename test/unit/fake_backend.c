@@ -4,6 +4,7 @@
  * object kept loaded between signatures.
  */
 #include <string.h>
+#include <unistd.h>
 #include <openssl/core_names.h>
 #include <openssl/ec.h>
 #include <openssl/evp.h>
@@ -14,6 +15,7 @@
 FAKE_COUNTS fake_counts;
 tpmkms_rc fake_fail_next_sign;
 tpmkms_rc fake_fail_next_connect;
+unsigned fake_sign_delay_us;
 
 typedef struct {
     int id;
@@ -24,6 +26,7 @@ void fake_backend_reset(void)
     memset(&fake_counts, 0, sizeof(fake_counts));
     fake_fail_next_sign = 0;
     fake_fail_next_connect = 0;
+    fake_sign_delay_us = 0;
 }
 
 static tpmkms_rc fake_connect(const char *tcti, void **state)
@@ -156,6 +159,8 @@ static tpmkms_rc fake_sign(void *state, TPMKMS_KEYREF *key, tpmkms_scheme scheme
         key->loaded = blob_key(&key->blob);
     }
     fake_counts.signs++;
+    if (fake_sign_delay_us != 0)
+        usleep(fake_sign_delay_us);
     pctx = EVP_PKEY_CTX_new(key->loaded, NULL);
     ok = pctx != NULL && EVP_PKEY_sign_init(pctx) > 0;
     if (ok && scheme == TPMKMS_SCHEME_RSA_PKCS1)

@@ -19,6 +19,8 @@ extern FAKE_COUNTS fake_counts;
 /* The next sign (or connect) fails with this reason, raised; 0: none. */
 extern tpmkms_rc fake_fail_next_sign;
 extern tpmkms_rc fake_fail_next_connect;
+/* Each sign takes this long (microseconds): a command in flight. */
+extern unsigned fake_sign_delay_us;
 
 const TPMKMS_BACKEND_METHOD *fake_backend_method(void);
 void fake_backend_reset(void);

@@ -233,6 +233,55 @@ static void one_key_signs_from_many_threads_at_once(void **state)
     tpmkms_backend_free(b);
 }
 
+static volatile int keep_signing;
+
+static void *sign_until_told(void *arg)
+{
+    TPMKMS_KEY *key = arg;
+    unsigned char sig[TPMKMS_SIG_MAX];
+    size_t siglen;
+
+    while (keep_signing)
+        tpmkms_key_sign(key, TPMKMS_SCHEME_ECDSA, TPMKMS_HASH_SHA256, digest,
+                        sizeof(digest), sig, &siglen);
+    return NULL;
+}
+
+static void fork_while_another_thread_signs_leaves_the_child_a_free_lock(void **state)
+{
+    TPMKMS_BACKEND *b = tpmkms_backend_new(fake_backend_method(), NULL);
+    TPMKMS_KEY *key = fake_key(b, 0);
+    pthread_t t;
+    int stuck = 0;
+
+    fake_sign_delay_us = 2000;     /* the other thread is mostly mid-command */
+    keep_signing = 1;
+    assert_int_equal(pthread_create(&t, NULL, sign_until_told, key), 0);
+    usleep(10000);
+    for (int i = 0; i < 20; i++) {
+        int status;
+        pid_t pid = fork();
+
+        assert_true(pid >= 0);
+        if (pid == 0) {
+            unsigned char sig[TPMKMS_SIG_MAX];
+            size_t siglen;
+
+            alarm(5);               /* a held lock would hang here */
+            _exit(tpmkms_key_sign(key, TPMKMS_SCHEME_ECDSA, TPMKMS_HASH_SHA256,
+                                  digest, sizeof(digest), sig, &siglen)
+                  != TPMKMS_R_OK);
+        }
+        assert_int_equal(waitpid(pid, &status, 0), pid);
+        stuck += !(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    }
+    keep_signing = 0;
+    pthread_join(t, NULL);
+    assert_int_equal(stuck, 0);
+    tpmkms_key_free(key);
+    tpmkms_backend_free(b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -244,6 +293,7 @@ int main(void)
         cmocka_unit_test_setup(forked_child_reconnects_and_reloads_without_using_parent_objects, setup),
         cmocka_unit_test_setup(broken_connection_is_dropped_and_the_next_call_reconnects, setup),
         cmocka_unit_test_setup(one_key_signs_from_many_threads_at_once, setup),
+        cmocka_unit_test_setup(fork_while_another_thread_signs_leaves_the_child_a_free_lock, setup),
     };
 
     tpmkms_err_init_standalone();
