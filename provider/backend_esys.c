@@ -42,6 +42,7 @@
  * failures are never retried.
  */
 #include <stdatomic.h>
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -609,21 +610,70 @@ static tpmkms_rc raise_tss(ESYS_STATE *st, TSS2_RC rc, tpmkms_rc dflt,
     return reason;
 }
 
+/*
+ * The owner hierarchy's auth value, for the few owner commands (the SRK's
+ * CreatePrimary, EvictControl): the first line of the file that
+ * TPMKMS_OWNER_AUTH_FILE names, if set.  Set just before the command and
+ * cleared (in ESYS and in memory) right after it.
+ */
+static tpmkms_rc owner_auth_begin(ESYS_STATE *st, const char *label)
+{
+    const char *path = getenv("TPMKMS_OWNER_AUTH_FILE");
+    char line[sizeof(((TPM2B_AUTH *)0)->buffer) + 3];
+    TPM2B_AUTH auth;
+    size_t len;
+    FILE *f;
+
+    if (path == NULL || *path == '\0')
+        return TPMKMS_R_OK;
+    if ((f = fopen(path, "r")) == NULL) {
+        TPMKMS_raise(TPMKMS_R_BAD_PARAMETER,
+                     "%s: cannot read the owner auth file %s "
+                     "(TPMKMS_OWNER_AUTH_FILE): %s",
+                     label != NULL ? label : "tpmkms", path, strerror(errno));
+        return TPMKMS_R_BAD_PARAMETER;
+    }
+    memset(line, 0, sizeof(line));
+    if (fgets(line, sizeof(line), f) == NULL)
+        line[0] = '\0';
+    fclose(f);
+    len = strcspn(line, "\r\n");
+    if (len > sizeof(auth.buffer)) {
+        OPENSSL_cleanse(line, sizeof(line));
+        TPMKMS_raise(TPMKMS_R_BAD_PARAMETER,
+                     "%s: the owner auth in %s is longer than %zu bytes",
+                     label != NULL ? label : "tpmkms", path,
+                     sizeof(auth.buffer));
+        return TPMKMS_R_BAD_PARAMETER;
+    }
+    memset(&auth, 0, sizeof(auth));
+    auth.size = (UINT16)len;
+    memcpy(auth.buffer, line, len);
+    Esys_TR_SetAuth(st->ctx, ESYS_TR_RH_OWNER, &auth);
+    OPENSSL_cleanse(line, sizeof(line));
+    OPENSSL_cleanse(&auth, sizeof(auth));
+    return TPMKMS_R_OK;
+}
+
+static void owner_auth_end(ESYS_STATE *st)
+{
+    TPM2B_AUTH none;
+
+    memset(&none, 0, sizeof(none));
+    Esys_TR_SetAuth(st->ctx, ESYS_TR_RH_OWNER, &none);
+}
+
 /* Owner-hierarchy commands: an auth failure means the owner has an auth. */
 static tpmkms_rc raise_owner(ESYS_STATE *st, TSS2_RC rc, const char *label,
                              const char *cmd, const char *what)
 {
     if (rc_is_auth(rc)) {
-        /*
-         * TODO: take the owner auth (a CLI option / config) for setup,
-         * persist and evict.  Until then a TPM with an owner auth value
-         * cannot be set up by tpmkms.
-         */
         TPMKMS_raise(TPMKMS_R_AUTH_FAILED,
                      "%s: %s failed: 0x%08x (%s) — the TPM's owner hierarchy "
-                     "has an auth value; this needs the owner auth, which "
-                     "tpmkms does not take yet; not retried: each failure "
-                     "may count toward the dictionary-attack lockout",
+                     "has an auth value that was not given or is wrong: put "
+                     "it in a file named by TPMKMS_OWNER_AUTH_FILE; not "
+                     "retried: each failure may count toward the "
+                     "dictionary-attack lockout",
                      label != NULL ? label : "tpmkms", cmd, (unsigned)rc,
                      Tss2_RC_Decode(rc));
         return TPMKMS_R_AUTH_FAILED;
@@ -1094,11 +1144,14 @@ static tpmkms_rc create_primary(ESYS_STATE *st, const char *label,
     for (;;) {
         make_room(st, 1, 0);
         TPMKMS_debug("TPM2_CreatePrimary(owner, TCG ECC P-256 SRK)");
+        if (owner_auth_begin(st, label) != TPMKMS_R_OK)
+            return TPMKMS_R_BAD_PARAMETER;
         ESYS_RETRY(rc, Esys_CreatePrimary(st->ctx, ESYS_TR_RH_OWNER,
                                           ESYS_TR_PASSWORD, ESYS_TR_NONE,
                                           ESYS_TR_NONE, &sens, &tmpl,
                                           &outside, &pcrs, out, NULL, NULL,
                                           NULL, NULL));
+        owner_auth_end(st);
         if (rc == TSS2_RC_SUCCESS)
             return TPMKMS_R_OK;
         if (tpm_base(rc) == TPM2_RC_OBJECT_MEMORY
@@ -2033,9 +2086,15 @@ static tpmkms_rc esys_persist(void *state, const TPMKMS_KEYBLOB *blob,
     snprintf(cmd, sizeof(cmd), "TPM2_EvictControl (persist at 0x%08x)",
              handle);
     TPMKMS_debug("%s", cmd);
+    if ((r = owner_auth_begin(st, label)) != TPMKMS_R_OK) {
+        flush_tr(st, &tr);
+        release_if_shared(st);
+        return r;
+    }
     ESYS_RETRY(rc, Esys_EvictControl(st->ctx, ESYS_TR_RH_OWNER, tr,
                                      ESYS_TR_PASSWORD, ESYS_TR_NONE,
                                      ESYS_TR_NONE, handle, &ptr));
+    owner_auth_end(st);
     flush_tr(st, &tr);
     release_if_shared(st);
     if (rc != TSS2_RC_SUCCESS) {
@@ -2083,9 +2142,12 @@ static tpmkms_rc esys_evict(void *state, uint32_t handle, const char *label)
                          NULL);
     snprintf(cmd, sizeof(cmd), "TPM2_EvictControl (evict 0x%08x)", handle);
     TPMKMS_debug("%s", cmd);
+    if ((r = owner_auth_begin(st, label)) != TPMKMS_R_OK)
+        return r;
     ESYS_RETRY(rc, Esys_EvictControl(st->ctx, ESYS_TR_RH_OWNER, tr,
                                      ESYS_TR_PASSWORD, ESYS_TR_NONE,
                                      ESYS_TR_NONE, handle, &none));
+    owner_auth_end(st);
     if (rc != TSS2_RC_SUCCESS)
         return raise_owner(st, rc, label, cmd, NULL);
     persistent_forget(st, handle);
@@ -2308,9 +2370,15 @@ static tpmkms_rc esys_setup(void *state, tpmkms_setup_result *result)
         ours = 1;
     }
     TPMKMS_debug("TPM2_EvictControl(SRK -> 0x81000001)");
+    if ((r = owner_auth_begin(st, label)) != TPMKMS_R_OK) {
+        if (ours)
+            flush_tr(st, &tr);
+        return r;
+    }
     ESYS_RETRY(rc, Esys_EvictControl(st->ctx, ESYS_TR_RH_OWNER, tr,
                                      ESYS_TR_PASSWORD, ESYS_TR_NONE,
                                      ESYS_TR_NONE, TPMKMS_SRK_HANDLE, &ptr));
+    owner_auth_end(st);
     if (rc != TSS2_RC_SUCCESS) {
         if (ours)
             flush_tr(st, &tr);

@@ -104,10 +104,18 @@ gone pa
 has_handle 0x81000012
 step "deleting it again: key not found (exit 2), not the same failure"
 expect_exit 2 "key not found: key 'pa' not found" tpmkms delete 'tpmkms:name=pa'
-step "the leftover handle goes with tpmkms delete tpmkms:handle=..."
-tpm2_changeauth -c o -p owner-secret
-tpmkms delete 'tpmkms:handle=0x81000012'
+step "the leftover handle goes with tpmkms delete tpmkms:handle=..., given the owner auth in TPMKMS_OWNER_AUTH_FILE"
+printf 'not-the-secret\n' >"$W/owner.bad"
+printf 'owner-secret\n' >"$W/owner.pw"
+chmod 600 "$W/owner.bad" "$W/owner.pw"
+TPMKMS_OWNER_AUTH_FILE=$W/owner.bad expect_fail 'authorization failed.*TPMKMS_OWNER_AUTH_FILE' \
+    tpmkms delete 'tpmkms:handle=0x81000012'
+has_handle 0x81000012
+TPMKMS_OWNER_AUTH_FILE=$W/no-such-file expect_fail 'cannot read the owner auth file .*no-such-file' \
+    tpmkms delete 'tpmkms:handle=0x81000012'
+TPMKMS_OWNER_AUTH_FILE=$W/owner.pw tpmkms delete 'tpmkms:handle=0x81000012'
 lacks_handle 0x81000012
+tpm2_changeauth -c o -p owner-secret
 expect_exit 2 'no persistent object at 0x81000012' tpmkms delete 'tpmkms:handle=0x81000012'
 
 step "swtpm stopped: partial delete, exit 3, naming the handle; a second delete is key not found"
