@@ -663,6 +663,27 @@ static void owner_auth_end(ESYS_STATE *st)
     Esys_TR_SetAuth(st->ctx, ESYS_TR_RH_OWNER, &none);
 }
 
+/*
+ * TPM2_EvictControl under the owner's auth: obj made persistent at handle
+ * (*out its new ESYS_TR), or, for a persistent obj, evicted.  Returns a
+ * raised reason if the owner auth could not be read (nothing was sent),
+ * else TPMKMS_R_OK with the command's answer in *rc.
+ */
+static tpmkms_rc owner_evict_control(ESYS_STATE *st, const char *label,
+                                     ESYS_TR obj, TPM2_HANDLE handle,
+                                     ESYS_TR *out, TSS2_RC *rc)
+{
+    tpmkms_rc r = owner_auth_begin(st, label);
+
+    if (r != TPMKMS_R_OK)
+        return r;
+    ESYS_RETRY(*rc, Esys_EvictControl(st->ctx, ESYS_TR_RH_OWNER, obj,
+                                      ESYS_TR_PASSWORD, ESYS_TR_NONE,
+                                      ESYS_TR_NONE, handle, out));
+    owner_auth_end(st);
+    return TPMKMS_R_OK;
+}
+
 /* Owner-hierarchy commands: an auth failure means the owner has an auth. */
 static tpmkms_rc raise_owner(ESYS_STATE *st, TSS2_RC rc, const char *label,
                              const char *cmd, const char *what)
@@ -2086,17 +2107,11 @@ static tpmkms_rc esys_persist(void *state, const TPMKMS_KEYBLOB *blob,
     snprintf(cmd, sizeof(cmd), "TPM2_EvictControl (persist at 0x%08x)",
              handle);
     TPMKMS_debug("%s", cmd);
-    if ((r = owner_auth_begin(st, label)) != TPMKMS_R_OK) {
-        flush_tr(st, &tr);
-        release_if_shared(st);
-        return r;
-    }
-    ESYS_RETRY(rc, Esys_EvictControl(st->ctx, ESYS_TR_RH_OWNER, tr,
-                                     ESYS_TR_PASSWORD, ESYS_TR_NONE,
-                                     ESYS_TR_NONE, handle, &ptr));
-    owner_auth_end(st);
+    r = owner_evict_control(st, label, tr, handle, &ptr, &rc);
     flush_tr(st, &tr);
     release_if_shared(st);
+    if (r != TPMKMS_R_OK)
+        return r;
     if (rc != TSS2_RC_SUCCESS) {
         if (tpm_base(rc) == TPM2_RC_NV_DEFINED) {
             TPMKMS_raise(TPMKMS_R_KEY_EXISTS,
@@ -2142,12 +2157,9 @@ static tpmkms_rc esys_evict(void *state, uint32_t handle, const char *label)
                          NULL);
     snprintf(cmd, sizeof(cmd), "TPM2_EvictControl (evict 0x%08x)", handle);
     TPMKMS_debug("%s", cmd);
-    if ((r = owner_auth_begin(st, label)) != TPMKMS_R_OK)
+    if ((r = owner_evict_control(st, label, tr, handle, &none, &rc))
+        != TPMKMS_R_OK)
         return r;
-    ESYS_RETRY(rc, Esys_EvictControl(st->ctx, ESYS_TR_RH_OWNER, tr,
-                                     ESYS_TR_PASSWORD, ESYS_TR_NONE,
-                                     ESYS_TR_NONE, handle, &none));
-    owner_auth_end(st);
     if (rc != TSS2_RC_SUCCESS)
         return raise_owner(st, rc, label, cmd, NULL);
     persistent_forget(st, handle);
@@ -2370,15 +2382,12 @@ static tpmkms_rc esys_setup(void *state, tpmkms_setup_result *result)
         ours = 1;
     }
     TPMKMS_debug("TPM2_EvictControl(SRK -> 0x81000001)");
-    if ((r = owner_auth_begin(st, label)) != TPMKMS_R_OK) {
+    if ((r = owner_evict_control(st, label, tr, TPMKMS_SRK_HANDLE, &ptr, &rc))
+        != TPMKMS_R_OK) {
         if (ours)
             flush_tr(st, &tr);
         return r;
     }
-    ESYS_RETRY(rc, Esys_EvictControl(st->ctx, ESYS_TR_RH_OWNER, tr,
-                                     ESYS_TR_PASSWORD, ESYS_TR_NONE,
-                                     ESYS_TR_NONE, TPMKMS_SRK_HANDLE, &ptr));
-    owner_auth_end(st);
     if (rc != TSS2_RC_SUCCESS) {
         if (ours)
             flush_tr(st, &tr);
