@@ -1312,19 +1312,29 @@ out_bad:
     return 0;
 }
 
+/*
+ * A software key's operation answers with its own provider's tables; a
+ * TPM key's with ours.
+ */
+static const OSSL_PARAM *sig_params_or_soft(void *vctx, const OSSL_PARAM *ours,
+                                            int settable)
+{
+    if (vctx == NULL || !sig_is_soft(vctx))
+        return ours;
+    return settable ? EVP_PKEY_CTX_settable_params(sig_soft_pctx(vctx))
+                    : EVP_PKEY_CTX_gettable_params(sig_soft_pctx(vctx));
+}
+
 static const OSSL_PARAM sig_ecdsa_gettable[] = {
     OSSL_PARAM_utf8_string(OSSL_SIGNATURE_PARAM_DIGEST, NULL, 0),
     OSSL_PARAM_octet_string(OSSL_SIGNATURE_PARAM_ALGORITHM_ID, NULL, 0),
     OSSL_PARAM_END
 };
 
-/* A software key's operation answers with its provider's tables. */
 static const OSSL_PARAM *tpmkms_ecdsa_gettable_ctx_params(void *vctx,
                                                           void *provctx)
 {
-    if (vctx != NULL && sig_is_soft(vctx))
-        return EVP_PKEY_CTX_gettable_params(sig_soft_pctx(vctx));
-    return sig_ecdsa_gettable;
+    return sig_params_or_soft(vctx, sig_ecdsa_gettable, 0);
 }
 
 static const OSSL_PARAM sig_rsa_gettable[] = {
@@ -1339,9 +1349,7 @@ static const OSSL_PARAM sig_rsa_gettable[] = {
 static const OSSL_PARAM *tpmkms_rsa_gettable_ctx_params(void *vctx,
                                                         void *provctx)
 {
-    if (vctx != NULL && sig_is_soft(vctx))
-        return EVP_PKEY_CTX_gettable_params(sig_soft_pctx(vctx));
-    return sig_rsa_gettable;
+    return sig_params_or_soft(vctx, sig_rsa_gettable, 0);
 }
 
 /* pad-mode: "pkcs1"/1 or "pss"/6; the TPM signs with nothing else. */
@@ -1557,9 +1565,7 @@ static const OSSL_PARAM sig_ecdsa_settable[] = {
 static const OSSL_PARAM *tpmkms_ecdsa_settable_ctx_params(void *vctx,
                                                           void *provctx)
 {
-    if (vctx != NULL && sig_is_soft(vctx))
-        return EVP_PKEY_CTX_settable_params(sig_soft_pctx(vctx));
-    return sig_ecdsa_settable;
+    return sig_params_or_soft(vctx, sig_ecdsa_settable, 1);
 }
 
 static const OSSL_PARAM sig_rsa_settable[] = {
@@ -1574,9 +1580,7 @@ static const OSSL_PARAM sig_rsa_settable[] = {
 static const OSSL_PARAM *tpmkms_rsa_settable_ctx_params(void *vctx,
                                                         void *provctx)
 {
-    if (vctx != NULL && sig_is_soft(vctx))
-        return EVP_PKEY_CTX_settable_params(sig_soft_pctx(vctx));
-    return sig_rsa_settable;
+    return sig_params_or_soft(vctx, sig_rsa_settable, 1);
 }
 
 /* ---- dispatch --------------------------------------------------------- */
