@@ -1468,6 +1468,17 @@ static tpmkms_rc key_tr(ESYS_STATE *st, TPMKMS_KEYREF *key, ESYS_KEY *ek,
     return TPMKMS_R_OK;
 }
 
+/*
+ * Whether the key's auth value must be handed to ESYS for a command.  An
+ * ESYS_TR's own copy is empty when it is made (Load, ReadPublic) and
+ * emptied again after every command that used one, so a key without an
+ * auth value needs neither call.
+ */
+static int has_auth(const TPMKMS_KEYREF *key)
+{
+    return key->auth != NULL && key->auth_len > 0;
+}
+
 static tpmkms_rc set_auth(ESYS_STATE *st, ESYS_TR tr, const TPMKMS_KEYREF *key)
 {
     TPM2B_AUTH auth;
@@ -1916,7 +1927,7 @@ static tpmkms_rc sign_with_key(ESYS_STATE *st, TPMKMS_KEYREF *key,
     for (;;) {
         if ((r = key_tr(st, key, ek, &tr, &fresh)) != TPMKMS_R_OK)
             return r;
-        if ((r = set_auth(st, tr, key)) != TPMKMS_R_OK)
+        if (has_auth(key) && (r = set_auth(st, tr, key)) != TPMKMS_R_OK)
             return r;
         if (key->persistent != 0)   /* the TPM pulls it into a slot */
             make_room(st, 1, 0);
@@ -1955,7 +1966,8 @@ static tpmkms_rc sign_with_key(ESYS_STATE *st, TPMKMS_KEYREF *key,
                                      ESYS_TR_NONE, ESYS_TR_NONE, &digest,
                                      &ts, &ticket, &tsig));
         }
-        clear_auth(st, tr);
+        if (has_auth(key))
+            clear_auth(st, tr);
         if (rc == TSS2_RC_SUCCESS)
             break;
         if (!tried_stale && key->persistent == 0 && !fresh

@@ -118,7 +118,11 @@ typedef struct tpmkms_sig_ctx_st {
     EVP_MD *md;                     /* the set digest, or NULL */
     const SIG_HASH *hash;           /* md's entry, or NULL */
     char *mdprops;                  /* "properties" for digest fetches */
-    EVP_MD_CTX *mdctx;              /* digest state of digest_* */
+    char md_asked[32];              /* the name md was fetched for by
+                                     * digest_*_init, or "" */
+    EVP_MD_CTX *mdctx;              /* digest state of digest_*; kept
+                                     * across inits and reused */
+    int mdctx_fresh;                /* mdctx started, nothing hashed */
     int pad_mode;                   /* RSA_PKCS1_PADDING, RSA_PKCS1_PSS_PADDING */
     int saltlen;                    /* >= 0, or RSA_PSS_SALTLEN_* */
     int saltlen_set;
@@ -545,8 +549,7 @@ static int sig_init_key(TPMKMS_SIG_CTX *ctx, void *provkey, int operation)
     sig_soft_clear(ctx);
     ctx->operation = operation;
     ctx->digest_op = 0;
-    EVP_MD_CTX_free(ctx->mdctx);
-    ctx->mdctx = NULL;
+    ctx->mdctx_fresh = 0;
     EVP_PKEY_free(ctx->pubkey);
     ctx->pubkey = NULL;
     if (operation == SIG_OP_VERIFY) {
@@ -599,18 +602,30 @@ static int sig_digest_init(void *vctx, const char *mdname, void *provkey,
         return 0;
     if (mdname == NULL || mdname[0] == '\0')
         mdname = ctx->key->pub.alg == TPMKMS_ALG_EC_P384 ? "SHA384" : "SHA256";
-    if ((md = sig_fetch_md(ctx, mdname, ctx->mdprops, &hash)) == NULL)
-        return 0;
-    EVP_MD_free(ctx->md);
-    ctx->md = md;
-    ctx->hash = hash;
-    if ((ctx->mdctx = EVP_MD_CTX_new()) == NULL
+    /*
+     * Signing many messages re-initialises one context for the same
+     * digest (EVP_DigestSignInit_ex with no key): keep what we have.
+     */
+    if (ctx->md == NULL || strcmp(ctx->md_asked, mdname) != 0) {
+        if ((md = sig_fetch_md(ctx, mdname, ctx->mdprops, &hash)) == NULL)
+            return 0;
+        EVP_MD_free(ctx->md);
+        ctx->md = md;
+        ctx->hash = hash;
+        if (strlen(mdname) < sizeof(ctx->md_asked))
+            strcpy(ctx->md_asked, mdname);
+        else
+            ctx->md_asked[0] = '\0';
+    }
+    ctx->mdctx_fresh = 0;
+    if ((ctx->mdctx == NULL && (ctx->mdctx = EVP_MD_CTX_new()) == NULL)
         || !EVP_DigestInit_ex(ctx->mdctx, ctx->md, NULL)) {
         TPMKMS_raise(TPMKMS_R_INTERNAL, "%s: cannot start a %s digest",
                      ctx->key->uri, hash->label);
         return 0;
     }
     ctx->digest_op = 1;
+    ctx->mdctx_fresh = 1;
     TPMKMS_debug("%s: digest %s with %s", ctx->key->uri,
                  operation == SIG_OP_SIGN ? "sign" : "verify", hash->label);
     return tpmkms_signature_set_ctx_params(ctx, params);
@@ -859,6 +874,7 @@ static int tpmkms_signature_digest_update(void *vctx,
                      "%s: digest update without digest init", sig_label(ctx));
         return 0;
     }
+    ctx->mdctx_fresh = 0;
     if (!EVP_DigestUpdate(ctx->mdctx, data, datalen)) {
         TPMKMS_raise(TPMKMS_R_INTERNAL, "%s: %s update failed",
                      sig_label(ctx), ctx->hash->label);
@@ -871,6 +887,7 @@ static int sig_digest_final(TPMKMS_SIG_CTX *ctx, unsigned char *dgst)
 {
     unsigned int dlen = 0;
 
+    ctx->mdctx_fresh = 0;
     if (!EVP_DigestFinal_ex(ctx->mdctx, dgst, &dlen)
         || dlen != ctx->hash->size) {
         TPMKMS_raise(TPMKMS_R_INTERNAL, "%s: %s final failed",
@@ -927,7 +944,8 @@ static int tpmkms_signature_digest_sign(void *vctx, unsigned char *sig,
         *siglen = sig_max_size(ctx);
         return 1;
     }
-    if (!EVP_DigestInit_ex(ctx->mdctx, ctx->md, NULL)) {
+    /* Right after digest_sign_init the digest has just been started. */
+    if (!ctx->mdctx_fresh && !EVP_DigestInit_ex(ctx->mdctx, ctx->md, NULL)) {
         TPMKMS_raise(TPMKMS_R_INTERNAL, "%s: cannot restart the %s digest",
                      sig_label(ctx), ctx->hash->label);
         return 0;
@@ -1034,6 +1052,8 @@ static void *tpmkms_signature_dupctx(void *vctx)
     dst->operation = src->operation;
     dst->digest_op = src->digest_op;
     dst->hash = src->hash;
+    memcpy(dst->md_asked, src->md_asked, sizeof(dst->md_asked));
+    dst->mdctx_fresh = src->mdctx_fresh;
     dst->pad_mode = src->pad_mode;
     dst->saltlen = src->saltlen;
     dst->saltlen_set = src->saltlen_set;
@@ -1535,12 +1555,14 @@ static int tpmkms_signature_set_ctx_params(void *vctx, const OSSL_PARAM params[]
         OPENSSL_free(ctx->mdprops);
         ctx->mdprops = new_props;
         new_props = NULL;
+        ctx->md_asked[0] = '\0';
     }
     if (new_md != NULL) {
         EVP_MD_free(ctx->md);
         ctx->md = new_md;
         new_md = NULL;
         ctx->hash = new_hash;
+        ctx->md_asked[0] = '\0';
     }
     ctx->pad_mode = new_pad;
     if (p_salt != NULL) {
