@@ -13,10 +13,58 @@
 #include "backend.h"
 #include "debug.h"
 
+/*
+ * The command lock.  A mutex where there is pthreads, so that the exit
+ * hook below can try it without waiting; elsewhere OpenSSL's lock.
+ */
+#ifndef _WIN32
+typedef pthread_mutex_t CMD_LOCK;
+
+static CMD_LOCK *cmd_lock_new(void)
+{
+    CMD_LOCK *l = OPENSSL_malloc(sizeof(*l));
+
+    if (l != NULL && pthread_mutex_init(l, NULL) != 0) {
+        OPENSSL_free(l);
+        l = NULL;
+    }
+    return l;
+}
+
+static int cmd_lock(CMD_LOCK *l)
+{
+    return pthread_mutex_lock(l) == 0;
+}
+
+static int cmd_trylock(CMD_LOCK *l)
+{
+    return pthread_mutex_trylock(l) == 0;
+}
+
+static void cmd_unlock(CMD_LOCK *l)
+{
+    pthread_mutex_unlock(l);
+}
+
+static void cmd_lock_free(CMD_LOCK *l)
+{
+    if (l != NULL)
+        pthread_mutex_destroy(l);
+    OPENSSL_free(l);
+}
+#else
+typedef CRYPTO_RWLOCK CMD_LOCK;
+
+static CMD_LOCK *cmd_lock_new(void) { return CRYPTO_THREAD_lock_new(); }
+static int cmd_lock(CMD_LOCK *l) { return CRYPTO_THREAD_write_lock(l); }
+static void cmd_unlock(CMD_LOCK *l) { CRYPTO_THREAD_unlock(l); }
+static void cmd_lock_free(CMD_LOCK *l) { CRYPTO_THREAD_lock_free(l); }
+#endif
+
 struct tpmkms_backend_st {
     int refcnt;
     CRYPTO_RWLOCK *refcnt_lock;
-    CRYPTO_RWLOCK *lock;        /* held for each whole command sequence */
+    CMD_LOCK *lock;             /* held for each whole command sequence */
     const TPMKMS_BACKEND_METHOD *meth;
     char *tcti;                 /* NULL: $TPMKMS_TCTI or the default */
     void *state;                /* NULL until the first command */
@@ -42,30 +90,30 @@ static void fork_prepare(void)
 {
     pthread_mutex_lock(&registry_lock);
     for (TPMKMS_BACKEND *b = registry; b != NULL; b = b->next)
-        CRYPTO_THREAD_write_lock(b->lock);
+        cmd_lock(b->lock);
 }
 
 static void fork_parent(void)
 {
     for (TPMKMS_BACKEND *b = registry; b != NULL; b = b->next)
-        CRYPTO_THREAD_unlock(b->lock);
+        cmd_unlock(b->lock);
     pthread_mutex_unlock(&registry_lock);
 }
 
 /*
- * In the child the forking thread has a new thread id, and glibc's rwlock
- * would take its unlock for a reader's: each lock is replaced by a fresh
- * one instead (the old one, held, is left behind: a few bytes per fork).
+ * In the child the forking thread has a new thread id: rather than
+ * unlocking what another thread id locked, each lock is replaced by a
+ * fresh one (the old one, held, is left behind: a few bytes per fork).
  */
 static void fork_child(void)
 {
     for (TPMKMS_BACKEND *b = registry; b != NULL; b = b->next) {
-        CRYPTO_RWLOCK *fresh = CRYPTO_THREAD_lock_new();
+        CMD_LOCK *fresh = cmd_lock_new();
 
         if (fresh != NULL)
             b->lock = fresh;
         else
-            CRYPTO_THREAD_unlock(b->lock);
+            cmd_unlock(b->lock);
     }
     pthread_mutex_init(&registry_lock, NULL);
 }
@@ -109,7 +157,7 @@ TPMKMS_BACKEND *tpmkms_backend_new(const TPMKMS_BACKEND_METHOD *meth,
     b->refcnt = 1;
     b->meth = meth;
     b->refcnt_lock = CRYPTO_THREAD_lock_new();
-    b->lock = CRYPTO_THREAD_lock_new();
+    b->lock = cmd_lock_new();
     if (b->refcnt_lock == NULL || b->lock == NULL)
         goto err;
     if (tcti_conf != NULL && (b->tcti = OPENSSL_strdup(tcti_conf)) == NULL)
@@ -147,11 +195,64 @@ void tpmkms_backend_free(TPMKMS_BACKEND *b)
         else
             b->meth->abandon(b->state);
     }
-    CRYPTO_THREAD_lock_free(b->lock);
+    cmd_lock_free(b->lock);
     CRYPTO_THREAD_lock_free(b->refcnt_lock);
     OPENSSL_free(b->tcti);
     OPENSSL_free(b);
 }
+
+/*
+ * Ends the connection now, flushing what this process loaded, even while
+ * keys still hold the backend: at provider teardown (OPENSSL_cleanup at
+ * exit) keys a program never freed would otherwise stay loaded in a TPM
+ * without a resource manager, taking slots other processes need.  A key
+ * used afterwards reconnects and loads again.
+ */
+static void close_locked(TPMKMS_BACKEND *b)
+{
+    if (b->state != NULL) {
+        if (b->pid == getpid())
+            b->meth->disconnect(b->state);
+        else
+            b->meth->abandon(b->state);
+        b->state = NULL;
+        b->generation++;
+    }
+}
+
+void tpmkms_backend_close(TPMKMS_BACKEND *b)
+{
+    if (b == NULL || !cmd_lock(b->lock))
+        return;
+    close_locked(b);
+    cmd_unlock(b->lock);
+}
+
+#ifndef _WIN32
+/*
+ * A program that exits without freeing its keys (many do) never gets the
+ * provider torn down: the keys hold it.  So at exit, and when the module
+ * is unloaded, every connection this process made is closed, which
+ * flushes what it loaded.  A backend whose lock another thread holds (a
+ * command in flight as the process exits) is left alone rather than
+ * waited for: exit must not hang on a TPM.
+ */
+__attribute__((destructor)) static void backends_at_exit(void)
+{
+    if (pthread_mutex_trylock(&registry_lock) != 0)
+        return;
+    for (TPMKMS_BACKEND *b = registry; b != NULL; b = b->next) {
+        if (!cmd_trylock(b->lock))
+            continue;
+        if (b->state != NULL && b->pid == getpid()) {
+            TPMKMS_debug("exiting: closing the TPM connection");
+            close_locked(b);
+        }
+        cmd_unlock(b->lock);
+    }
+    pthread_mutex_unlock(&registry_lock);
+}
+#endif
 
 const char *tpmkms_backend_tcti(const TPMKMS_BACKEND *b)
 {
@@ -200,7 +301,7 @@ static tpmkms_rc backend_enter(TPMKMS_BACKEND *b)
 
 static int backend_lock(TPMKMS_BACKEND *b)
 {
-    if (!CRYPTO_THREAD_write_lock(b->lock)) {
+    if (!cmd_lock(b->lock)) {
         TPMKMS_raise(TPMKMS_R_INTERNAL, "cannot take the TPM backend lock");
         return 0;
     }
@@ -249,7 +350,7 @@ static tpmkms_rc backend_leave(TPMKMS_BACKEND *b, tpmkms_rc rc)
         rc_ = backend_enter(b);                                 \
         if (rc_ == TPMKMS_R_OK)                                 \
             rc_ = backend_leave(b, (call));                     \
-        CRYPTO_THREAD_unlock((b)->lock);                        \
+        cmd_unlock((b)->lock);                                  \
         return rc_;                                             \
     } while (0)
 
@@ -281,7 +382,7 @@ void tpmkms_backend_release_key(TPMKMS_BACKEND *b, TPMKMS_KEYREF *key)
 {
     if (key->loaded == NULL)
         return;
-    if (!CRYPTO_THREAD_write_lock(b->lock))
+    if (!cmd_lock(b->lock))
         return;
     if (b->state != NULL && b->pid == getpid()
             && key->generation == b->generation)
@@ -289,7 +390,7 @@ void tpmkms_backend_release_key(TPMKMS_BACKEND *b, TPMKMS_KEYREF *key)
     else
         b->meth->forget(key);
     key->loaded = NULL;
-    CRYPTO_THREAD_unlock(b->lock);
+    cmd_unlock(b->lock);
 }
 
 tpmkms_rc tpmkms_backend_read_persistent(TPMKMS_BACKEND *b, uint32_t handle,

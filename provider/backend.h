@@ -128,6 +128,7 @@ TPMKMS_BACKEND *tpmkms_backend_new(const TPMKMS_BACKEND_METHOD *meth,
                                    const char *tcti_conf);
 int tpmkms_backend_up_ref(TPMKMS_BACKEND *b);
 void tpmkms_backend_free(TPMKMS_BACKEND *b);
+void tpmkms_backend_close(TPMKMS_BACKEND *b); /* flush, disconnect now */
 const char *tpmkms_backend_tcti(const TPMKMS_BACKEND *b); /* NULL: default */
 const TPMKMS_BACKEND_METHOD *tpmkms_backend_method(const TPMKMS_BACKEND *b);
 

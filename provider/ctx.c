@@ -49,6 +49,8 @@ void tpmkms_ctx_free(TPMKMS_CTX *ctx)
         return;
     for (e = ctx->backends; e != NULL; e = next) {
         next = e->next;
+        /* Keys the program never freed must not stay loaded in the TPM. */
+        tpmkms_backend_close(e->backend);
         tpmkms_backend_free(e->backend);
         OPENSSL_free(e->tcti);
         OPENSSL_free(e);

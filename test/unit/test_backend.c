@@ -74,6 +74,37 @@ static void first_command_connects_once_and_reuses_it(void **state)
     assert_int_equal(fake_counts.disconnects, 1);
 }
 
+/* Provider teardown at exit, with a key the program never freed. */
+static void close_disconnects_under_live_keys_and_use_afterwards_reconnects(void **state)
+{
+    TPMKMS_BACKEND *b = tpmkms_backend_new(fake_backend_method(), "swtpm:port=1");
+    TPMKMS_KEY *key = fake_key(b, 0);
+    unsigned char sig[TPMKMS_SIG_MAX];
+    size_t siglen;
+
+    assert_int_equal(tpmkms_key_sign(key, TPMKMS_SCHEME_ECDSA,
+                                     TPMKMS_HASH_SHA256, digest,
+                                     sizeof(digest), sig, &siglen),
+                     TPMKMS_R_OK);
+    tpmkms_backend_close(b);
+    assert_int_equal(fake_counts.disconnects, 1);
+    assert_int_equal(fake_counts.loads, 1);
+    /* The key is still usable: a new connection, loaded again. */
+    assert_int_equal(tpmkms_key_sign(key, TPMKMS_SCHEME_ECDSA,
+                                     TPMKMS_HASH_SHA256, digest,
+                                     sizeof(digest), sig, &siglen),
+                     TPMKMS_R_OK);
+    assert_int_equal(fake_counts.connects, 2);
+    assert_int_equal(fake_counts.loads, 2);
+    tpmkms_backend_close(b);
+    tpmkms_backend_close(b);        /* closed already: nothing to do */
+    assert_int_equal(fake_counts.disconnects, 2);
+    tpmkms_key_free(key);
+    assert_int_equal(fake_counts.unloads, 0);   /* nothing left loaded */
+    tpmkms_backend_free(b);
+    assert_int_equal(fake_counts.disconnects, 2);
+}
+
 static void tcti_comes_from_environment_when_unset(void **state)
 {
     TPMKMS_BACKEND *b = tpmkms_backend_new(fake_backend_method(), NULL);
@@ -287,6 +318,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup(backend_new_touches_no_tpm, setup),
         cmocka_unit_test_setup(first_command_connects_once_and_reuses_it, setup),
+        cmocka_unit_test_setup(close_disconnects_under_live_keys_and_use_afterwards_reconnects, setup),
         cmocka_unit_test_setup(tcti_comes_from_environment_when_unset, setup),
         cmocka_unit_test_setup(failed_connect_is_reported_and_tried_again_later, setup),
         cmocka_unit_test_setup(key_with_auth_is_never_tried_without_it, setup),
