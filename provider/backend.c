@@ -86,6 +86,19 @@ static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_once_t registry_once = PTHREAD_ONCE_INIT;
 static TPMKMS_BACKEND *registry;
 
+/*
+ * This process's id, kept up to date by the fork handler below (set when
+ * the first backend registers it), so that checking for a new process
+ * before each command costs no getpid() system call.  A child made
+ * without fork()'s handlers (vfork, posix_spawn) only execs.
+ */
+static volatile pid_t current_pid;
+
+static pid_t self_pid(void)
+{
+    return current_pid;
+}
+
 static void fork_prepare(void)
 {
     pthread_mutex_lock(&registry_lock);
@@ -115,11 +128,13 @@ static void fork_child(void)
         else
             cmd_unlock(b->lock);
     }
+    current_pid = getpid();
     pthread_mutex_init(&registry_lock, NULL);
 }
 
 static void registry_init(void)
 {
+    current_pid = getpid();
     pthread_atfork(fork_prepare, fork_parent, fork_child);
 }
 
@@ -145,6 +160,7 @@ static void registry_remove(TPMKMS_BACKEND *b)
 #else
 static void registry_add(TPMKMS_BACKEND *b) { (void)b; }
 static void registry_remove(TPMKMS_BACKEND *b) { (void)b; }
+static pid_t self_pid(void) { return getpid(); }
 #endif
 
 TPMKMS_BACKEND *tpmkms_backend_new(const TPMKMS_BACKEND_METHOD *meth,
@@ -190,7 +206,7 @@ void tpmkms_backend_free(TPMKMS_BACKEND *b)
     if (b->lock != NULL && b->refcnt_lock != NULL)
         registry_remove(b);
     if (b->state != NULL) {
-        if (b->pid == getpid())
+        if (b->pid == self_pid())
             b->meth->disconnect(b->state);
         else
             b->meth->abandon(b->state);
@@ -211,7 +227,7 @@ void tpmkms_backend_free(TPMKMS_BACKEND *b)
 static void close_locked(TPMKMS_BACKEND *b)
 {
     if (b->state != NULL) {
-        if (b->pid == getpid())
+        if (b->pid == self_pid())
             b->meth->disconnect(b->state);
         else
             b->meth->abandon(b->state);
@@ -244,7 +260,7 @@ __attribute__((destructor)) static void backends_at_exit(void)
     for (TPMKMS_BACKEND *b = registry; b != NULL; b = b->next) {
         if (!cmd_trylock(b->lock))
             continue;
-        if (b->state != NULL && b->pid == getpid()) {
+        if (b->state != NULL && b->pid == self_pid()) {
             TPMKMS_debug("exiting: closing the TPM connection");
             close_locked(b);
         }
@@ -279,9 +295,9 @@ static tpmkms_rc backend_enter(TPMKMS_BACKEND *b)
 {
     tpmkms_rc rc;
 
-    if (b->state != NULL && b->pid != getpid()) {
+    if (b->state != NULL && b->pid != self_pid()) {
         TPMKMS_debug("new process %ld: abandoning the parent's connection",
-                     (long)getpid());
+                     (long)self_pid());
         b->meth->abandon(b->state);
         b->state = NULL;
     }
@@ -294,7 +310,7 @@ static tpmkms_rc backend_enter(TPMKMS_BACKEND *b)
         b->state = NULL;
         return rc;
     }
-    b->pid = getpid();
+    b->pid = self_pid();
     b->generation++;
     return TPMKMS_R_OK;
 }
@@ -326,7 +342,7 @@ static void key_sync_generation(TPMKMS_BACKEND *b, TPMKMS_KEYREF *key)
 static tpmkms_rc backend_leave(TPMKMS_BACKEND *b, tpmkms_rc rc)
 {
     if (rc == TPMKMS_R_TPM_UNAVAILABLE && b->state != NULL
-            && b->pid == getpid()) {
+            && b->pid == self_pid()) {
         TPMKMS_debug("the TPM connection broke; the next call reconnects");
         if (b->meth->drop != NULL)
             b->meth->drop(b->state);
@@ -384,7 +400,7 @@ void tpmkms_backend_release_key(TPMKMS_BACKEND *b, TPMKMS_KEYREF *key)
         return;
     if (!cmd_lock(b->lock))
         return;
-    if (b->state != NULL && b->pid == getpid()
+    if (b->state != NULL && b->pid == self_pid()
             && key->generation == b->generation)
         b->meth->unload(b->state, key);
     else
