@@ -13,12 +13,34 @@
  *     --seconds S       sign for S seconds (2), or
  *     --count N         exactly N signatures per thread per key
  *     --msg-len L       message bytes (100)
+ *     --fresh           a fresh signing context per signature (below)
+ *     --paired-floor ALG  also measure the raw floor in this process (below)
+ *     --floor-tcti T    its TCTI (default $TPMKMS_TCTI)
+ *     --floor-key FILE  its key cache (as esys_floor --key-cache)
  *     --hold            with several URIs: hold them all open (below)
  *     --verify-all      verify every signature (below)
  *
  * With several URIs (only with --count): each key is opened, signs N
  * times, and is freed before the next is opened; with --hold, all keys
  * are opened first, then each signs N times, then all are freed.
+ *
+ * Each thread keeps one EVP_MD_CTX: the first signature initialises it
+ * with the key (EVP_DigestSignInit_ex), every later one re-initialises it
+ * for the same key (EVP_DigestSignInit_ex with a NULL key), as a program
+ * that signs many messages with one key does.  With --fresh, every
+ * signature resets the context and initialises it with the key again, as
+ * a TLS handshake does; OpenSSL 3.0 then fetches the signature, the key
+ * management and the digest again each time, work that is the same for
+ * any provider (software keys included).
+ *
+ * With --paired-floor (one thread, one URI, --seconds): the run alternates
+ * blocks of 20 signatures through EVP_DigestSign with blocks of 20 raw
+ * Esys_Sign calls of an ALG key on a connection of its own (floor.c), the
+ * order of the two flipped every block, so that whatever slows the
+ * machine down during the run slows both alike; each is timed on its own.
+ * The JSON line then also has "floor_rate", "floor_cpu_us" and "ratio"
+ * (rate / floor_rate); "seconds", "rate" and "cpu_us" are the provider's
+ * blocks only.
  *
  * Each key's public half is copied to a software key (default provider),
  * and the first and last signature of every thread are verified with it;
@@ -47,6 +69,7 @@
 #include <openssl/rsa.h>
 #include <openssl/store.h>
 #include <openssl/x509.h>
+#include "floor.h"
 
 #define MAX_PROVIDERS 8
 #define MAX_THREADS 64
@@ -64,6 +87,10 @@ typedef struct {
     double seconds;
     long count;                 /* > 0: fixed count mode */
     size_t msg_len;
+    int fresh;                  /* full init for every signature */
+    const char *paired_alg;     /* --paired-floor: the floor's key type */
+    const char *floor_tcti;
+    const char *floor_key;
 } OPTS;
 
 typedef struct {
@@ -92,6 +119,15 @@ static double cpu_now(void)
         + (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
 }
 
+/* This thread's CPU seconds (user + system). */
+static double thread_cpu_now(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
 static double now(void)
 {
     struct timespec ts;
@@ -105,7 +141,7 @@ static void usage(void)
     fprintf(stderr,
             "usage: signrate [--provider NAME]... [--propq Q] [--digest NAME]\n"
             "                [--pss] [--threads N] [--seconds S | --count N]\n"
-            "                [--msg-len L] [--hold] [--verify-all] URI...\n");
+            "                [--msg-len L] [--fresh] [--hold] [--verify-all] URI...\n");
     exit(64);
 }
 
@@ -134,19 +170,32 @@ static int set_padding(EVP_PKEY_CTX *pctx, const OPTS *o)
         && EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx, RSA_PSS_SALTLEN_DIGEST) > 0;
 }
 
-static int sign_once(WORKER *w, EVP_MD_CTX *mctx, unsigned char *sig,
-                     size_t *siglen)
+/* *inited: mctx holds this key's signing operation (see the top). */
+static int sign_once(WORKER *w, EVP_MD_CTX *mctx, int *inited,
+                     unsigned char *sig, size_t *siglen)
 {
     EVP_PKEY_CTX *pctx = NULL;
 
-    EVP_MD_CTX_reset(mctx);
-    if (EVP_DigestSignInit_ex(mctx, &pctx, w->o->digest, NULL, w->o->propq,
-                              w->key, NULL) != 1
-        || !set_padding(pctx, w->o)) {
-        note_error(w, "EVP_DigestSignInit");
-        return 0;
+    if (*inited && !w->o->fresh) {
+        if (EVP_DigestSignInit_ex(mctx, NULL, NULL, NULL, NULL, NULL,
+                                  NULL) != 1) {
+            *inited = 0;
+            note_error(w, "EVP_DigestSignInit (again, same key)");
+            return 0;
+        }
+    } else {
+        EVP_MD_CTX_reset(mctx);
+        *inited = 0;
+        if (EVP_DigestSignInit_ex(mctx, &pctx, w->o->digest, NULL,
+                                  w->o->propq, w->key, NULL) != 1
+            || !set_padding(pctx, w->o)) {
+            note_error(w, "EVP_DigestSignInit");
+            return 0;
+        }
+        *inited = 1;
     }
     if (EVP_DigestSign(mctx, sig, siglen, w->msg, w->o->msg_len) != 1) {
+        *inited = 0;            /* start the next one from scratch */
         note_error(w, "EVP_DigestSign");
         return 0;
     }
@@ -177,7 +226,7 @@ static void *worker_run(void *arg)
     EVP_MD_CTX *mctx = EVP_MD_CTX_new();
     unsigned char sig[1024];
     size_t siglen = 0;
-    int have_last = 0;
+    int have_last = 0, inited = 0;
     long i;
 
     if (mctx == NULL) {
@@ -190,7 +239,7 @@ static void *worker_run(void *arg)
     for (i = 0; w->o->count > 0 ? i < w->o->count : now() < w->deadline;
          i++) {
         siglen = sizeof(sig);
-        if (!sign_once(w, mctx, sig, &siglen)) {
+        if (!sign_once(w, mctx, &inited, sig, &siglen)) {
             w->failures++;
             have_last = 0;
             continue;
@@ -280,7 +329,87 @@ typedef struct {
     double cpu;                 /* process CPU seconds while signing */
     int hung;                   /* threads still in a call after the grace */
     char first_error[256];
+    /* --paired-floor: the raw floor's blocks */
+    long floor_signatures, floor_failures;
+    double floor_elapsed, floor_cpu;
 } TOTALS;
+
+#define PAIRED_BLOCK 20
+
+/*
+ * --paired-floor: provider and floor blocks in turn (see the top), in
+ * this thread.  The first signature of each (the key's load) is made
+ * before the clock starts.
+ */
+static void run_paired(const OPTS *o, EVP_PKEY *key, EVP_PKEY *pub,
+                       unsigned char *msg, TOTALS *t, BENCH_FLOOR *floor)
+{
+    WORKER w;
+    EVP_MD_CTX *mctx = EVP_MD_CTX_new();
+    unsigned char sig[1024];
+    size_t siglen = sizeof(sig);
+    int inited = 0, have_last = 0;
+    unsigned int rc;
+    double deadline, t0, c0;
+    long block, j;
+
+    memset(&w, 0, sizeof(w));
+    w.o = o;
+    w.key = key;
+    w.pub = pub;
+    w.msg = msg;
+    if (mctx == NULL || !sign_once(&w, mctx, &inited, sig, &siglen)
+        || !verify_once(&w, sig, siglen)
+        || (rc = bench_floor_sign(floor)) != 0) {
+        t->failures++;
+        if (t->first_error[0] == '\0')
+            snprintf(t->first_error, sizeof(t->first_error), "%s",
+                     w.first_error[0] != '\0' ? w.first_error
+                                               : "the first signature failed");
+        EVP_MD_CTX_free(mctx);
+        return;
+    }
+    deadline = now() + o->seconds;
+    for (block = 0; now() < deadline; block++) {
+        for (int half = 0; half < 2; half++) {
+            int provider = (half == 0) == (block % 2 == 0);
+
+            t0 = now();
+            c0 = thread_cpu_now();
+            for (j = 0; j < PAIRED_BLOCK; j++) {
+                if (!provider) {
+                    if (bench_floor_sign(floor) == 0)
+                        t->floor_signatures++;
+                    else
+                        t->floor_failures++;
+                    continue;
+                }
+                siglen = sizeof(sig);
+                if (sign_once(&w, mctx, &inited, sig, &siglen)) {
+                    w.signatures++;
+                    have_last = 1;
+                } else {
+                    w.failures++;
+                    have_last = 0;
+                }
+            }
+            if (provider) {
+                t->elapsed += now() - t0;
+                t->cpu += thread_cpu_now() - c0;
+            } else {
+                t->floor_elapsed += now() - t0;
+                t->floor_cpu += thread_cpu_now() - c0;
+            }
+        }
+    }
+    if (have_last && !verify_once(&w, sig, siglen))
+        w.verify_failures++;
+    t->signatures += w.signatures - w.verify_failures;
+    t->failures += w.failures + w.verify_failures + t->floor_failures;
+    if (t->first_error[0] == '\0' && w.first_error[0] != '\0')
+        snprintf(t->first_error, sizeof(t->first_error), "%s", w.first_error);
+    EVP_MD_CTX_free(mctx);
+}
 
 /* o->threads threads sign with one key; adds to the totals. */
 static void run_key(const OPTS *o, EVP_PKEY *key, EVP_PKEY *pub,
@@ -409,6 +538,22 @@ int main(int argc, char **argv)
             o.verify_all = 1;
             continue;
         }
+        if (strcmp(a, "--fresh") == 0) {
+            o.fresh = 1;
+            continue;
+        }
+        if (i + 1 < argc && strcmp(a, "--paired-floor") == 0) {
+            o.paired_alg = argv[++i];
+            continue;
+        }
+        if (i + 1 < argc && strcmp(a, "--floor-tcti") == 0) {
+            o.floor_tcti = argv[++i];
+            continue;
+        }
+        if (i + 1 < argc && strcmp(a, "--floor-key") == 0) {
+            o.floor_key = argv[++i];
+            continue;
+        }
         if (i + 1 >= argc)
             usage();
         if (strcmp(a, "--provider") == 0) {
@@ -434,6 +579,16 @@ int main(int argc, char **argv)
     first_uri = i;
     if (first_uri >= argc || (argc - first_uri > 1 && o.count == 0))
         usage();
+    if (o.paired_alg != NULL
+        && (o.threads != 1 || o.count != 0 || o.hold || argc - first_uri != 1
+            || !bench_floor_alg_ok(o.paired_alg, o.pss))) {
+        fprintf(stderr, "signrate: --paired-floor takes one URI, one thread, "
+                "--seconds, and ec-p256, ec-p384, rsa-2048 or rsa-3072 "
+                "(rsa-* with --pss)\n");
+        return 64;
+    }
+    if (o.floor_tcti == NULL)
+        o.floor_tcti = getenv("TPMKMS_TCTI");
     if (o.nproviders == 0) {
         o.providers[o.nproviders++] = "tpmkms";
         o.providers[o.nproviders++] = "default";
@@ -451,7 +606,22 @@ int main(int argc, char **argv)
     for (k = 0; k < o.msg_len; k++)
         msg[k] = (unsigned char)(k * 7 + 1);
 
-    if (o.hold) {
+    if (o.paired_alg != NULL) {
+        BENCH_FLOOR *floor;
+        EVP_PKEY *key, *pub;
+
+        if ((floor = bench_floor_open(o.floor_tcti, o.paired_alg, o.pss,
+                                      o.floor_key)) == NULL)
+            return 1;
+        if (!open_key(argv[first_uri], o.propq, &key, &pub)) {
+            open_failed(&t, argv[first_uri]);
+        } else {
+            run_paired(&o, key, pub, msg, &t, floor);
+            EVP_PKEY_free(pub);
+            EVP_PKEY_free(key);
+        }
+        bench_floor_close(floor);
+    } else if (o.hold) {
         /* All keys open at once, then each signs. */
         int n = argc - first_uri;
         EVP_PKEY **keys = OPENSSL_zalloc(2 * (size_t)n * sizeof(*keys));
@@ -491,6 +661,14 @@ int main(int argc, char **argv)
            t.elapsed > 0 ? (double)t.signatures / t.elapsed : 0.0);
     if (t.signatures > 0)
         printf(",\"cpu_us\":%.1f", 1e6 * t.cpu / (double)t.signatures);
+    if (o.paired_alg != NULL && t.floor_signatures > 0 && t.elapsed > 0) {
+        double rate = (double)t.signatures / t.elapsed;
+        double floor_rate = (double)t.floor_signatures / t.floor_elapsed;
+
+        printf(",\"floor_rate\":%.1f,\"floor_cpu_us\":%.1f,\"ratio\":%.4f",
+               floor_rate, 1e6 * t.floor_cpu / (double)t.floor_signatures,
+               rate / floor_rate);
+    }
     if (t.hung > 0)
         printf(",\"hung_threads\":%d", t.hung);
     if (t.first_error[0] != '\0') {

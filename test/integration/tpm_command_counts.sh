@@ -10,7 +10,8 @@
 #     exactly ReadPublic (the SRK), Load, Sign, FlushContext: no
 #     CreatePrimary, no TPM2_Hash, the key loaded once;
 #   - N signatures in one process (EVP_DigestSign on an OSSL_STORE key)
-#     are that cold overhead plus exactly N × Sign;
+#     are that cold overhead plus exactly N × Sign, whether one signing
+#     context is re-initialised for each or a fresh one made each time;
 #   - `openssl req -new` loads the key once and reads no capability;
 #   - each TLS 1.3 handshake of a warm s_server is one Sign.
 # Timings are never asserted.
@@ -148,6 +149,9 @@ for spec in "ec-p256 sha256" "ec-p384 sha384" "rsa-2048 sha256" "rsa-2048 sha256
     step "$name: $N EVP_DigestSign in one process = the cold overhead + $N × Sign"
     signs_n "warm-$name" "$uri" "$N" "$N" "${srate[@]}"
     expect_commands "warm-$name" "ReadPublic Load $(repeat Sign "$N") FlushContext"
+    step "$name: the same with a fresh signing context for each signature"
+    signs_n "warm-fresh-$name" "$uri" "$N" "$N" "${srate[@]}" --fresh
+    expect_commands "warm-fresh-$name" "ReadPublic Load $(repeat Sign "$N") FlushContext"
 done
 
 step "4 threads on one key: 4 × $N signatures, still one Load and one Sign each"
