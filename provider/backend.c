@@ -193,36 +193,10 @@ int tpmkms_backend_up_ref(TPMKMS_BACKEND *b)
     return CRYPTO_atomic_add(&b->refcnt, 1, &n, b->refcnt_lock);
 }
 
-void tpmkms_backend_free(TPMKMS_BACKEND *b)
-{
-    int n;
-
-    if (b == NULL)
-        return;
-    if (b->refcnt_lock != NULL) {
-        if (!CRYPTO_atomic_add(&b->refcnt, -1, &n, b->refcnt_lock) || n > 0)
-            return;
-    }
-    if (b->lock != NULL && b->refcnt_lock != NULL)
-        registry_remove(b);
-    if (b->state != NULL) {
-        if (b->pid == self_pid())
-            b->meth->disconnect(b->state);
-        else
-            b->meth->abandon(b->state);
-    }
-    cmd_lock_free(b->lock);
-    CRYPTO_THREAD_lock_free(b->refcnt_lock);
-    OPENSSL_free(b->tcti);
-    OPENSSL_free(b);
-}
-
 /*
- * Ends the connection now, flushing what this process loaded, even while
- * keys still hold the backend: at provider teardown (OPENSSL_cleanup at
- * exit) keys a program never freed would otherwise stay loaded in a TPM
- * without a resource manager, taking slots other processes need.  A key
- * used afterwards reconnects and loads again.
+ * Ends this backend's connection: flushing what this process loaded, or
+ * in a forked child dropping the parent's connection unsent.  Called with
+ * the lock held, or on the last reference.
  */
 static void close_locked(TPMKMS_BACKEND *b)
 {
@@ -236,6 +210,32 @@ static void close_locked(TPMKMS_BACKEND *b)
     }
 }
 
+void tpmkms_backend_free(TPMKMS_BACKEND *b)
+{
+    int n;
+
+    if (b == NULL)
+        return;
+    if (b->refcnt_lock != NULL) {
+        if (!CRYPTO_atomic_add(&b->refcnt, -1, &n, b->refcnt_lock) || n > 0)
+            return;
+    }
+    if (b->lock != NULL && b->refcnt_lock != NULL)
+        registry_remove(b);
+    close_locked(b);
+    cmd_lock_free(b->lock);
+    CRYPTO_THREAD_lock_free(b->refcnt_lock);
+    OPENSSL_free(b->tcti);
+    OPENSSL_free(b);
+}
+
+/*
+ * Ends the connection now, flushing what this process loaded, even while
+ * keys still hold the backend: at provider teardown (OPENSSL_cleanup at
+ * exit) keys a program never freed would otherwise stay loaded in a TPM
+ * without a resource manager, taking slots other processes need.  A key
+ * used afterwards reconnects and loads again.
+ */
 void tpmkms_backend_close(TPMKMS_BACKEND *b)
 {
     if (b == NULL || !cmd_lock(b->lock))
