@@ -115,19 +115,13 @@ static void fork_parent(void)
 
 /*
  * In the child the forking thread has a new thread id: rather than
- * unlocking what another thread id locked, each lock is replaced by a
- * fresh one (the old one, held, is left behind: a few bytes per fork).
+ * unlocking what another thread id locked, each lock is initialised
+ * afresh in place (nothing else in the child can hold it).
  */
 static void fork_child(void)
 {
-    for (TPMKMS_BACKEND *b = registry; b != NULL; b = b->next) {
-        CMD_LOCK *fresh = cmd_lock_new();
-
-        if (fresh != NULL)
-            b->lock = fresh;
-        else
-            cmd_unlock(b->lock);
-    }
+    for (TPMKMS_BACKEND *b = registry; b != NULL; b = b->next)
+        pthread_mutex_init(b->lock, NULL);
     current_pid = getpid();
     pthread_mutex_init(&registry_lock, NULL);
 }

@@ -4,7 +4,7 @@
 #   1. build/      -DTPMKMS_WERROR=ON; ctest: unit (cmocka) and integration
 #                  (test/integration/*.sh against swtpm)
 #   2. build-asan/ -DTPMKMS_SANITIZE=ON (ASan + UBSan); ctest: the unit
-#                  tests and the bad-URI integration test
+#                  tests and the bad-URI, threads and fork integration tests
 #
 # Every stage runs even when an earlier one failed, so one run shows all
 # that is broken; the summary at the end names the failed stages.
@@ -53,9 +53,9 @@ if stage "build ($ASAN_BUILD, AddressSanitizer + UBSan)" \
     build "$ASAN_BUILD" -DTPMKMS_SANITIZE=ON; then
     ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:detect_stack_use_after_return=1} \
         UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1} \
-        stage "tests under ASan + UBSan: unit, integration.bad_uris ($ASAN_BUILD)" \
+        stage "tests under ASan + UBSan: unit, integration.bad_uris, concurrent_signing, fork_then_sign ($ASAN_BUILD)" \
         ctest --test-dir "$ASAN_BUILD" --output-on-failure --no-tests=error \
-        -R '^(unit\..*|integration\.bad_uris)$'
+        -R '^(unit\..*|integration\.(bad_uris|concurrent_signing|fork_then_sign))$'
 fi
 
 printf '\n'
