@@ -220,6 +220,39 @@ static int verify_once(WORKER *w, const unsigned char *sig, size_t siglen)
     return ok;
 }
 
+/*
+ * One counted signature of a signing loop, into sig (sigsize bytes): the
+ * first of the loop is verified, and every one with --verify-all.
+ * *have_last: sig holds a good signature.
+ */
+static void sign_step(WORKER *w, EVP_MD_CTX *mctx, int *inited,
+                      unsigned char *sig, size_t sigsize, size_t *siglen,
+                      int *have_last)
+{
+    *siglen = sigsize;
+    if (!sign_once(w, mctx, inited, sig, siglen)) {
+        w->failures++;
+        *have_last = 0;
+        return;
+    }
+    w->signatures++;
+    *have_last = 1;
+    if ((w->signatures == 1 || w->o->verify_all)
+        && !verify_once(w, sig, *siglen)) {
+        w->verify_failures++;
+        *have_last = 0;
+    }
+}
+
+/* After the loop: the last signature is verified too. */
+static void verify_last(WORKER *w, const unsigned char *sig, size_t siglen,
+                        int have_last)
+{
+    if (!w->o->verify_all && have_last && w->signatures > 1
+        && !verify_once(w, sig, siglen))
+        w->verify_failures++;
+}
+
 static void *worker_run(void *arg)
 {
     WORKER *w = arg;
@@ -237,26 +270,9 @@ static void *worker_run(void *arg)
     if (w->start != NULL)
         pthread_barrier_wait(w->start);
     for (i = 0; w->o->count > 0 ? i < w->o->count : now() < w->deadline;
-         i++) {
-        siglen = sizeof(sig);
-        if (!sign_once(w, mctx, &inited, sig, &siglen)) {
-            w->failures++;
-            have_last = 0;
-            continue;
-        }
-        w->signatures++;
-        have_last = 1;
-        /* Verify the first always, every one with --verify-all. */
-        if ((w->signatures == 1 || w->o->verify_all)
-            && !verify_once(w, sig, siglen)) {
-            w->verify_failures++;
-            have_last = 0;
-        }
-    }
-    /* ... and the last one. */
-    if (!w->o->verify_all && have_last && w->signatures > 1
-        && !verify_once(w, sig, siglen))
-        w->verify_failures++;
+         i++)
+        sign_step(w, mctx, &inited, sig, sizeof(sig), &siglen, &have_last);
+    verify_last(w, sig, siglen, have_last);
     EVP_MD_CTX_free(mctx);
     atomic_store(&w->done, 1);
     return NULL;
@@ -384,14 +400,8 @@ static void run_paired(const OPTS *o, EVP_PKEY *key, EVP_PKEY *pub,
                         t->floor_failures++;
                     continue;
                 }
-                siglen = sizeof(sig);
-                if (sign_once(&w, mctx, &inited, sig, &siglen)) {
-                    w.signatures++;
-                    have_last = 1;
-                } else {
-                    w.failures++;
-                    have_last = 0;
-                }
+                sign_step(&w, mctx, &inited, sig, sizeof(sig), &siglen,
+                          &have_last);
             }
             if (provider) {
                 t->elapsed += now() - t0;
@@ -402,8 +412,7 @@ static void run_paired(const OPTS *o, EVP_PKEY *key, EVP_PKEY *pub,
             }
         }
     }
-    if (have_last && !verify_once(&w, sig, siglen))
-        w.verify_failures++;
+    verify_last(&w, sig, siglen, have_last);
     t->signatures += w.signatures - w.verify_failures;
     t->failures += w.failures + w.verify_failures + t->floor_failures;
     if (t->first_error[0] == '\0' && w.first_error[0] != '\0')
