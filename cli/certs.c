@@ -17,6 +17,7 @@
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 #include "cli.h"
+#include "key.h"
 #include "pubkey_evp.h"
 #include "record.h"
 
@@ -32,17 +33,16 @@ EVP_PKEY *cli_key_public(CLI *cli, const TPMKMS_URI *uri,
                          const TPMKMS_RECORD *rec, const char *label)
 {
     TPMKMS_BACKEND *backend = NULL;
-    TPMKMS_PUBLIC pub;
+    TPMKMS_KEYINFO info;
     TPMKMS_CTX *ctx;
     EVP_PKEY *pkey = NULL;
 
-    memset(&pub, 0, sizeof(pub));
     /* From the blob alone: no TPM command. */
     if (cli_ctx(cli, &ctx) == TPMKMS_R_OK
             && cli_backend(cli, uri, &backend) == TPMKMS_R_OK
-            && tpmkms_backend_public_from_blob(backend, &rec->blob, &pub,
-                                               label) == TPMKMS_R_OK)
-        pkey = tpmkms_public_to_evp(tpmkms_ctx_libctx(ctx), &pub);
+            && tpmkms_keyblob_info(backend, &rec->blob, &info, label)
+               == TPMKMS_R_OK)
+        pkey = tpmkms_public_to_evp(tpmkms_ctx_libctx(ctx), &info.pub);
     tpmkms_backend_free(backend);
     return pkey;
 }

@@ -398,7 +398,7 @@ int cli_cmd_show(CLI *cli, int argc, char **argv)
     TPMKMS_RECORD *rec = NULL;
     TPMKMS_BACKEND *backend = NULL;
     TPMKMS_CTX *ctx;
-    TPMKMS_PUBLIC pub;
+    TPMKMS_KEYINFO info;
     char *dir = NULL, *certdir = NULL, *canonical = NULL, *pem = NULL;
     size_t pem_len = 0;
     tpmkms_rc rc;
@@ -408,12 +408,12 @@ int cli_cmd_show(CLI *cli, int argc, char **argv)
     if ((r = key_uri_arg(cli, npos, pos, &uri)) != CLI_CONTINUE)
         return r;
 
-    memset(&pub, 0, sizeof(pub));
+    memset(&info, 0, sizeof(info));
     if ((rc = tpmkms_record_resolve(uri, &rec, &dir)) != TPMKMS_R_OK
         || (rc = cli_ctx(cli, &ctx)) != TPMKMS_R_OK
         || (rc = cli_backend(cli, uri, &backend)) != TPMKMS_R_OK
-        || (rc = tpmkms_backend_public_from_blob(backend, &rec->blob, &pub,
-                                                 rec->name)) != TPMKMS_R_OK) {
+        || (rc = tpmkms_keyblob_info(backend, &rec->blob, &info, rec->name))
+           != TPMKMS_R_OK) {
         r = cli_fail(rc);
         goto out;
     }
@@ -454,7 +454,8 @@ int cli_cmd_show(CLI *cli, int argc, char **argv)
     }
     printf("public key:\n");
     fflush(stdout);
-    if ((rc = print_public_pem(tpmkms_ctx_libctx(ctx), &pub)) != TPMKMS_R_OK) {
+    if ((rc = print_public_pem(tpmkms_ctx_libctx(ctx), &info.pub))
+        != TPMKMS_R_OK) {
         r = cli_fail(rc);
         goto out;
     }

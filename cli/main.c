@@ -379,12 +379,10 @@ int main(int argc, char **argv)
 
     tpmkms_err_init_standalone();
     /*
-     * The TSS's own log lines would repeat, less readably, what we print
-     * from the error queue.  The user's TSS2_LOG wins; TPMKMS_DEBUG keeps
-     * the TSS's default logging.
+     * The backend's own log lines would repeat, less readably, what we
+     * print from the error queue (see the backend's process_init).
      */
-    if (!tpmkms_debug_enabled())
-        setenv("TSS2_LOG", "all+NONE", 0);
+    tpmkms_backend_process_init(tpmkms_backend_default_method());
 
     /* Options before the command: --tcti, --version, --help. */
     for (i = 1; i < argc && argv[i][0] == '-'; i++) {

@@ -68,12 +68,12 @@ static void print_probe(const TPMKMS_PROBE *p)
 {
     char manufacturer[sizeof(p->manufacturer) + 1];
     char vendor[sizeof(p->vendor) + 1];
-    char tcti[sizeof(p->tcti) + 1];
+    char tcti[sizeof(p->connection) + 1];
 
     clean_string(manufacturer, sizeof(manufacturer), p->manufacturer,
                  sizeof(p->manufacturer));
     clean_string(vendor, sizeof(vendor), p->vendor, sizeof(p->vendor));
-    clean_string(tcti, sizeof(tcti), p->tcti, sizeof(p->tcti));
+    clean_string(tcti, sizeof(tcti), p->connection, sizeof(p->connection));
 
     printf("TPM\n");
     printf(ROW "%s\n", "connection (TCTI)", tcti[0] != '\0' ? tcti : "default");

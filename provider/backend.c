@@ -66,7 +66,8 @@ struct tpmkms_backend_st {
     CRYPTO_RWLOCK *refcnt_lock;
     CMD_LOCK *lock;             /* held for each whole command sequence */
     const TPMKMS_BACKEND_METHOD *meth;
-    char *tcti;                 /* NULL: $TPMKMS_TCTI or the default */
+    char *conn;                 /* NULL: the backend's default */
+    char *owner_auth_file;      /* NULL: none */
     void *state;                /* NULL until the first command */
     pid_t pid;                  /* the process that connected */
     uint64_t generation;        /* bumped on every connect */
@@ -157,8 +158,40 @@ static void registry_remove(TPMKMS_BACKEND *b) { (void)b; }
 static pid_t self_pid(void) { return getpid(); }
 #endif
 
+void tpmkms_backend_process_init(const TPMKMS_BACKEND_METHOD *meth)
+{
+    if (meth != NULL && meth->process_init != NULL)
+        meth->process_init();
+}
+
+tpmkms_rc tpmkms_keydata_copy(TPMKMS_KEYDATA *dst, const TPMKMS_KEYDATA *src)
+{
+    memset(dst, 0, sizeof(*dst));
+    if (src->data != NULL
+            && (dst->data = OPENSSL_memdup(src->data, src->len)) == NULL) {
+        TPMKMS_raise(TPMKMS_R_INTERNAL, "out of memory copying a key");
+        return TPMKMS_R_INTERNAL;
+    }
+    dst->format = src->format;
+    dst->len = src->len;
+    return TPMKMS_R_OK;
+}
+
+void tpmkms_keydata_clear(TPMKMS_KEYDATA *kd)
+{
+    OPENSSL_clear_free(kd->data, kd->len);
+    memset(kd, 0, sizeof(*kd));
+}
+
+void tpmkms_buf_clear(TPMKMS_BUF *buf)
+{
+    OPENSSL_free(buf->data);
+    buf->data = NULL;
+    buf->len = 0;
+}
+
 TPMKMS_BACKEND *tpmkms_backend_new(const TPMKMS_BACKEND_METHOD *meth,
-                                   const char *tcti_conf)
+                                   const char *conn)
 {
     TPMKMS_BACKEND *b = OPENSSL_zalloc(sizeof(*b));
 
@@ -170,7 +203,7 @@ TPMKMS_BACKEND *tpmkms_backend_new(const TPMKMS_BACKEND_METHOD *meth,
     b->lock = cmd_lock_new();
     if (b->refcnt_lock == NULL || b->lock == NULL)
         goto err;
-    if (tcti_conf != NULL && (b->tcti = OPENSSL_strdup(tcti_conf)) == NULL)
+    if (conn != NULL && (b->conn = OPENSSL_strdup(conn)) == NULL)
         goto err;
     registry_add(b);
     return b;
@@ -178,6 +211,19 @@ TPMKMS_BACKEND *tpmkms_backend_new(const TPMKMS_BACKEND_METHOD *meth,
     TPMKMS_raise(TPMKMS_R_INTERNAL, "out of memory creating the TPM backend");
     tpmkms_backend_free(b);
     return NULL;
+}
+
+tpmkms_rc tpmkms_backend_set_owner_auth_file(TPMKMS_BACKEND *b,
+                                             const char *path)
+{
+    OPENSSL_free(b->owner_auth_file);
+    b->owner_auth_file = NULL;
+    if (path != NULL && *path != '\0'
+            && (b->owner_auth_file = OPENSSL_strdup(path)) == NULL) {
+        TPMKMS_raise(TPMKMS_R_INTERNAL, "out of memory");
+        return TPMKMS_R_INTERNAL;
+    }
+    return TPMKMS_R_OK;
 }
 
 int tpmkms_backend_up_ref(TPMKMS_BACKEND *b)
@@ -219,7 +265,8 @@ void tpmkms_backend_free(TPMKMS_BACKEND *b)
     close_locked(b);
     cmd_lock_free(b->lock);
     CRYPTO_THREAD_lock_free(b->refcnt_lock);
-    OPENSSL_free(b->tcti);
+    OPENSSL_free(b->conn);
+    OPENSSL_free(b->owner_auth_file);
     OPENSSL_free(b);
 }
 
@@ -264,9 +311,9 @@ __attribute__((destructor)) static void backends_at_exit(void)
 }
 #endif
 
-const char *tpmkms_backend_tcti(const TPMKMS_BACKEND *b)
+const char *tpmkms_backend_conn(const TPMKMS_BACKEND *b)
 {
-    return b->tcti;
+    return b->conn;
 }
 
 const TPMKMS_BACKEND_METHOD *tpmkms_backend_method(const TPMKMS_BACKEND *b)
@@ -274,19 +321,20 @@ const TPMKMS_BACKEND_METHOD *tpmkms_backend_method(const TPMKMS_BACKEND *b)
     return b->meth;
 }
 
-static const char *effective_tcti(const TPMKMS_BACKEND *b)
+int tpmkms_backend_survives_fork(const TPMKMS_BACKEND *b)
 {
-    const char *env;
+    return b->meth->survives_fork != NULL && b->meth->survives_fork(b->conn);
+}
 
-    if (b->tcti != NULL)
-        return b->tcti;
-    env = getenv("TPMKMS_TCTI");
-    return env != NULL && *env != '\0' ? env : NULL;
+int tpmkms_backend_is_direct(const TPMKMS_BACKEND *b)
+{
+    return b->meth->is_direct != NULL && b->meth->is_direct(b->conn);
 }
 
 /* Called with the lock held.  Connects on first use and after fork(). */
 static tpmkms_rc backend_enter(TPMKMS_BACKEND *b)
 {
+    TPMKMS_CONN_CONFIG cfg;
     tpmkms_rc rc;
 
     if (b->state != NULL && b->pid != self_pid()) {
@@ -297,9 +345,9 @@ static tpmkms_rc backend_enter(TPMKMS_BACKEND *b)
     }
     if (b->state != NULL)
         return TPMKMS_R_OK;
-    TPMKMS_debug("connecting to %s",
-                 effective_tcti(b) ? effective_tcti(b) : "the default TCTI");
-    rc = b->meth->connect(effective_tcti(b), &b->state);
+    cfg.conn = b->conn;
+    cfg.owner_auth_file = b->owner_auth_file;
+    rc = b->meth->connect(&cfg, &b->state);
     if (rc != TPMKMS_R_OK) {
         b->state = NULL;
         return rc;
@@ -322,7 +370,7 @@ static int backend_lock(TPMKMS_BACKEND *b)
 static void key_sync_generation(TPMKMS_BACKEND *b, TPMKMS_KEYREF *key)
 {
     if (key->loaded != NULL && key->generation != b->generation) {
-        b->meth->forget(key);
+        b->meth->keys->forget(key);
         key->loaded = NULL;
     }
     key->generation = b->generation;
@@ -349,12 +397,30 @@ static tpmkms_rc backend_leave(TPMKMS_BACKEND *b, tpmkms_rc rc)
 }
 
 /*
- * Each entry point: lock, connect if needed, run the method, unlock.
- * The macro keeps the sequence in one place without a callback layer.
+ * An operation the backend does not offer: said once, here, before any
+ * lock or connection, so nothing is sent.
  */
-#define BACKEND_CALL(b, call)                                   \
+static tpmkms_rc not_supported(const TPMKMS_BACKEND *b, const char *op)
+{
+    TPMKMS_raise(TPMKMS_R_NOT_SUPPORTED,
+                 "%s is not supported by the %s TPM backend", op,
+                 b->meth->name != NULL ? b->meth->name : "configured");
+    return TPMKMS_R_NOT_SUPPORTED;
+}
+
+#define HAS(b, group, method) \
+    ((b)->meth->group != NULL && (b)->meth->group->method != NULL)
+
+/*
+ * Each entry point: check the backend offers the method, lock, connect if
+ * needed, run the method, unlock.  The macro keeps the sequence in one
+ * place without a callback layer.
+ */
+#define BACKEND_CALL(b, group, method, op, call)                \
     do {                                                        \
         tpmkms_rc rc_;                                          \
+        if (!HAS(b, group, method))                             \
+            return not_supported(b, op);                        \
         if (!backend_lock(b))                                   \
             return TPMKMS_R_INTERNAL;                           \
         rc_ = backend_enter(b);                                 \
@@ -364,11 +430,14 @@ static tpmkms_rc backend_leave(TPMKMS_BACKEND *b, tpmkms_rc rc)
         return rc_;                                             \
     } while (0)
 
+/* ----------------------------------------------------------------- keys */
+
 tpmkms_rc tpmkms_backend_create_key(TPMKMS_BACKEND *b,
                                     const TPMKMS_CREATE_PARAMS *params,
-                                    TPMKMS_KEYBLOB *blob, TPMKMS_PUBLIC *pub)
+                                    TPMKMS_KEYDATA *key, TPMKMS_PUBLIC *pub)
 {
-    BACKEND_CALL(b, b->meth->create_key(b->state, params, blob, pub));
+    BACKEND_CALL(b, keys, create, "creating a key",
+                 b->meth->keys->create(b->state, params, key, pub));
 }
 
 static tpmkms_rc sign_locked(TPMKMS_BACKEND *b, TPMKMS_KEYREF *key,
@@ -377,7 +446,8 @@ static tpmkms_rc sign_locked(TPMKMS_BACKEND *b, TPMKMS_KEYREF *key,
                              unsigned char *sig, size_t *siglen)
 {
     key_sync_generation(b, key);
-    return b->meth->sign(b->state, key, scheme, hash, in, inlen, sig, siglen);
+    return b->meth->keys->sign(b->state, key, scheme, hash, in, inlen, sig,
+                               siglen);
 }
 
 tpmkms_rc tpmkms_backend_sign(TPMKMS_BACKEND *b, TPMKMS_KEYREF *key,
@@ -385,64 +455,159 @@ tpmkms_rc tpmkms_backend_sign(TPMKMS_BACKEND *b, TPMKMS_KEYREF *key,
                               const unsigned char *in, size_t inlen,
                               unsigned char *sig, size_t *siglen)
 {
-    BACKEND_CALL(b, sign_locked(b, key, scheme, hash, in, inlen, sig, siglen));
+    BACKEND_CALL(b, keys, sign, "signing",
+                 sign_locked(b, key, scheme, hash, in, inlen, sig, siglen));
+}
+
+static tpmkms_rc decrypt_locked(TPMKMS_BACKEND *b, TPMKMS_KEYREF *key,
+                                const unsigned char *in, size_t inlen,
+                                unsigned char *out, size_t *outlen)
+{
+    key_sync_generation(b, key);
+    return b->meth->keys->decrypt(b->state, key, in, inlen, out, outlen);
+}
+
+tpmkms_rc tpmkms_backend_decrypt(TPMKMS_BACKEND *b, TPMKMS_KEYREF *key,
+                                 const unsigned char *in, size_t inlen,
+                                 unsigned char *out, size_t *outlen)
+{
+    BACKEND_CALL(b, keys, decrypt, "decryption",
+                 decrypt_locked(b, key, in, inlen, out, outlen));
+}
+
+static tpmkms_rc derive_locked(TPMKMS_BACKEND *b, TPMKMS_KEYREF *key,
+                               const unsigned char *peer, size_t peer_len,
+                               unsigned char *secret, size_t *secret_len)
+{
+    key_sync_generation(b, key);
+    return b->meth->keys->derive(b->state, key, peer, peer_len, secret,
+                                 secret_len);
+}
+
+tpmkms_rc tpmkms_backend_derive(TPMKMS_BACKEND *b, TPMKMS_KEYREF *key,
+                                const unsigned char *peer_point,
+                                size_t peer_len, unsigned char *secret,
+                                size_t *secret_len)
+{
+    BACKEND_CALL(b, keys, derive, "key agreement (ECDH)",
+                 derive_locked(b, key, peer_point, peer_len, secret,
+                               secret_len));
 }
 
 void tpmkms_backend_release_key(TPMKMS_BACKEND *b, TPMKMS_KEYREF *key)
 {
-    if (key->loaded == NULL)
+    if (key->loaded == NULL || b->meth->keys == NULL)
         return;
     if (!cmd_lock(b->lock))
         return;
     if (b->state != NULL && b->pid == self_pid()
             && key->generation == b->generation)
-        b->meth->unload(b->state, key);
+        b->meth->keys->unload(b->state, key);
     else
-        b->meth->forget(key);
+        b->meth->keys->forget(key);
     key->loaded = NULL;
     cmd_unlock(b->lock);
 }
 
+tpmkms_rc tpmkms_backend_describe(const TPMKMS_BACKEND *b,
+                                  const TPMKMS_KEYDATA *key,
+                                  TPMKMS_KEYINFO *info, const char *label)
+{
+    /* Pure parsing: no lock, no connection. */
+    memset(info, 0, sizeof(*info));
+    if (!HAS(b, keys, describe))
+        return not_supported(b, "reading a key's material");
+    return b->meth->keys->describe(key, info, label);
+}
+
+tpmkms_rc tpmkms_backend_check_key(TPMKMS_BACKEND *b,
+                                   const TPMKMS_KEYREF *key)
+{
+    BACKEND_CALL(b, keys, check, "checking a key's parent",
+                 b->meth->keys->check(b->state, key));
+}
+
+/* ------------------------------------------------------- administration */
+
 tpmkms_rc tpmkms_backend_read_persistent(TPMKMS_BACKEND *b, uint32_t handle,
                                          TPMKMS_PUBLIC *pub)
 {
-    BACKEND_CALL(b, b->meth->read_persistent(b->state, handle, pub));
+    BACKEND_CALL(b, admin, read_persistent, "reading a persistent key",
+                 b->meth->admin->read_persistent(b->state, handle, pub));
 }
 
-tpmkms_rc tpmkms_backend_persist(TPMKMS_BACKEND *b, const TPMKMS_KEYBLOB *blob,
+tpmkms_rc tpmkms_backend_persist(TPMKMS_BACKEND *b, const TPMKMS_KEYDATA *key,
                                  uint32_t handle, const char *label)
 {
-    BACKEND_CALL(b, b->meth->persist(b->state, blob, handle, label));
+    BACKEND_CALL(b, admin, persist, "making a key persistent",
+                 b->meth->admin->persist(b->state, key, handle, label));
 }
 
 tpmkms_rc tpmkms_backend_evict(TPMKMS_BACKEND *b, uint32_t handle,
                                const char *label)
 {
-    BACKEND_CALL(b, b->meth->evict(b->state, handle, label));
+    BACKEND_CALL(b, admin, evict, "evicting a persistent key",
+                 b->meth->admin->evict(b->state, handle, label));
 }
 
 tpmkms_rc tpmkms_backend_probe(TPMKMS_BACKEND *b, TPMKMS_PROBE *probe)
 {
     memset(probe, 0, sizeof(*probe));
-    if (effective_tcti(b) != NULL)
-        OPENSSL_strlcpy(probe->tcti, effective_tcti(b), sizeof(probe->tcti));
-    else
-        OPENSSL_strlcpy(probe->tcti, "(TCTI loader default)",
-                        sizeof(probe->tcti));
-    BACKEND_CALL(b, b->meth->probe(b->state, probe));
+    BACKEND_CALL(b, admin, probe, "probing the TPM",
+                 b->meth->admin->probe(b->state, probe));
 }
 
 tpmkms_rc tpmkms_backend_setup(TPMKMS_BACKEND *b, tpmkms_setup_result *res)
 {
-    BACKEND_CALL(b, b->meth->setup(b->state, res));
+    BACKEND_CALL(b, admin, setup, "setting up the TPM (the SRK)",
+                 b->meth->admin->setup(b->state, res));
 }
 
-tpmkms_rc tpmkms_backend_public_from_blob(const TPMKMS_BACKEND *b,
-                                          const TPMKMS_KEYBLOB *blob,
-                                          TPMKMS_PUBLIC *pub,
-                                          const char *label)
+/* ---------------------------------------------------------- attestation */
+
+tpmkms_rc tpmkms_backend_ek(TPMKMS_BACKEND *b, tpmkms_alg alg,
+                            TPMKMS_PUBLIC *pub, TPMKMS_BUF *cert)
 {
-    /* Pure parsing: no lock, no connection. */
-    memset(pub, 0, sizeof(*pub));
-    return b->meth->public_from_blob(blob, pub, label);
+    BACKEND_CALL(b, attest, ek, "reading the endorsement key",
+                 b->meth->attest->ek(b->state, alg, pub, cert));
+}
+
+tpmkms_rc tpmkms_backend_ak_create(TPMKMS_BACKEND *b,
+                                   const TPMKMS_CREATE_PARAMS *params,
+                                   TPMKMS_KEYDATA *key, TPMKMS_PUBLIC *pub)
+{
+    BACKEND_CALL(b, attest, ak_create, "creating an attestation key",
+                 b->meth->attest->ak_create(b->state, params, key, pub));
+}
+
+tpmkms_rc tpmkms_backend_certify(TPMKMS_BACKEND *b, TPMKMS_KEYREF *ak,
+                                 TPMKMS_KEYREF *key,
+                                 const unsigned char *nonce, size_t nonce_len,
+                                 TPMKMS_BUF *attest, TPMKMS_BUF *sig)
+{
+    BACKEND_CALL(b, attest, certify, "certifying a key",
+                 (key_sync_generation(b, ak), key_sync_generation(b, key),
+                  b->meth->attest->certify(b->state, ak, key, nonce,
+                                           nonce_len, attest, sig)));
+}
+
+tpmkms_rc tpmkms_backend_quote(TPMKMS_BACKEND *b, TPMKMS_KEYREF *ak,
+                               tpmkms_hash bank, uint32_t pcr_mask,
+                               const unsigned char *nonce, size_t nonce_len,
+                               TPMKMS_BUF *attest, TPMKMS_BUF *sig)
+{
+    BACKEND_CALL(b, attest, quote, "quoting PCRs",
+                 (key_sync_generation(b, ak),
+                  b->meth->attest->quote(b->state, ak, bank, pcr_mask, nonce,
+                                         nonce_len, attest, sig)));
+}
+
+tpmkms_rc tpmkms_backend_activate(TPMKMS_BACKEND *b, TPMKMS_KEYREF *ak,
+                                  const TPMKMS_BUF *credential,
+                                  const TPMKMS_BUF *secret, TPMKMS_BUF *out)
+{
+    BACKEND_CALL(b, attest, activate, "activating a credential",
+                 (key_sync_generation(b, ak),
+                  b->meth->attest->activate(b->state, ak, credential, secret,
+                                            out)));
 }

@@ -1,17 +1,32 @@
 /*
  * The backend seam.  Nothing above this header includes tss2 or ncrypt
- * headers.  A backend is a method table (backend_esys.c on Linux,
- * backend_ncrypt.c on Windows, fake_backend.c in unit tests) wrapped by
- * backend.c, which owns what every backend needs the same way:
+ * headers, and nothing above it looks inside a key's material or a
+ * connection string: a backend (provider/esys/ on Linux, provider/ncrypt/
+ * on Windows, test/unit/fake_backend.c in unit tests) interprets both.
  *
- *   - a refcount, and one lock: every entry point below holds it for its
- *     whole command sequence (load parent, load key, sign, flush) and
- *     releases it before returning;
+ * A backend is a method table in groups:
+ *
+ *   - connection: connect, disconnect, abandon (after fork), drop (broken),
+ *     and what a connection string means (survives fork? direct TPM?);
+ *   - keys: create, sign, unload/forget, describe (pure), check; decrypt
+ *     and derive have their place for later;
+ *   - administration: read_persistent, persist, evict, probe, setup;
+ *   - attestation: EK, AK, certify, quote, activate credential.
+ *
+ * A NULL group or method is an operation the backend does not offer: its
+ * entry point below raises TPMKMS_R_NOT_SUPPORTED naming the operation and
+ * the backend, takes no lock and sends nothing.
+ *
+ * backend.c wraps every method and owns what every backend needs the same
+ * way:
+ *   - a refcount, and one lock: every entry point holds it for its whole
+ *     command sequence (load parent, load key, sign, flush) and releases
+ *     it before returning;
  *   - a lazy connection: tpmkms_backend_new() touches no TPM, the first
- *     entry point that needs the TPM calls method->connect;
+ *     entry point that needs the TPM calls connect;
  *   - fork safety: an entry point that finds a new pid drops the parent's
- *     connection with method->abandon (no command is sent over it) and
- *     connects afresh.  Keys loaded by the parent reload from their blob.
+ *     connection with abandon (no command is sent over it) and connects
+ *     afresh.  Keys loaded by the parent reload from their material.
  *   - recovery: a connection that fails with TPM_UNAVAILABLE (a restarted
  *     tpm2-abrmd, a broken socket) is dropped, and the next call connects
  *     afresh instead of failing forever.
@@ -23,17 +38,32 @@
 #include <stdint.h>
 #include "errors.h"
 #include "pubkey.h"
-#include "tss2key.h"
 
 typedef struct tpmkms_backend_st TPMKMS_BACKEND;
+
+/* What a key's material is; only the backend of that format reads it. */
+typedef enum {
+    TPMKMS_KEYFMT_NONE = 0,      /* no material: a persistent locator only */
+    TPMKMS_KEYFMT_TSS2_DER = 1   /* a TSS2 PRIVATE KEY, DER (ESYS) */
+} tpmkms_keyfmt;
+
+/* A key as its backend keeps it outside the TPM: a format tag and bytes. */
+typedef struct tpmkms_keydata_st {
+    tpmkms_keyfmt format;
+    unsigned char *data;
+    size_t len;
+} TPMKMS_KEYDATA;
+
+tpmkms_rc tpmkms_keydata_copy(TPMKMS_KEYDATA *dst, const TPMKMS_KEYDATA *src);
+void tpmkms_keydata_clear(TPMKMS_KEYDATA *kd);  /* frees, zeroes */
 
 /*
  * What a backend needs to use one key.  Embedded in TPMKMS_KEY; the
  * backend reads it and owns `loaded` (touched only under the lock).
  */
 typedef struct tpmkms_keyref_st {
-    TPMKMS_KEYBLOB blob;        /* the wrapped key, when persistent == 0 */
-    uint32_t persistent;        /* a persistent handle (0x81......), or 0 */
+    TPMKMS_KEYDATA key;         /* the key's material; may be empty */
+    uint32_t persistent;        /* a persistent locator (TPM handle), or 0 */
     unsigned char *auth;        /* auth value or NULL; cleansed on free */
     size_t auth_len;
     const char *label;          /* the key's URI, for error messages */
@@ -41,12 +71,26 @@ typedef struct tpmkms_keyref_st {
     uint64_t generation;        /* connection generation `loaded` is from */
 } TPMKMS_KEYREF;
 
+/* What key material says about its key, read without a TPM. */
+typedef struct tpmkms_keyinfo_st {
+    TPMKMS_PUBLIC pub;
+    int needs_auth;             /* 1: has an auth value; 0: none */
+} TPMKMS_KEYINFO;
+
 typedef struct tpmkms_create_params_st {
     tpmkms_alg alg;
     const unsigned char *auth;  /* NULL: no auth value, key gets noDA */
     size_t auth_len;
     const char *label;          /* for error messages */
 } TPMKMS_CREATE_PARAMS;
+
+/* Bytes a backend returns (attestation structures, certificates). */
+typedef struct tpmkms_buf_st {
+    unsigned char *data;
+    size_t len;
+} TPMKMS_BUF;
+
+void tpmkms_buf_clear(TPMKMS_BUF *buf);
 
 #define TPMKMS_PROBE_CURVE_P256  (1u << 0)
 #define TPMKMS_PROBE_CURVE_P384  (1u << 1)
@@ -64,7 +108,7 @@ typedef struct tpmkms_create_params_st {
 #define TPMKMS_PROBE_SIG_RSAPSS  (1u << 2)
 
 typedef struct tpmkms_probe_st {
-    char tcti[256];             /* what was connected to */
+    char connection[256];       /* what was connected to, as the backend says */
     char manufacturer[5];       /* e.g. "IBM", "INTC", "MSFT" */
     char vendor[65];            /* vendor strings 1..4 joined */
     uint32_t fw_version1, fw_version2;
@@ -81,16 +125,19 @@ typedef enum {
     TPMKMS_SETUP_PRESENT        /* the expected SRK was already there */
 } tpmkms_setup_result;
 
-typedef struct tpmkms_backend_method_st {
-    const char *name;
-    /* Opens the connection; *state is the backend's own. */
-    tpmkms_rc (*connect)(const char *tcti_conf, void **state);
-    /* Flushes what it loaded (not persistent objects) and closes. */
-    void (*disconnect)(void *state);
-    /* After fork(): frees what it can without sending any command. */
-    void (*abandon)(void *state);
-    tpmkms_rc (*create_key)(void *state, const TPMKMS_CREATE_PARAMS *params,
-                            TPMKMS_KEYBLOB *blob, TPMKMS_PUBLIC *pub);
+/* What a connection is made with. */
+typedef struct tpmkms_conn_config_st {
+    const char *conn;           /* the backend's connection string; NULL:
+                                   the backend's default */
+    const char *owner_auth_file; /* the owner's auth value is this file's
+                                    first line; NULL: empty */
+} TPMKMS_CONN_CONFIG;
+
+/* ------------------------------------------------------------- groups */
+
+typedef struct tpmkms_key_methods_st {
+    tpmkms_rc (*create)(void *state, const TPMKMS_CREATE_PARAMS *params,
+                        TPMKMS_KEYDATA *key, TPMKMS_PUBLIC *pub);
     /* in: a digest (or an encoded block for RSA_RAW); sig: TPMKMS_SIG_MAX */
     tpmkms_rc (*sign)(void *state, TPMKMS_KEYREF *key, tpmkms_scheme scheme,
                       tpmkms_hash hash, const unsigned char *in, size_t inlen,
@@ -99,59 +146,158 @@ typedef struct tpmkms_backend_method_st {
     void (*unload)(void *state, TPMKMS_KEYREF *key);
     /* Frees key->loaded without any command (stale generation). */
     void (*forget)(TPMKMS_KEYREF *key);
+    /* No TPM: what the material describes.  Raises on bad material. */
+    tpmkms_rc (*describe)(const TPMKMS_KEYDATA *key, TPMKMS_KEYINFO *info,
+                          const char *label);
+    /*
+     * Whether the connected TPM holds what the key needs (its parent):
+     * TPMKMS_R_KEY_NOT_FOUND or TPMKMS_R_TPM_UNAVAILABLE, raised, if not.
+     */
+    tpmkms_rc (*check)(void *state, const TPMKMS_KEYREF *key);
+    /* Not offered yet by any backend: RSA decryption, ECDH. */
+    tpmkms_rc (*decrypt)(void *state, TPMKMS_KEYREF *key,
+                         const unsigned char *in, size_t inlen,
+                         unsigned char *out, size_t *outlen);
+    tpmkms_rc (*derive)(void *state, TPMKMS_KEYREF *key,
+                        const unsigned char *peer_point, size_t peer_len,
+                        unsigned char *secret, size_t *secret_len);
+} TPMKMS_KEY_METHODS;
+
+typedef struct tpmkms_admin_methods_st {
     tpmkms_rc (*read_persistent)(void *state, uint32_t handle,
                                  TPMKMS_PUBLIC *pub);
-    /* Makes blob persistent at handle (TPM2_EvictControl). */
-    tpmkms_rc (*persist)(void *state, const TPMKMS_KEYBLOB *blob,
+    /* Makes the key persistent at handle (TPM2_EvictControl). */
+    tpmkms_rc (*persist)(void *state, const TPMKMS_KEYDATA *key,
                          uint32_t handle, const char *label);
     /* Removes a persistent object (TPM2_EvictControl). */
     tpmkms_rc (*evict)(void *state, uint32_t handle, const char *label);
     tpmkms_rc (*probe)(void *state, TPMKMS_PROBE *probe);
     tpmkms_rc (*setup)(void *state, tpmkms_setup_result *result);
-    /* No TPM: the public half described by a blob's TPM2B_PUBLIC. */
-    tpmkms_rc (*public_from_blob)(const TPMKMS_KEYBLOB *blob,
-                                  TPMKMS_PUBLIC *pub, const char *label);
+} TPMKMS_ADMIN_METHODS;
+
+typedef struct tpmkms_attest_methods_st {
+    /* The endorsement key of alg: its public key and certificate (DER). */
+    tpmkms_rc (*ek)(void *state, tpmkms_alg alg, TPMKMS_PUBLIC *pub,
+                    TPMKMS_BUF *cert);
+    /* A restricted signing key (AK). */
+    tpmkms_rc (*ak_create)(void *state, const TPMKMS_CREATE_PARAMS *params,
+                           TPMKMS_KEYDATA *key, TPMKMS_PUBLIC *pub);
+    /* TPM2_Certify of key by ak over nonce: TPMS_ATTEST and signature. */
+    tpmkms_rc (*certify)(void *state, TPMKMS_KEYREF *ak, TPMKMS_KEYREF *key,
+                         const unsigned char *nonce, size_t nonce_len,
+                         TPMKMS_BUF *attest, TPMKMS_BUF *sig);
+    /* TPM2_Quote of the PCRs in pcr_mask of bank by ak over nonce. */
+    tpmkms_rc (*quote)(void *state, TPMKMS_KEYREF *ak, tpmkms_hash bank,
+                       uint32_t pcr_mask, const unsigned char *nonce,
+                       size_t nonce_len, TPMKMS_BUF *attest, TPMKMS_BUF *sig);
+    /* TPM2_ActivateCredential: the secret a verifier bound to ak's name. */
+    tpmkms_rc (*activate)(void *state, TPMKMS_KEYREF *ak,
+                          const TPMKMS_BUF *credential,
+                          const TPMKMS_BUF *secret, TPMKMS_BUF *out);
+} TPMKMS_ATTEST_METHODS;
+
+typedef struct tpmkms_backend_method_st {
+    const char *name;           /* "tpm2-tss ESYS", in errors */
+    /* Opens the connection's state; *state is the backend's own. */
+    tpmkms_rc (*connect)(const TPMKMS_CONN_CONFIG *cfg, void **state);
+    /* Flushes what it loaded (not persistent objects) and closes. */
+    void (*disconnect)(void *state);
+    /* After fork(): frees what it can without sending any command. */
+    void (*abandon)(void *state);
     /*
      * The connection broke (TPM_UNAVAILABLE from a connected state): free
      * everything without sending a command; the next call reconnects.
      * NULL: abandon is used instead.
      */
     void (*drop)(void *state);
+    /*
+     * About a connection string (NULL: the backend's default), without
+     * connecting.  survives_fork: opening and closing a connection leaves
+     * nothing behind in the process (no thread, no D-Bus connection), so
+     * a process about to fork may use one.  is_direct: no resource manager
+     * between the process and the TPM.  NULL: no (0).
+     */
+    int (*survives_fork)(const char *conn);
+    int (*is_direct)(const char *conn);
+    /* Once per process, before any other method (quiets native logs). */
+    void (*process_init)(void);
+    const TPMKMS_KEY_METHODS *keys;
+    const TPMKMS_ADMIN_METHODS *admin;
+    const TPMKMS_ATTEST_METHODS *attest;
 } TPMKMS_BACKEND_METHOD;
 
 /* The platform's backend: ESYS on Linux, NCrypt on Windows. */
 const TPMKMS_BACKEND_METHOD *tpmkms_backend_default_method(void);
 const TPMKMS_BACKEND_METHOD *tpmkms_backend_esys_method(void);
 
-/* No TPM is touched.  tcti_conf NULL: $TPMKMS_TCTI, else the loader's default. */
+/* meth->process_init, if any: the provider's init and the command call it. */
+void tpmkms_backend_process_init(const TPMKMS_BACKEND_METHOD *meth);
+
+/* No TPM is touched.  conn NULL: the backend's default. */
 TPMKMS_BACKEND *tpmkms_backend_new(const TPMKMS_BACKEND_METHOD *meth,
-                                   const char *tcti_conf);
+                                   const char *conn);
+/* Before the first command: the owner auth file (copied; NULL: none). */
+tpmkms_rc tpmkms_backend_set_owner_auth_file(TPMKMS_BACKEND *b,
+                                             const char *path);
 int tpmkms_backend_up_ref(TPMKMS_BACKEND *b);
 void tpmkms_backend_free(TPMKMS_BACKEND *b);
 void tpmkms_backend_close(TPMKMS_BACKEND *b); /* flush, disconnect now */
-const char *tpmkms_backend_tcti(const TPMKMS_BACKEND *b); /* NULL: default */
+const char *tpmkms_backend_conn(const TPMKMS_BACKEND *b); /* NULL: default */
 const TPMKMS_BACKEND_METHOD *tpmkms_backend_method(const TPMKMS_BACKEND *b);
+/* The method's survives_fork / is_direct for this backend's connection. */
+int tpmkms_backend_survives_fork(const TPMKMS_BACKEND *b);
+int tpmkms_backend_is_direct(const TPMKMS_BACKEND *b);
 
+/* Keys. */
 tpmkms_rc tpmkms_backend_create_key(TPMKMS_BACKEND *b,
                                     const TPMKMS_CREATE_PARAMS *params,
-                                    TPMKMS_KEYBLOB *blob, TPMKMS_PUBLIC *pub);
+                                    TPMKMS_KEYDATA *key, TPMKMS_PUBLIC *pub);
 tpmkms_rc tpmkms_backend_sign(TPMKMS_BACKEND *b, TPMKMS_KEYREF *key,
                               tpmkms_scheme scheme, tpmkms_hash hash,
                               const unsigned char *in, size_t inlen,
                               unsigned char *sig, size_t *siglen);
+tpmkms_rc tpmkms_backend_decrypt(TPMKMS_BACKEND *b, TPMKMS_KEYREF *key,
+                                 const unsigned char *in, size_t inlen,
+                                 unsigned char *out, size_t *outlen);
+tpmkms_rc tpmkms_backend_derive(TPMKMS_BACKEND *b, TPMKMS_KEYREF *key,
+                                const unsigned char *peer_point,
+                                size_t peer_len, unsigned char *secret,
+                                size_t *secret_len);
 /* Called when a key is freed: flush what is loaded for it. */
 void tpmkms_backend_release_key(TPMKMS_BACKEND *b, TPMKMS_KEYREF *key);
+/* Pure: no lock, no connection. */
+tpmkms_rc tpmkms_backend_describe(const TPMKMS_BACKEND *b,
+                                  const TPMKMS_KEYDATA *key,
+                                  TPMKMS_KEYINFO *info, const char *label);
+tpmkms_rc tpmkms_backend_check_key(TPMKMS_BACKEND *b,
+                                   const TPMKMS_KEYREF *key);
+
+/* Administration. */
 tpmkms_rc tpmkms_backend_read_persistent(TPMKMS_BACKEND *b, uint32_t handle,
                                          TPMKMS_PUBLIC *pub);
-tpmkms_rc tpmkms_backend_persist(TPMKMS_BACKEND *b, const TPMKMS_KEYBLOB *blob,
+tpmkms_rc tpmkms_backend_persist(TPMKMS_BACKEND *b, const TPMKMS_KEYDATA *key,
                                  uint32_t handle, const char *label);
 tpmkms_rc tpmkms_backend_evict(TPMKMS_BACKEND *b, uint32_t handle,
                                const char *label);
 tpmkms_rc tpmkms_backend_probe(TPMKMS_BACKEND *b, TPMKMS_PROBE *probe);
 tpmkms_rc tpmkms_backend_setup(TPMKMS_BACKEND *b, tpmkms_setup_result *res);
-tpmkms_rc tpmkms_backend_public_from_blob(const TPMKMS_BACKEND *b,
-                                          const TPMKMS_KEYBLOB *blob,
-                                          TPMKMS_PUBLIC *pub,
-                                          const char *label);
+
+/* Attestation. */
+tpmkms_rc tpmkms_backend_ek(TPMKMS_BACKEND *b, tpmkms_alg alg,
+                            TPMKMS_PUBLIC *pub, TPMKMS_BUF *cert);
+tpmkms_rc tpmkms_backend_ak_create(TPMKMS_BACKEND *b,
+                                   const TPMKMS_CREATE_PARAMS *params,
+                                   TPMKMS_KEYDATA *key, TPMKMS_PUBLIC *pub);
+tpmkms_rc tpmkms_backend_certify(TPMKMS_BACKEND *b, TPMKMS_KEYREF *ak,
+                                 TPMKMS_KEYREF *key,
+                                 const unsigned char *nonce, size_t nonce_len,
+                                 TPMKMS_BUF *attest, TPMKMS_BUF *sig);
+tpmkms_rc tpmkms_backend_quote(TPMKMS_BACKEND *b, TPMKMS_KEYREF *ak,
+                               tpmkms_hash bank, uint32_t pcr_mask,
+                               const unsigned char *nonce, size_t nonce_len,
+                               TPMKMS_BUF *attest, TPMKMS_BUF *sig);
+tpmkms_rc tpmkms_backend_activate(TPMKMS_BACKEND *b, TPMKMS_KEYREF *ak,
+                                  const TPMKMS_BUF *credential,
+                                  const TPMKMS_BUF *secret, TPMKMS_BUF *out);
 
 #endif

@@ -56,6 +56,7 @@
 #include "backend.h"
 #include "debug.h"
 #include "errors.h"
+#include "tss2key.h"
 
 #define ESYS_MAX_KEYS 2          /* loaded transient keys per connection */
 #define ESYS_TPM_OBJECT_SLOTS 3  /* what a TPM without resource manager has */
@@ -86,6 +87,7 @@ typedef struct {
     ESYS_CONTEXT *ctx;          /* NULL until esys_open() */
     char tcti_name[256];
     int default_tcti;           /* no config: the TCTI loader's default */
+    char *owner_auth_file;      /* TPMKMS_OWNER_AUTH_FILE; NULL: none */
     uint64_t conn_id;
     uint64_t clock;             /* LRU clock and slot sequence numbers */
     ESYS_TR srk;                /* ESYS_TR_NONE until first needed */
@@ -618,7 +620,7 @@ static tpmkms_rc raise_tss(ESYS_STATE *st, TSS2_RC rc, tpmkms_rc dflt,
  */
 static tpmkms_rc owner_auth_begin(ESYS_STATE *st, const char *label)
 {
-    const char *path = getenv("TPMKMS_OWNER_AUTH_FILE");
+    const char *path = st->owner_auth_file;
     char line[sizeof(((TPM2B_AUTH *)0)->buffer) + 3];
     TPM2B_AUTH auth;
     size_t len;
@@ -1222,6 +1224,24 @@ static tpmkms_rc ensure_srk(ESYS_STATE *st, const char *label)
 
 /* ------------------------------------------------------------- loading */
 
+/*
+ * The TSS2 PRIVATE KEY in a key's material (parsed where it is needed:
+ * describing a key, loading it; never on a warm signature).
+ */
+static tpmkms_rc blob_of(const TPMKMS_KEYDATA *kd, TPMKMS_KEYBLOB *blob,
+                         const char *label)
+{
+    memset(blob, 0, sizeof(*blob));
+    if (kd->format != TPMKMS_KEYFMT_TSS2_DER || kd->data == NULL) {
+        TPMKMS_raise(TPMKMS_R_BAD_KEY_FILE,
+                     "%s: the key's material is not a TSS2 PRIVATE KEY "
+                     "(format %d): this key belongs to another TPM backend",
+                     label, (int)kd->format);
+        return TPMKMS_R_BAD_KEY_FILE;
+    }
+    return tpmkms_tss2key_from_der(kd->data, kd->len, blob);
+}
+
 static tpmkms_rc blob_unmarshal(const TPMKMS_KEYBLOB *blob, TPM2B_PUBLIC *pub,
                                 TPM2B_PRIVATE *priv, const char *label)
 {
@@ -1386,6 +1406,7 @@ static tpmkms_rc check_same_public(const TPMKMS_KEYBLOB *blob,
 /* What the key is, from the blob (no command) or its persistent handle. */
 static tpmkms_rc key_info(ESYS_STATE *st, TPMKMS_KEYREF *key, ESYS_KEY *ek)
 {
+    TPMKMS_KEYBLOB blob;
     TPM2B_PUBLIC pub;
     tpmkms_rc r;
 
@@ -1408,12 +1429,19 @@ static tpmkms_rc key_info(ESYS_STATE *st, TPMKMS_KEYREF *key, ESYS_KEY *ek)
             return raise_tss(st, rc, TPMKMS_R_TPM_ERROR, key->label,
                              "TPM2_ReadPublic", NULL);
         /* A record's persistent key: the handle must still hold it. */
-        if (key->blob.pub != NULL
-            && (r = check_same_public(&key->blob, &pub, key)) != TPMKMS_R_OK)
+        if (key->key.data != NULL) {
+            if ((r = blob_of(&key->key, &blob, key->label)) == TPMKMS_R_OK)
+                r = check_same_public(&blob, &pub, key);
+            tpmkms_keyblob_clear(&blob);
+            if (r != TPMKMS_R_OK)
+                return r;
+        }
+    } else {
+        if ((r = blob_of(&key->key, &blob, key->label)) == TPMKMS_R_OK)
+            r = blob_unmarshal(&blob, &pub, NULL, key->label);
+        tpmkms_keyblob_clear(&blob);
+        if (r != TPMKMS_R_OK)
             return r;
-    } else if ((r = blob_unmarshal(&key->blob, &pub, NULL, key->label))
-               != TPMKMS_R_OK) {
-        return r;
     }
     if ((r = keyinfo_of(&pub.publicArea, &ek->info, key->label))
         != TPMKMS_R_OK)
@@ -1426,6 +1454,7 @@ static tpmkms_rc key_info(ESYS_STATE *st, TPMKMS_KEYREF *key, ESYS_KEY *ek)
 static tpmkms_rc key_tr(ESYS_STATE *st, TPMKMS_KEYREF *key, ESYS_KEY *ek,
                         ESYS_TR *tr, int *fresh)
 {
+    TPMKMS_KEYBLOB blob;
     tpmkms_rc r;
     int i;
 
@@ -1450,7 +1479,10 @@ static tpmkms_rc key_tr(ESYS_STATE *st, TPMKMS_KEYREF *key, ESYS_KEY *ek,
         st->slots[ek->slot].last_use = ++st->clock;
         return TPMKMS_R_OK;
     }
-    if ((r = load_blob(st, &key->blob, key->label, 1, tr)) != TPMKMS_R_OK)
+    if ((r = blob_of(&key->key, &blob, key->label)) == TPMKMS_R_OK)
+        r = load_blob(st, &blob, key->label, 1, tr);
+    tpmkms_keyblob_clear(&blob);
+    if (r != TPMKMS_R_OK)
         return r;
     for (i = 0; i < ESYS_MAX_KEYS && st->slots[i].seq != 0; i++)
         ;
@@ -1537,6 +1569,61 @@ static int tcti_is_direct(const char *conf)
     return 0;
 }
 
+/*
+ * The TCTI config a connection string names: the string itself, else
+ * $TPMKMS_TCTI, else NULL (the TCTI loader's default).
+ */
+static const char *tcti_of(const char *conn)
+{
+    if (conn == NULL || *conn == '\0')
+        conn = getenv("TPMKMS_TCTI");
+    return conn != NULL && *conn != '\0' ? conn : NULL;
+}
+
+static int esys_is_direct(const char *conn)
+{
+    return tcti_is_direct(tcti_of(conn));
+}
+
+/*
+ * TCTIs that leave nothing in the process once closed: device, swtpm,
+ * mssim (by name or library file).  tabrmd keeps a D-Bus connection and
+ * its threads; the loader's default may pick tabrmd; others are unknown.
+ */
+static int esys_survives_fork(const char *conn)
+{
+    static const char *const safe[] = { "device", "swtpm", "mssim" };
+    const char *tcti = tcti_of(conn);
+    size_t len;
+
+    if (tcti == NULL)
+        return 0;
+    len = strcspn(tcti, ":");
+    for (size_t i = 0; i < sizeof(safe) / sizeof(safe[0]); i++) {
+        char lib[32];
+
+        snprintf(lib, sizeof(lib), "libtss2-tcti-%s.so", safe[i]);
+        if ((len == strlen(safe[i]) && strncmp(tcti, safe[i], len) == 0)
+                || strncmp(tcti, lib, strlen(lib)) == 0)
+            return 1;
+    }
+    return 0;
+}
+
+/*
+ * tpm2-tss logs to stderr what tpmkms handles and reports itself (an
+ * absent SRK, a wrong PIN), in words users cannot act on.  Unless the
+ * user chose a TSS2_LOG, or asked for TPMKMS_DEBUG, keep it quiet: every
+ * failure still reaches OpenSSL's error queue with its decoded code.
+ * Called while the provider (or the command) starts, before any TPM
+ * library runs.
+ */
+static void esys_process_init(void)
+{
+    if (!tpmkms_debug_enabled())
+        setenv("TSS2_LOG", "all+NONE", 0);
+}
+
 static void note_origin_pid(void)
 {
     long none = 0;
@@ -1557,14 +1644,18 @@ static int in_forked_child(void)
  * the first method needs the TPM, so that a failure to reach it names the
  * key it was for.
  */
-static tpmkms_rc esys_connect(const char *tcti_conf, void **state)
+static tpmkms_rc esys_connect(const TPMKMS_CONN_CONFIG *cfg, void **state)
 {
     ESYS_STATE *st;
-    const char *name = tcti_conf != NULL && *tcti_conf != '\0'
-        ? tcti_conf : NULL;
+    const char *name = tcti_of(cfg->conn);
 
     *state = NULL;
-    if ((st = OPENSSL_zalloc(sizeof(*st))) == NULL) {
+    TPMKMS_debug("connecting to %s", name != NULL ? name : "the default TCTI");
+    if ((st = OPENSSL_zalloc(sizeof(*st))) == NULL
+            || (cfg->owner_auth_file != NULL
+                && (st->owner_auth_file
+                    = OPENSSL_strdup(cfg->owner_auth_file)) == NULL)) {
+        OPENSSL_free(st);
         TPMKMS_raise(TPMKMS_R_INTERNAL, "out of memory");
         return TPMKMS_R_INTERNAL;
     }
@@ -1633,6 +1724,7 @@ static void esys_free_state(ESYS_STATE *st, int flush, int close_tcti)
     }
     if (close_tcti && st->tcti != NULL)
         Tss2_TctiLdr_Finalize(&st->tcti);
+    OPENSSL_free(st->owner_auth_file);
     OPENSSL_free(st->persist);
     OPENSSL_free(st);
 }
@@ -1664,8 +1756,9 @@ static void esys_drop(void *state)
 
 static tpmkms_rc esys_create_key(void *state,
                                  const TPMKMS_CREATE_PARAMS *params,
-                                 TPMKMS_KEYBLOB *blob, TPMKMS_PUBLIC *pub)
+                                 TPMKMS_KEYDATA *key, TPMKMS_PUBLIC *pub)
 {
+    TPMKMS_KEYBLOB blob_, *blob = &blob_;
     ESYS_STATE *st = state;
     const struct esys_alg *a = alg_info(params->alg);
     const char *label = params->label != NULL ? params->label : "new key";
@@ -1799,7 +1892,11 @@ static tpmkms_rc esys_create_key(void *state,
     blob->parent = st->srk_persistent ? TPMKMS_SRK_HANDLE
                                       : TPMKMS_PARENT_OWNER;
     blob->empty_auth = params->auth == NULL;
-    r = TPMKMS_R_OK;
+    memset(key, 0, sizeof(*key));
+    r = tpmkms_tss2key_to_der(blob, &key->data, &key->len);
+    tpmkms_keyblob_clear(blob);
+    if (r == TPMKMS_R_OK)
+        key->format = TPMKMS_KEYFMT_TSS2_DER;
  out:
     OPENSSL_cleanse(&sens, sizeof(sens));
     Esys_Free(out_priv);
@@ -2098,10 +2195,11 @@ static tpmkms_rc check_persistent_target(uint32_t handle, const char *label)
     return TPMKMS_R_OK;
 }
 
-static tpmkms_rc esys_persist(void *state, const TPMKMS_KEYBLOB *blob,
+static tpmkms_rc esys_persist(void *state, const TPMKMS_KEYDATA *key,
                               uint32_t handle, const char *label)
 {
     ESYS_STATE *st = state;
+    TPMKMS_KEYBLOB blob;
     ESYS_TR tr = ESYS_TR_NONE, ptr = ESYS_TR_NONE, old;
     char cmd[64];
     tpmkms_rc r;
@@ -2112,7 +2210,10 @@ static tpmkms_rc esys_persist(void *state, const TPMKMS_KEYBLOB *blob,
     if ((r = check_persistent_target(handle, label)) != TPMKMS_R_OK
         || (r = esys_open(st, label)) != TPMKMS_R_OK)
         return r;
-    if ((r = load_blob(st, blob, label, 0, &tr)) != TPMKMS_R_OK) {
+    if ((r = blob_of(key, &blob, label)) == TPMKMS_R_OK)
+        r = load_blob(st, &blob, label, 0, &tr);
+    tpmkms_keyblob_clear(&blob);
+    if (r != TPMKMS_R_OK) {
         release_if_shared(st);
         return r;
     }
@@ -2277,7 +2378,8 @@ static tpmkms_rc esys_probe(void *state, TPMKMS_PROBE *pr)
     int have_rsa = 0;
 
     memset(pr, 0, sizeof(*pr));
-    snprintf(pr->tcti, sizeof(pr->tcti), "%s", st->tcti_name);
+    snprintf(pr->connection, sizeof(pr->connection), "%s",
+             st->default_tcti ? "(TCTI loader default)" : st->tcti_name);
     if ((r = esys_open(st, "tpmkms probe")) != TPMKMS_R_OK
         || (r = probe_properties(st, pr)) != TPMKMS_R_OK)
         return r;
@@ -2420,35 +2522,90 @@ static tpmkms_rc esys_setup(void *state, tpmkms_setup_result *result)
     return TPMKMS_R_OK;
 }
 
-static tpmkms_rc esys_public_from_blob(const TPMKMS_KEYBLOB *blob,
-                                       TPMKMS_PUBLIC *pub, const char *label)
+static tpmkms_rc esys_describe(const TPMKMS_KEYDATA *key,
+                               TPMKMS_KEYINFO *info, const char *label)
 {
+    TPMKMS_KEYBLOB blob;
     TPM2B_PUBLIC tp;
     tpmkms_rc r;
 
     if (label == NULL)
         label = "key";
-    if ((r = blob_unmarshal(blob, &tp, NULL, label)) != TPMKMS_R_OK)
-        return r;
-    return public_convert(&tp.publicArea, pub, label);
+    if ((r = blob_of(key, &blob, label)) == TPMKMS_R_OK
+            && (r = blob_unmarshal(&blob, &tp, NULL, label)) == TPMKMS_R_OK
+            && (r = public_convert(&tp.publicArea, &info->pub, label))
+               == TPMKMS_R_OK)
+        info->needs_auth = blob.empty_auth == 0;
+    tpmkms_keyblob_clear(&blob);
+    return r;
 }
 
-static const TPMKMS_BACKEND_METHOD esys_method = {
-    "esys",
-    esys_connect,
-    esys_disconnect,
-    esys_abandon,
+/*
+ * Does this TPM hold the key's parent?  One TPM2_ReadPublic.  Under the
+ * owner hierarchy (0x40000001) the parent is the SRK, persistent at
+ * 0x81000001 or derived when needed, so only the TPM's answer counts.
+ */
+static tpmkms_rc esys_check(void *state, const TPMKMS_KEYREF *key)
+{
+    TPMKMS_KEYBLOB blob;
+    TPMKMS_PUBLIC pub;
+    int owner;
+    tpmkms_rc r;
+
+    if (key->persistent != 0)
+        return esys_read_persistent(state, key->persistent, &pub);
+    if ((r = blob_of(&key->key, &blob, key->label)) != TPMKMS_R_OK)
+        return r;
+    owner = blob.parent == TPMKMS_PARENT_OWNER;
+    tpmkms_err_set_mark();
+    r = esys_read_persistent(state, owner ? TPMKMS_SRK_HANDLE : blob.parent,
+                             &pub);
+    tpmkms_keyblob_clear(&blob);
+    if (r == TPMKMS_R_KEY_NOT_FOUND && owner) {
+        tpmkms_err_pop_to_mark();
+        return TPMKMS_R_OK;
+    }
+    tpmkms_err_clear_last_mark();
+    if (r == TPMKMS_R_TPM_UNAVAILABLE || r == TPMKMS_R_KEY_NOT_FOUND)
+        TPMKMS_raise(r, "%s: %s", key->label,
+                     r == TPMKMS_R_KEY_NOT_FOUND
+                     ? "the key's parent is not in this TPM: the key file "
+                       "belongs to another TPM or its parent was evicted"
+                     : "the TPM that holds this key cannot be reached");
+    return r;
+}
+
+static const TPMKMS_KEY_METHODS esys_keys = {
     esys_create_key,
     esys_sign,
     esys_unload,
     esys_forget,
+    esys_describe,
+    esys_check,
+    NULL,                       /* decrypt: not yet */
+    NULL,                       /* derive: not yet */
+};
+
+static const TPMKMS_ADMIN_METHODS esys_admin = {
     esys_read_persistent,
     esys_persist,
     esys_evict,
     esys_probe,
     esys_setup,
-    esys_public_from_blob,
+};
+
+static const TPMKMS_BACKEND_METHOD esys_method = {
+    "tpm2-tss ESYS",
+    esys_connect,
+    esys_disconnect,
+    esys_abandon,
     esys_drop,
+    esys_survives_fork,
+    esys_is_direct,
+    esys_process_init,
+    &esys_keys,
+    &esys_admin,
+    NULL,                       /* attestation: not yet */
 };
 
 const TPMKMS_BACKEND_METHOD *tpmkms_backend_esys_method(void)

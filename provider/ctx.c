@@ -1,7 +1,10 @@
 /*
  * The context shared by the provider and the tpmkms command: the
- * configured TCTI and one backend per TCTI config, made on first use.
+ * configured TPM connection and one backend per connection string, made
+ * on first use.  The owner auth file (TPMKMS_OWNER_AUTH_FILE) is read from
+ * the environment here, when a backend is made, not deep in a backend.
  */
+#include <stdlib.h>
 #include <string.h>
 #include <openssl/crypto.h>
 #include "ctx.h"
@@ -87,9 +90,13 @@ TPMKMS_BACKEND *tpmkms_ctx_backend(TPMKMS_CTX *ctx, const char *tcti)
     if (e == NULL) {
         if ((e = OPENSSL_zalloc(sizeof(*e))) == NULL
                 || (tcti != NULL && (e->tcti = OPENSSL_strdup(tcti)) == NULL)
-                || (e->backend = tpmkms_backend_new(ctx->meth, tcti)) == NULL) {
-            if (e != NULL)
+                || (e->backend = tpmkms_backend_new(ctx->meth, tcti)) == NULL
+                || tpmkms_backend_set_owner_auth_file(e->backend,
+                       getenv("TPMKMS_OWNER_AUTH_FILE")) != TPMKMS_R_OK) {
+            if (e != NULL) {
+                tpmkms_backend_free(e->backend);
                 OPENSSL_free(e->tcti);
+            }
             OPENSSL_free(e);
             CRYPTO_THREAD_unlock(ctx->lock);
             TPMKMS_raise(TPMKMS_R_INTERNAL, "out of memory creating a backend");

@@ -1,6 +1,7 @@
 /*
  * The library context shared by the provider and the tpmkms command:
- * configuration and the backends (one per TCTI config), created lazily.
+ * configuration and the backends (one per connection string), created
+ * lazily.
  */
 #ifndef TPMKMS_CTX_H
 #define TPMKMS_CTX_H
@@ -18,7 +19,8 @@ void tpmkms_ctx_free(TPMKMS_CTX *ctx);
 OSSL_LIB_CTX *tpmkms_ctx_libctx(const TPMKMS_CTX *ctx);
 
 /*
- * The backend for a TCTI config (NULL: the default), created on first
+ * The backend for a connection string (a URI's tcti=, the provider's
+ * "tcti" setting; NULL: the default), created on first
  * use, without touching the TPM.  Returns a new reference.
  */
 TPMKMS_BACKEND *tpmkms_ctx_backend(TPMKMS_CTX *ctx, const char *tcti);

@@ -37,6 +37,7 @@ enum {
     TPMKMS_R_AMBIGUOUS_KEY,          /* name present in user and machine    */
     TPMKMS_R_INSECURE_STORE,         /* store or record writable by others  */
     TPMKMS_R_WRONG_SRK,              /* 0x81000001 holds an unexpected key  */
+    TPMKMS_R_NOT_SUPPORTED,          /* the TPM backend lacks the operation */
     TPMKMS_R_MAX
 };
 

@@ -51,7 +51,7 @@ void tpmkms_key_free(TPMKMS_KEY *key)
         return;
     if (key->backend != NULL)
         tpmkms_backend_release_key(key->backend, &key->ref);
-    tpmkms_keyblob_clear(&key->ref.blob);
+    tpmkms_keydata_clear(&key->ref.key);
     OPENSSL_clear_free(key->ref.auth, key->ref.auth_len);
     tpmkms_backend_free(key->backend);
     OPENSSL_free(key->uri);
@@ -94,6 +94,65 @@ tpmkms_rc tpmkms_key_set_auth(TPMKMS_KEY *key, const void *auth, size_t len)
     memcpy(key->ref.auth, auth, len);
     key->ref.auth[len] = '\0';
     key->ref.auth_len = len;
+    return TPMKMS_R_OK;
+}
+
+tpmkms_rc tpmkms_keydata_from_blob(const TPMKMS_KEYBLOB *blob,
+                                   TPMKMS_KEYDATA *kd)
+{
+    memset(kd, 0, sizeof(*kd));
+    if (tpmkms_tss2key_to_der(blob, &kd->data, &kd->len) != TPMKMS_R_OK)
+        return TPMKMS_R_INTERNAL;
+    kd->format = TPMKMS_KEYFMT_TSS2_DER;
+    return TPMKMS_R_OK;
+}
+
+tpmkms_rc tpmkms_keydata_to_blob(const TPMKMS_KEYDATA *kd,
+                                 TPMKMS_KEYBLOB *blob, const char *label)
+{
+    memset(blob, 0, sizeof(*blob));
+    if (kd->format != TPMKMS_KEYFMT_TSS2_DER) {
+        TPMKMS_raise(TPMKMS_R_INTERNAL,
+                     "%s: the TPM backend returned key material of format %d, "
+                     "which a key record cannot hold", label, (int)kd->format);
+        return TPMKMS_R_INTERNAL;
+    }
+    return tpmkms_tss2key_from_der(kd->data, kd->len, blob);
+}
+
+tpmkms_rc tpmkms_keyblob_info(const TPMKMS_BACKEND *backend,
+                              const TPMKMS_KEYBLOB *blob,
+                              TPMKMS_KEYINFO *info, const char *label)
+{
+    TPMKMS_KEYDATA kd;
+    tpmkms_rc rc;
+
+    memset(info, 0, sizeof(*info));
+    if ((rc = tpmkms_keydata_from_blob(blob, &kd)) != TPMKMS_R_OK)
+        return rc;
+    rc = tpmkms_backend_describe(backend, &kd, info, label);
+    tpmkms_keydata_clear(&kd);
+    return rc;
+}
+
+int tpmkms_key_needs_auth(const TPMKMS_KEY *key)
+{
+    return key->ref.persistent == 0 && key->needs_auth == 1
+        && key->ref.auth == NULL;
+}
+
+/* The key's material and what it says: its public half, its auth. */
+static tpmkms_rc key_take_blob(TPMKMS_KEY *key, const TPMKMS_KEYBLOB *blob)
+{
+    TPMKMS_KEYINFO info;
+    tpmkms_rc rc;
+
+    if ((rc = tpmkms_keydata_from_blob(blob, &key->ref.key)) != TPMKMS_R_OK
+            || (rc = tpmkms_backend_describe(key->backend, &key->ref.key,
+                                             &info, key->uri)) != TPMKMS_R_OK)
+        return rc;
+    key->pub = info.pub;
+    key->needs_auth = info.needs_auth;
     return TPMKMS_R_OK;
 }
 
@@ -141,12 +200,8 @@ static tpmkms_rc key_from_record(TPMKMS_KEY *key, const TPMKMS_URI *uri,
         return TPMKMS_R_INTERNAL;
     }
     key->ref.label = key->uri;
-    if ((rc = tpmkms_keyblob_copy(&key->ref.blob, &rec->blob)) != TPMKMS_R_OK)
-        return rc;
     key->ref.persistent = rec->persistent;
-    rc = tpmkms_backend_public_from_blob(key->backend, &key->ref.blob,
-                                         &key->pub, key->uri);
-    if (rc != TPMKMS_R_OK)
+    if ((rc = key_take_blob(key, &rec->blob)) != TPMKMS_R_OK)
         return rc;
     if (rec->alg != TPMKMS_ALG_NONE && rec->alg != key->pub.alg) {
         TPMKMS_raise(TPMKMS_R_BAD_RECORD,
@@ -170,7 +225,7 @@ static tpmkms_rc key_open_handle(TPMKMS_KEY *key, const TPMKMS_URI *uri)
     }
     key->ref.label = key->uri;
     key->ref.persistent = uri->handle;
-    key->ref.blob.empty_auth = -1;       /* unknown: the TPM decides */
+    key->needs_auth = -1;                /* unknown: the TPM decides */
     rc = tpmkms_backend_read_persistent(key->backend, uri->handle, &key->pub);
     return rc;
 }
@@ -240,11 +295,7 @@ tpmkms_rc tpmkms_key_from_blob(TPMKMS_CTX *ctx, const TPMKMS_KEYBLOB *blob,
         return TPMKMS_R_INTERNAL;
     }
     key->ref.label = key->uri;
-    rc = tpmkms_keyblob_copy(&key->ref.blob, blob);
-    if (rc == TPMKMS_R_OK)
-        rc = tpmkms_backend_public_from_blob(key->backend, &key->ref.blob,
-                                             &key->pub, key->uri);
-    if (rc != TPMKMS_R_OK) {
+    if ((rc = key_take_blob(key, blob)) != TPMKMS_R_OK) {
         tpmkms_key_free(key);
         return rc;
     }
@@ -260,8 +311,7 @@ tpmkms_rc tpmkms_key_sign(TPMKMS_KEY *key, tpmkms_scheme scheme,
      * A key with an auth value is never tried without one: the TPM would
      * count the failure toward its dictionary-attack lockout.
      */
-    if (key->ref.persistent == 0 && key->ref.blob.empty_auth == 0
-            && key->ref.auth == NULL) {
+    if (tpmkms_key_needs_auth(key)) {
         TPMKMS_raise(TPMKMS_R_AUTH_FAILED,
                      "%s needs an auth value: add pin-value=... or "
                      "pin-source=file:... to the URI (nothing was sent to the TPM)",
@@ -297,15 +347,16 @@ int tpmkms_public_equal(const TPMKMS_PUBLIC *a, const TPMKMS_PUBLIC *b)
 tpmkms_rc tpmkms_key_evict(TPMKMS_BACKEND *backend, uint32_t handle,
                            const TPMKMS_KEYBLOB *blob, const char *label)
 {
-    TPMKMS_PUBLIC ours, there;
+    TPMKMS_KEYINFO ours;
+    TPMKMS_PUBLIC there;
     tpmkms_rc rc;
 
-    if ((rc = tpmkms_backend_public_from_blob(backend, blob, &ours, label))
+    if ((rc = tpmkms_keyblob_info(backend, blob, &ours, label))
             != TPMKMS_R_OK
             || (rc = tpmkms_backend_read_persistent(backend, handle, &there))
                != TPMKMS_R_OK)
         return rc;
-    if (!tpmkms_public_equal(&ours, &there)) {
+    if (!tpmkms_public_equal(&ours.pub, &there)) {
         TPMKMS_raise(TPMKMS_R_KEY_NOT_FOUND,
                      "%s: persistent handle 0x%08x now holds a different %s "
                      "key, not this one; left alone", label, (unsigned)handle,
@@ -383,6 +434,7 @@ tpmkms_rc tpmkms_key_create_ex(TPMKMS_CTX *ctx, const TPMKMS_URI *uri,
     char tbuf[512];
     TPMKMS_CREATE_PARAMS params = { 0 };
     TPMKMS_RECORD rec = { 0 };
+    TPMKMS_KEYDATA made = { 0 };
     TPMKMS_RECORD *old = NULL;
     TPMKMS_BACKEND *backend = NULL;
     TPMKMS_KEY *key = NULL;
@@ -442,7 +494,9 @@ tpmkms_rc tpmkms_key_create_ex(TPMKMS_CTX *ctx, const TPMKMS_URI *uri,
         rc = TPMKMS_R_INTERNAL;
         goto out;
     }
-    rc = tpmkms_backend_create_key(backend, &params, &rec.blob, &key->pub);
+    rc = tpmkms_backend_create_key(backend, &params, &made, &key->pub);
+    if (rc == TPMKMS_R_OK)
+        rc = tpmkms_keydata_to_blob(&made, &rec.blob, label);
     if (rc != TPMKMS_R_OK)
         goto out;
 
@@ -477,8 +531,7 @@ tpmkms_rc tpmkms_key_create_ex(TPMKMS_CTX *ctx, const TPMKMS_URI *uri,
         }
     }
     if (opts->persistent != 0) {
-        rc = tpmkms_backend_persist(backend, &rec.blob, opts->persistent,
-                                    label);
+        rc = tpmkms_backend_persist(backend, &made, opts->persistent, label);
         if (rc != TPMKMS_R_OK)
             goto out;
         persisted = 1;
@@ -512,6 +565,7 @@ tpmkms_rc tpmkms_key_create_ex(TPMKMS_CTX *ctx, const TPMKMS_URI *uri,
     tpmkms_key_free(key);
     tpmkms_backend_free(backend);
     tpmkms_keyblob_clear(&rec.blob);
+    tpmkms_keydata_clear(&made);
     OPENSSL_free(rec.created);
     OPENSSL_clear_free(pin, pin_len);
     OPENSSL_free(label);

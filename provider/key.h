@@ -11,6 +11,7 @@
 #include "backend.h"
 #include "ctx.h"
 #include "pubkey.h"
+#include "tss2key.h"
 #include "uri.h"
 
 typedef struct tpmkms_key_st {
@@ -23,7 +24,9 @@ typedef struct tpmkms_key_st {
     tpmkms_scope scope;
     char *store_dir;            /* where the record is; NULL if none */
     TPMKMS_PUBLIC pub;
-    TPMKMS_KEYREF ref;          /* blob / persistent handle / auth */
+    TPMKMS_KEYREF ref;          /* material / persistent handle / auth */
+    int needs_auth;             /* 1: has an auth value; 0: none;
+                                   -1: unknown (handle=: the TPM decides) */
     /*
      * Not a TPM key: a software key that OpenSSL put into our keymgmt (see
      * keymgmt.c), held by another provider in the child libctx.  pub.alg
@@ -58,6 +61,27 @@ tpmkms_rc tpmkms_key_from_blob(TPMKMS_CTX *ctx, const TPMKMS_KEYBLOB *blob,
  */
 int tpmkms_key_hand_out(TPMKMS_KEY *key, OSSL_CALLBACK *object_cb,
                         void *object_cbarg);
+
+/*
+ * 1 if signing with the key needs an auth value that was not given, so
+ * that nothing may be sent to the TPM: a key that has one is never tried
+ * without it (the failure would count toward the dictionary-attack
+ * lockout).
+ */
+int tpmkms_key_needs_auth(const TPMKMS_KEY *key);
+
+/*
+ * Key records and key files hold a TSS2 PRIVATE KEY (tss2key.h); the
+ * backend gets it as opaque material of format TPMKMS_KEYFMT_TSS2_DER.
+ */
+tpmkms_rc tpmkms_keydata_from_blob(const TPMKMS_KEYBLOB *blob,
+                                   TPMKMS_KEYDATA *kd);
+tpmkms_rc tpmkms_keydata_to_blob(const TPMKMS_KEYDATA *kd,
+                                 TPMKMS_KEYBLOB *blob, const char *label);
+/* What a blob describes (public half, auth), without a TPM. */
+tpmkms_rc tpmkms_keyblob_info(const TPMKMS_BACKEND *backend,
+                              const TPMKMS_KEYBLOB *blob,
+                              TPMKMS_KEYINFO *info, const char *label);
 
 /* Sets (copies) the auth value; NULL clears it. */
 tpmkms_rc tpmkms_key_set_auth(TPMKMS_KEY *key, const void *auth, size_t len);

@@ -137,14 +137,10 @@ int OSSL_provider_init(const OSSL_CORE_HANDLE *handle, const OSSL_DISPATCH *in,
 
     tpmkms_err_init_provider(handle, in);
     /*
-     * tpm2-tss logs to stderr what tpmkms handles and reports itself (an
-     * absent SRK, a wrong PIN), in words users cannot act on.  Unless the
-     * user chose a TSS2_LOG, or asked for TPMKMS_DEBUG, keep it quiet: every
-     * failure still reaches OpenSSL's error queue with its decoded code.
-     * Done here, while the provider loads, before any TPM library runs.
+     * Before any TPM library runs: the backend quiets its native logging
+     * (every failure reaches OpenSSL's error queue with its decoded code).
      */
-    if (!tpmkms_debug_enabled())
-        setenv("TSS2_LOG", "all+NONE", 0);
+    tpmkms_backend_process_init(tpmkms_backend_default_method());
     if ((pctx = OPENSSL_zalloc(sizeof(*pctx))) == NULL)
         goto err;
     pctx->handle = handle;

@@ -208,71 +208,35 @@ static tpmkms_rc ask_auth(TPMKMS_KEY *key, OSSL_PASSPHRASE_CALLBACK *pw_cb,
 }
 
 /*
- * The TCTI the key's backend will use (as backend.c chooses it), if
- * opening and closing it leaves nothing in the process; else NULL.
- */
-static const char *fork_safe_tcti(const TPMKMS_BACKEND *b)
-{
-    static const char *const safe[] = { "device", "swtpm", "mssim" };
-    const char *tcti = tpmkms_backend_tcti(b);
-    size_t len;
-
-    if (tcti == NULL)
-        tcti = getenv("TPMKMS_TCTI");
-    if (tcti == NULL || *tcti == '\0')
-        return NULL;
-    len = strcspn(tcti, ":");
-    for (size_t i = 0; i < sizeof(safe) / sizeof(safe[0]); i++) {
-        char lib[32];
-
-        snprintf(lib, sizeof(lib), "libtss2-tcti-%s.so", safe[i]);
-        if ((len == strlen(safe[i]) && strncmp(tcti, safe[i], len) == 0)
-                || strncmp(tcti, lib, strlen(lib)) == 0)
-            return tcti;
-    }
-    return NULL;
-}
-
-/*
  * Does the TPM answer, and hold the key's parent?  Over a connection of
- * its own, closed before returning (see the top of the file).  For
- * 0x40000001 the parent is the SRK, persistent at 0x81000001 or derived
- * when needed, so only the TPM's answer counts.
+ * its own, closed before returning (see the top of the file), and only
+ * when the backend says such a connection leaves nothing behind in a
+ * process that may fork next.  The backend raises what is missing.
  */
 static tpmkms_rc check_tpm(TPMKMS_CTX *tctx, const TPMKMS_KEY *key)
 {
     TPMKMS_BACKEND *shared = tpmkms_ctx_backend(tctx, NULL);
     TPMKMS_BACKEND *probe = NULL;
-    uint32_t parent = key->ref.blob.parent;
-    int owner = parent == TPMKMS_PARENT_OWNER;
-    const char *tcti;
-    TPMKMS_PUBLIC pub;
     tpmkms_rc rc;
 
     if (shared == NULL)
         return TPMKMS_R_INTERNAL;
-    if ((tcti = fork_safe_tcti(shared)) == NULL) {
+    if (!tpmkms_backend_survives_fork(shared)) {
         tpmkms_backend_free(shared);
-        TPMKMS_debug("%s: TPM not checked now (TCTI %s)", key->uri,
-                     "tabrmd or the loader's default");
+        TPMKMS_debug("%s: TPM not checked now (its connection would not "
+                     "survive a fork)", key->uri);
         return TPMKMS_R_OK;
     }
-    probe = tpmkms_backend_new(tpmkms_backend_method(shared), tcti);
+    probe = tpmkms_backend_new(tpmkms_backend_method(shared),
+                               tpmkms_backend_conn(shared));
     tpmkms_backend_free(shared);
     if (probe == NULL)
         return TPMKMS_R_INTERNAL;
     tpmkms_err_set_mark();
-    rc = tpmkms_backend_read_persistent(probe, owner ? TPMKMS_SRK_HANDLE : parent,
-                                        &pub);
+    rc = tpmkms_backend_check_key(probe, &key->ref);
     tpmkms_backend_free(probe);
-    if (rc == TPMKMS_R_TPM_UNAVAILABLE
-            || (rc == TPMKMS_R_KEY_NOT_FOUND && !owner)) {
+    if (rc == TPMKMS_R_TPM_UNAVAILABLE || rc == TPMKMS_R_KEY_NOT_FOUND) {
         tpmkms_err_clear_last_mark();
-        TPMKMS_raise(rc, "%s: %s", key->uri,
-                     rc == TPMKMS_R_KEY_NOT_FOUND
-                     ? "the key's parent is not in this TPM: the key file "
-                       "belongs to another TPM or its parent was evicted"
-                     : "the TPM that holds this key cannot be reached");
         return rc;
     }
     /* Anything else (a parent we cannot describe, say) is for the load. */
@@ -294,7 +258,7 @@ static tpmkms_rc key_of_blob(TPMKMS_CTX *tctx, const TPMKMS_KEYBLOB *blob,
                              decoder_family family, TPMKMS_KEY **key)
 {
     TPMKMS_BACKEND *backend;
-    TPMKMS_PUBLIC pub;
+    TPMKMS_KEYINFO info;
     char label[96];
     tpmkms_rc rc;
 
@@ -302,9 +266,9 @@ static tpmkms_rc key_of_blob(TPMKMS_CTX *tctx, const TPMKMS_KEYBLOB *blob,
     if ((backend = tpmkms_ctx_backend(tctx, NULL)) == NULL)
         return TPMKMS_R_INTERNAL;
     tpmkms_err_set_mark();
-    rc = tpmkms_backend_public_from_blob(backend, blob, &pub, "TSS2 key file");
+    rc = tpmkms_keyblob_info(backend, blob, &info, "TSS2 key file");
     tpmkms_backend_free(backend);
-    if (rc != TPMKMS_R_OK || !family_has_alg(family, pub.alg)) {
+    if (rc != TPMKMS_R_OK || !family_has_alg(family, info.pub.alg)) {
         /* Another family's decoder takes it, or it is bad for all. */
         if (rc == TPMKMS_R_OK || family == DECODER_FAMILY_EC) {
             tpmkms_err_pop_to_mark();
@@ -315,7 +279,7 @@ static tpmkms_rc key_of_blob(TPMKMS_CTX *tctx, const TPMKMS_KEYBLOB *blob,
     }
     tpmkms_err_clear_last_mark();
     snprintf(label, sizeof(label), "TSS2 key file (%s, parent 0x%08x%s)",
-             tpmkms_alg_name(pub.alg), (unsigned)blob->parent,
+             tpmkms_alg_name(info.pub.alg), (unsigned)blob->parent,
              blob->empty_auth ? "" : ", with auth value");
     return tpmkms_key_from_blob(tctx, blob, label, key);
 }

@@ -229,6 +229,7 @@ static int tss2_encode(void *vctx, OSSL_CORE_BIO *cout, const void *obj_raw,
 {
     TPMKMS_ENCODER_CTX *ctx = vctx;
     const TPMKMS_KEY *key = encoder_key(obj_raw);
+    TPMKMS_KEYBLOB blob = { 0 };
     unsigned char *der = NULL;
     size_t der_len = 0;
     char *text = NULL;
@@ -244,7 +245,8 @@ static int tss2_encode(void *vctx, OSSL_CORE_BIO *cout, const void *obj_raw,
                      (unsigned int)key->ref.persistent);
         return 0;
     }
-    if (key->ref.blob.pub == NULL || key->ref.blob.priv == NULL) {
+    if (key->ref.key.format != TPMKMS_KEYFMT_TSS2_DER
+            || key->ref.key.data == NULL) {
         TPMKMS_raise(TPMKMS_R_INTERNAL, "%s has no key blob to write",
                      encoder_label(key));
         return 0;
@@ -256,12 +258,14 @@ static int tss2_encode(void *vctx, OSSL_CORE_BIO *cout, const void *obj_raw,
                      encoder_label(key));
         return 0;
     }
-    if (pem) {
-        if (tpmkms_tss2key_to_pem(&key->ref.blob, &text) != TPMKMS_R_OK)
-            return 0;
-    } else if (tpmkms_tss2key_to_der(&key->ref.blob, &der, &der_len)
-               != TPMKMS_R_OK) {
+    if (tpmkms_keydata_to_blob(&key->ref.key, &blob, encoder_label(key))
+            != TPMKMS_R_OK)
         return 0;
+    if (pem) {
+        if (tpmkms_tss2key_to_pem(&blob, &text) != TPMKMS_R_OK)
+            goto out;
+    } else if (tpmkms_tss2key_to_der(&blob, &der, &der_len) != TPMKMS_R_OK) {
+        goto out;
     }
     if ((out = encoder_bio(ctx, cout)) == NULL)
         goto out;
@@ -279,6 +283,7 @@ static int tss2_encode(void *vctx, OSSL_CORE_BIO *cout, const void *obj_raw,
     BIO_free(out);
     OPENSSL_free(der);
     OPENSSL_free(text);
+    tpmkms_keyblob_clear(&blob);
     return ok;
 }
 

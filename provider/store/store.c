@@ -144,8 +144,7 @@ static int load_key(TPMKMS_STORE_CTX *ctx, OSSL_CALLBACK *object_cb,
     int ok;
 
     ctx->key = NULL;
-    if (key->ref.persistent == 0 && key->ref.blob.empty_auth == 0
-            && key->ref.auth == NULL
+    if (tpmkms_key_needs_auth(key)
             && ask_pin(key, pw_cb, pw_cbarg) != TPMKMS_R_OK) {
         tpmkms_key_free(key);
         return 0;

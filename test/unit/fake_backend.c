@@ -15,22 +15,33 @@
 FAKE_COUNTS fake_counts;
 tpmkms_rc fake_fail_next_sign;
 tpmkms_rc fake_fail_next_connect;
+tpmkms_rc fake_fail_next_evict;
 unsigned fake_sign_delay_us;
 
 typedef struct {
     int id;
 } FAKE_STATE;
 
+/* Persistent objects: a small table, as a TPM's NV would hold them. */
+static struct {
+    uint32_t handle;
+    TPMKMS_PUBLIC pub;
+} fake_persistent[8];
+
+
 void fake_backend_reset(void)
 {
     memset(&fake_counts, 0, sizeof(fake_counts));
     fake_fail_next_sign = 0;
     fake_fail_next_connect = 0;
+    fake_fail_next_evict = 0;
     fake_sign_delay_us = 0;
+    memset(fake_persistent, 0, sizeof(fake_persistent));
 }
 
-static tpmkms_rc fake_connect(const char *tcti, void **state)
+static tpmkms_rc fake_connect(const TPMKMS_CONN_CONFIG *cfg, void **state)
 {
+    const char *tcti = cfg->conn;
     FAKE_STATE *st;
 
     if (fake_fail_next_connect != 0) {
@@ -61,23 +72,37 @@ static void fake_abandon(void *state)
     OPENSSL_free(state);
 }
 
+/*
+ * The fake's key material is a TSS2 PRIVATE KEY (so records and key
+ * files hold it) whose "private part" is a TPM2B holding the software
+ * key's DER.
+ */
 static EVP_PKEY *blob_key(const TPMKMS_KEYBLOB *blob)
 {
-    const unsigned char *p = blob->priv;
+    const unsigned char *p = blob->priv + 2;
 
-    return d2i_AutoPrivateKey(NULL, &p, (long)blob->priv_len);
+    if (blob->priv == NULL || blob->priv_len < 2)
+        return NULL;
+    return d2i_AutoPrivateKey(NULL, &p, (long)blob->priv_len - 2);
 }
 
-static tpmkms_rc fake_public_from_blob(const TPMKMS_KEYBLOB *blob,
-                                       TPMKMS_PUBLIC *pub, const char *label)
+static EVP_PKEY *material_key(const TPMKMS_KEYDATA *kd, int *empty_auth)
 {
-    EVP_PKEY *pkey = blob_key(blob);
-    tpmkms_rc rc = TPMKMS_R_OK;
+    TPMKMS_KEYBLOB blob = { 0 };
+    EVP_PKEY *pkey = NULL;
 
-    if (pkey == NULL) {
-        TPMKMS_raise(TPMKMS_R_BAD_KEY_FILE, "%s: fake blob does not parse", label);
-        return TPMKMS_R_BAD_KEY_FILE;
+    if (kd->format == TPMKMS_KEYFMT_TSS2_DER
+            && tpmkms_tss2key_from_der(kd->data, kd->len, &blob) == TPMKMS_R_OK) {
+        pkey = blob_key(&blob);
+        if (empty_auth != NULL)
+            *empty_auth = blob.empty_auth;
     }
+    tpmkms_keyblob_clear(&blob);
+    return pkey;
+}
+
+static void public_of(EVP_PKEY *pkey, TPMKMS_PUBLIC *pub)
+{
     pub->can_sign = 1;
     if (EVP_PKEY_is_a(pkey, "EC")) {
         char group[32];
@@ -100,15 +125,32 @@ static tpmkms_rc fake_public_from_blob(const TPMKMS_KEYBLOB *blob,
         pub->can_decrypt = 1;
         BN_free(n);
     }
+}
+
+static tpmkms_rc fake_describe(const TPMKMS_KEYDATA *kd, TPMKMS_KEYINFO *info,
+                               const char *label)
+{
+    int empty_auth = 1;
+    EVP_PKEY *pkey = material_key(kd, &empty_auth);
+
+    if (pkey == NULL) {
+        TPMKMS_raise(TPMKMS_R_BAD_KEY_FILE, "%s: fake key material does not parse",
+                     label);
+        return TPMKMS_R_BAD_KEY_FILE;
+    }
+    public_of(pkey, &info->pub);
+    info->needs_auth = !empty_auth;
     EVP_PKEY_free(pkey);
-    return rc;
+    return TPMKMS_R_OK;
 }
 
 static tpmkms_rc fake_create_key(void *state, const TPMKMS_CREATE_PARAMS *params,
-                                 TPMKMS_KEYBLOB *blob, TPMKMS_PUBLIC *pub)
+                                 TPMKMS_KEYDATA *kd, TPMKMS_PUBLIC *pub)
 {
+    TPMKMS_KEYBLOB blob_ = { 0 }, *blob = &blob_;
     EVP_PKEY *pkey = NULL;
     unsigned char *der = NULL;
+    tpmkms_rc rc;
     int len;
 
     fake_counts.creates++;
@@ -128,15 +170,27 @@ static tpmkms_rc fake_create_key(void *state, const TPMKMS_CREATE_PARAMS *params
         return TPMKMS_R_UNSUPPORTED_ALGORITHM;
     }
     len = i2d_PrivateKey(pkey, &der);
+    public_of(pkey, pub);
     EVP_PKEY_free(pkey);
-    memset(blob, 0, sizeof(*blob));
     blob->parent = TPMKMS_SRK_HANDLE;
     blob->empty_auth = params->auth == NULL;
-    blob->priv = der;
-    blob->priv_len = (size_t)len;
-    blob->pub = OPENSSL_memdup("fake", 4);
+    if (len <= 0 || (blob->priv = OPENSSL_malloc((size_t)len + 2)) == NULL) {
+        OPENSSL_free(der);
+        TPMKMS_raise(TPMKMS_R_INTERNAL, "fake: out of memory");
+        return TPMKMS_R_INTERNAL;
+    }
+    blob->priv[0] = (unsigned char)(len >> 8);
+    blob->priv[1] = (unsigned char)len;
+    memcpy(blob->priv + 2, der, (size_t)len);
+    OPENSSL_clear_free(der, (size_t)len);
+    blob->priv_len = (size_t)len + 2;
+    blob->pub = OPENSSL_memdup("\x00\x02" "ff", 4);   /* a TPM2B of 2 bytes */
     blob->pub_len = 4;
-    return fake_public_from_blob(blob, pub, params->label);
+    memset(kd, 0, sizeof(*kd));
+    rc = tpmkms_tss2key_to_der(blob, &kd->data, &kd->len);
+    kd->format = TPMKMS_KEYFMT_TSS2_DER;
+    tpmkms_keyblob_clear(blob);
+    return rc;
 }
 
 static tpmkms_rc fake_sign(void *state, TPMKMS_KEYREF *key, tpmkms_scheme scheme,
@@ -156,7 +210,7 @@ static tpmkms_rc fake_sign(void *state, TPMKMS_KEYREF *key, tpmkms_scheme scheme
     }
     if (key->loaded == NULL) {
         fake_counts.loads++;
-        key->loaded = blob_key(&key->blob);
+        key->loaded = material_key(&key->key, NULL);
     }
     fake_counts.signs++;
     if (fake_sign_delay_us != 0)
@@ -204,52 +258,126 @@ static void fake_forget(TPMKMS_KEYREF *key)
     key->loaded = NULL;
 }
 
-static tpmkms_rc fake_unsupported(const char *what)
-{
-    TPMKMS_raise(TPMKMS_R_UNSUPPORTED_ALGORITHM, "fake backend: no %s", what);
-    return TPMKMS_R_UNSUPPORTED_ALGORITHM;
-}
-
 static tpmkms_rc fake_read_persistent(void *state, uint32_t handle,
                                       TPMKMS_PUBLIC *pub)
 {
+    fake_counts.admin_calls++;
+    for (size_t i = 0; i < sizeof(fake_persistent) / sizeof(fake_persistent[0]); i++)
+        if (fake_persistent[i].handle == handle && handle != 0) {
+            *pub = fake_persistent[i].pub;
+            return TPMKMS_R_OK;
+        }
     TPMKMS_raise(TPMKMS_R_KEY_NOT_FOUND, "fake: no persistent key at 0x%08x",
                  (unsigned)handle);
     return TPMKMS_R_KEY_NOT_FOUND;
 }
 
-static tpmkms_rc fake_persist(void *state, const TPMKMS_KEYBLOB *blob,
+static tpmkms_rc fake_persist(void *state, const TPMKMS_KEYDATA *kd,
                               uint32_t handle, const char *label)
 {
-    return fake_unsupported("persist");
+    TPMKMS_KEYINFO info;
+    tpmkms_rc rc;
+
+    fake_counts.admin_calls++;
+    if ((rc = fake_describe(kd, &info, label)) != TPMKMS_R_OK)
+        return rc;
+    for (size_t i = 0; i < sizeof(fake_persistent) / sizeof(fake_persistent[0]); i++)
+        if (fake_persistent[i].handle == handle) {
+            TPMKMS_raise(TPMKMS_R_KEY_EXISTS, "fake: 0x%08x is in use",
+                         (unsigned)handle);
+            return TPMKMS_R_KEY_EXISTS;
+        }
+    for (size_t i = 0; i < sizeof(fake_persistent) / sizeof(fake_persistent[0]); i++)
+        if (fake_persistent[i].handle == 0) {
+            fake_persistent[i].handle = handle;
+            fake_persistent[i].pub = info.pub;
+            return TPMKMS_R_OK;
+        }
+    TPMKMS_raise(TPMKMS_R_OBJECT_MEMORY, "fake: no room for 0x%08x",
+                 (unsigned)handle);
+    return TPMKMS_R_OBJECT_MEMORY;
 }
 
 static tpmkms_rc fake_evict(void *state, uint32_t handle, const char *label)
 {
-    return fake_unsupported("evict");
+    fake_counts.admin_calls++;
+    if (fake_fail_next_evict != 0) {
+        tpmkms_rc rc = fake_fail_next_evict;
+
+        fake_fail_next_evict = 0;
+        TPMKMS_raise(rc, "%s: fake evict failure", label);
+        return rc;
+    }
+    for (size_t i = 0; i < sizeof(fake_persistent) / sizeof(fake_persistent[0]); i++)
+        if (fake_persistent[i].handle == handle && handle != 0) {
+            memset(&fake_persistent[i], 0, sizeof(fake_persistent[i]));
+            return TPMKMS_R_OK;
+        }
+    TPMKMS_raise(TPMKMS_R_KEY_NOT_FOUND, "fake: no persistent key at 0x%08x",
+                 (unsigned)handle);
+    return TPMKMS_R_KEY_NOT_FOUND;
 }
 
 static tpmkms_rc fake_probe(void *state, TPMKMS_PROBE *probe)
 {
+    fake_counts.admin_calls++;
     OPENSSL_strlcpy(probe->manufacturer, "FAKE", sizeof(probe->manufacturer));
+    OPENSSL_strlcpy(probe->connection, fake_counts.last_tcti,
+                    sizeof(probe->connection));
     probe->curves = TPMKMS_PROBE_CURVE_P256 | TPMKMS_PROBE_CURVE_P384;
     return TPMKMS_R_OK;
 }
 
 static tpmkms_rc fake_setup(void *state, tpmkms_setup_result *res)
 {
+    fake_counts.admin_calls++;
     *res = TPMKMS_SETUP_PRESENT;
     return TPMKMS_R_OK;
 }
 
+static tpmkms_rc fake_check(void *state, const TPMKMS_KEYREF *key)
+{
+    return TPMKMS_R_OK;
+}
+
+static int fake_survives_fork(const char *conn)
+{
+    return conn != NULL && strncmp(conn, "forksafe", 8) == 0;
+}
+
+static const TPMKMS_KEY_METHODS fake_keys = {
+    fake_create_key, fake_sign, fake_unload, fake_forget, fake_describe,
+    fake_check,
+    NULL, NULL                  /* decrypt, derive */
+};
+
+static const TPMKMS_ADMIN_METHODS fake_admin = {
+    fake_read_persistent, fake_persist, fake_evict, fake_probe, fake_setup
+};
+
 static const TPMKMS_BACKEND_METHOD fake_method = {
     "fake",
     fake_connect, fake_disconnect, fake_abandon,
-    fake_create_key, fake_sign, fake_unload, fake_forget,
-    fake_read_persistent, fake_persist, fake_evict, fake_probe, fake_setup,
-    fake_public_from_blob,
-    NULL                        /* drop: abandon serves */
+    NULL,                       /* drop: abandon serves */
+    fake_survives_fork,
+    NULL,                       /* is_direct: no */
+    NULL,                       /* process_init: nothing */
+    &fake_keys, &fake_admin,
+    NULL                        /* attestation: none */
 };
+
+/* Only the key group: administration and attestation are not offered. */
+static const TPMKMS_BACKEND_METHOD fake_keys_only_method = {
+    "fake keys-only",
+    fake_connect, fake_disconnect, fake_abandon,
+    NULL, NULL, NULL, NULL,
+    &fake_keys, NULL, NULL
+};
+
+const TPMKMS_BACKEND_METHOD *fake_backend_keys_only_method(void)
+{
+    return &fake_keys_only_method;
+}
 
 const TPMKMS_BACKEND_METHOD *fake_backend_method(void)
 {

@@ -7,10 +7,12 @@
 #define TPMKMS_FAKE_BACKEND_H
 
 #include "backend.h"
+#include "tss2key.h"
 
 typedef struct {
     int connects, disconnects, abandons;
     int creates, loads, signs, unloads, forgets;
+    int admin_calls;            /* read_persistent persist evict probe setup */
     int last_connect_generation;
     char last_tcti[256];
 } FAKE_COUNTS;
@@ -19,10 +21,18 @@ extern FAKE_COUNTS fake_counts;
 /* The next sign (or connect) fails with this reason, raised; 0: none. */
 extern tpmkms_rc fake_fail_next_sign;
 extern tpmkms_rc fake_fail_next_connect;
+extern tpmkms_rc fake_fail_next_evict;
 /* Each sign takes this long (microseconds): a command in flight. */
 extern unsigned fake_sign_delay_us;
 
+/*
+ * Key material is a TSS2 PRIVATE KEY whose private part is the software
+ * key's DER.  Connection strings starting "forksafe" survive fork.
+ * Persistent objects live in a table of 8 (persist, evict, read).
+ */
 const TPMKMS_BACKEND_METHOD *fake_backend_method(void);
+/* The same keys, but no administration and no attestation group. */
+const TPMKMS_BACKEND_METHOD *fake_backend_keys_only_method(void);
 void fake_backend_reset(void);
 
 #endif

@@ -28,8 +28,9 @@ static TPMKMS_KEY *fake_key(TPMKMS_BACKEND *b, int with_auth)
         params.auth_len = 4;
     }
     assert_non_null(key);
-    assert_int_equal(tpmkms_backend_create_key(b, &params, &key->ref.blob,
+    assert_int_equal(tpmkms_backend_create_key(b, &params, &key->ref.key,
                                                &key->pub), TPMKMS_R_OK);
+    key->needs_auth = with_auth;
     key->uri = OPENSSL_strdup("tpmkms:name=test;key-scope=user");
     key->ref.label = key->uri;
     return key;
@@ -105,15 +106,115 @@ static void close_disconnects_under_live_keys_and_use_afterwards_reconnects(void
     assert_int_equal(fake_counts.disconnects, 2);
 }
 
-static void tcti_comes_from_environment_when_unset(void **state)
+/*
+ * The connection string is the backend's to interpret: an unset one
+ * reaches it as NULL (the ESYS backend then reads $TPMKMS_TCTI, which
+ * every integration test relies on), and the wrapper reads no
+ * environment of its own.
+ */
+static void unset_connection_is_left_to_the_backend(void **state)
 {
     TPMKMS_BACKEND *b = tpmkms_backend_new(fake_backend_method(), NULL);
     TPMKMS_PROBE probe;
 
     setenv("TPMKMS_TCTI", "swtpm:port=4242", 1);
+    assert_null(tpmkms_backend_conn(b));
     assert_int_equal(tpmkms_backend_probe(b, &probe), TPMKMS_R_OK);
-    assert_string_equal(fake_counts.last_tcti, "swtpm:port=4242");
+    assert_string_equal(fake_counts.last_tcti, "");
     unsetenv("TPMKMS_TCTI");
+    tpmkms_backend_free(b);
+}
+
+static void connection_questions_are_answered_by_the_backend(void **state)
+{
+    TPMKMS_BACKEND *safe = tpmkms_backend_new(fake_backend_method(),
+                                              "forksafe:1");
+    TPMKMS_BACKEND *other = tpmkms_backend_new(fake_backend_method(),
+                                               "tabrmd:x");
+    TPMKMS_BACKEND *none = tpmkms_backend_new(fake_backend_keys_only_method(),
+                                              "forksafe:1");
+
+    assert_int_equal(tpmkms_backend_survives_fork(safe), 1);
+    assert_int_equal(tpmkms_backend_survives_fork(other), 0);
+    /* A backend that does not say: no. */
+    assert_int_equal(tpmkms_backend_survives_fork(none), 0);
+    assert_int_equal(tpmkms_backend_is_direct(safe), 0);
+    assert_int_equal(fake_counts.connects, 0);
+    tpmkms_backend_free(safe);
+    tpmkms_backend_free(other);
+    tpmkms_backend_free(none);
+}
+
+static void expect_not_supported(tpmkms_rc rc, const char *op)
+{
+    char buf[512];
+    unsigned long e;
+    const char *data = NULL;
+    int flags = 0;
+
+    assert_int_equal(rc, TPMKMS_R_NOT_SUPPORTED);
+    e = ERR_peek_last_error_data(&data, &flags);
+    assert_int_equal(ERR_GET_REASON(e), TPMKMS_R_NOT_SUPPORTED);
+    snprintf(buf, sizeof(buf), "%s is not supported by the fake keys-only "
+             "TPM backend", op);
+    assert_non_null(data);
+    assert_string_equal(data, buf);
+    ERR_clear_error();
+}
+
+/*
+ * A backend that offers only the key group: every administration and
+ * attestation entry point fails with "not supported", naming the
+ * operation, and nothing is sent (no connection is even made).
+ */
+static void keys_only_backend_refuses_admin_and_attestation_sending_nothing(void **state)
+{
+    TPMKMS_BACKEND *b = tpmkms_backend_new(fake_backend_keys_only_method(),
+                                           "swtpm:port=1");
+    TPMKMS_KEY *key = fake_key(b, 0);
+    TPMKMS_KEYREF *ref = &key->ref;
+    TPMKMS_PUBLIC pub;
+    TPMKMS_PROBE probe;
+    TPMKMS_KEYDATA kd = { 0 };
+    TPMKMS_BUF a = { 0 }, s = { 0 };
+    tpmkms_setup_result res;
+    TPMKMS_CREATE_PARAMS params = { TPMKMS_ALG_EC_P256, NULL, 0, "ak" };
+    unsigned char nonce[8] = { 0 }, out[64];
+    size_t outlen = sizeof(out);
+    int connects = fake_counts.connects;
+
+    expect_not_supported(tpmkms_backend_read_persistent(b, 0x81000001, &pub),
+                         "reading a persistent key");
+    expect_not_supported(tpmkms_backend_persist(b, &ref->key, 0x81000010, "k"),
+                         "making a key persistent");
+    expect_not_supported(tpmkms_backend_evict(b, 0x81000010, "k"),
+                         "evicting a persistent key");
+    expect_not_supported(tpmkms_backend_probe(b, &probe), "probing the TPM");
+    expect_not_supported(tpmkms_backend_setup(b, &res),
+                         "setting up the TPM (the SRK)");
+    expect_not_supported(tpmkms_backend_ek(b, TPMKMS_ALG_EC_P256, &pub, &a),
+                         "reading the endorsement key");
+    expect_not_supported(tpmkms_backend_ak_create(b, &params, &kd, &pub),
+                         "creating an attestation key");
+    expect_not_supported(tpmkms_backend_certify(b, ref, ref, nonce,
+                                                sizeof(nonce), &a, &s),
+                         "certifying a key");
+    expect_not_supported(tpmkms_backend_quote(b, ref, TPMKMS_HASH_SHA256, 0x81,
+                                              nonce, sizeof(nonce), &a, &s),
+                         "quoting PCRs");
+    expect_not_supported(tpmkms_backend_activate(b, ref, &a, &s, &a),
+                         "activating a credential");
+    /* The key group's own gaps say so too. */
+    expect_not_supported(tpmkms_backend_decrypt(b, ref, nonce, sizeof(nonce),
+                                                out, &outlen), "decryption");
+    expect_not_supported(tpmkms_backend_derive(b, ref, nonce, sizeof(nonce),
+                                               out, &outlen),
+                         "key agreement (ECDH)");
+    assert_int_equal(fake_counts.connects, connects);
+    assert_int_equal(fake_counts.admin_calls, 0);
+    assert_null(a.data);
+    assert_null(kd.data);
+    tpmkms_key_free(key);
     tpmkms_backend_free(b);
 }
 
@@ -319,7 +420,9 @@ int main(void)
         cmocka_unit_test_setup(backend_new_touches_no_tpm, setup),
         cmocka_unit_test_setup(first_command_connects_once_and_reuses_it, setup),
         cmocka_unit_test_setup(close_disconnects_under_live_keys_and_use_afterwards_reconnects, setup),
-        cmocka_unit_test_setup(tcti_comes_from_environment_when_unset, setup),
+        cmocka_unit_test_setup(unset_connection_is_left_to_the_backend, setup),
+        cmocka_unit_test_setup(connection_questions_are_answered_by_the_backend, setup),
+        cmocka_unit_test_setup(keys_only_backend_refuses_admin_and_attestation_sending_nothing, setup),
         cmocka_unit_test_setup(failed_connect_is_reported_and_tried_again_later, setup),
         cmocka_unit_test_setup(key_with_auth_is_never_tried_without_it, setup),
         cmocka_unit_test_setup(forked_child_reconnects_and_reloads_without_using_parent_objects, setup),

@@ -24,7 +24,7 @@ static EVP_PKEY *tpm_pkey;              /* the "TPM" private key */
 static int tpm_signs;
 static tpmkms_scheme tpm_last_scheme;
 
-static tpmkms_rc tpmlike_connect(const char *tcti, void **state)
+static tpmkms_rc tpmlike_connect(const TPMKMS_CONN_CONFIG *cfg, void **state)
 {
     *state = OPENSSL_zalloc(1);
     return TPMKMS_R_OK;
@@ -102,14 +102,18 @@ static tpmkms_rc tpmlike_sign(void *state, TPMKMS_KEYREF *key,
     return TPMKMS_R_OK;
 }
 
+static const TPMKMS_KEY_METHODS tpmlike_keys = {
+    .sign = tpmlike_sign,
+    .unload = tpmlike_unload,
+    .forget = tpmlike_forget,
+};
+
 static const TPMKMS_BACKEND_METHOD tpmlike_method = {
     .name = "tpmlike",
     .connect = tpmlike_connect,
     .disconnect = tpmlike_disconnect,
     .abandon = tpmlike_abandon,
-    .sign = tpmlike_sign,
-    .unload = tpmlike_unload,
-    .forget = tpmlike_forget,
+    .keys = &tpmlike_keys,
 };
 
 /* ---- fixtures --------------------------------------------------------- */
@@ -152,7 +156,7 @@ static TPMKMS_KEY *make_key(EVP_PKEY *pkey)
     public_of(pkey, &key->pub);
     key->uri = OPENSSL_strdup("tpmkms:name=sigtest;key-scope=user");
     key->ref.label = key->uri;
-    key->ref.blob.empty_auth = 1;
+    key->needs_auth = 0;
     return key;
 }
 
