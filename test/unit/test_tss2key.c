@@ -765,6 +765,27 @@ static void der_parent_fits_in_32_bits_or_is_refused(void **state)
     expect_bad(d.b, d.n, "parent INTEGER is missing");
 }
 
+/* Long-form lengths where short ones would do are not DER, but key files
+ * have always been read with them. */
+static void der_reads_long_form_lengths_as_before(void **state)
+{
+    static const unsigned char outer[] = {
+        0x30, 0x81, 0x1e, OID_LOADABLE, EMPTY_AUTH, PARENT_OWNER, PUB, PRIV
+    };
+    static const unsigned char inner[] = {
+        0x30, 0x21, OID_LOADABLE, 0xa0, 0x81, 0x03, 0x01, 0x01, 0xff,
+        PARENT_OWNER, 0x04, 0x82, 0x00, 0x04, 0x00, 0x02, 0xaa, 0xbb, PRIV
+    };
+    TPMKMS_KEYBLOB want = small_blob(TPMKMS_PARENT_OWNER, 1), b;
+
+    expect_ok(outer, sizeof(outer), &b);
+    assert_blob_equal(&want, &b);
+    tpmkms_keyblob_clear(&b);
+    expect_ok(inner, sizeof(inner), &b);
+    assert_blob_equal(&want, &b);
+    tpmkms_keyblob_clear(&b);
+}
+
 /* BER forms that a lenient reader would take, inside the key: refused. */
 static void der_refuses_ber_forms_inside_the_key(void **state)
 {
@@ -924,6 +945,7 @@ int main(void)
         cmocka_unit_test_setup(der_is_byte_identical_to_the_previous_encoder, setup),
         cmocka_unit_test_setup(der_reads_empty_auth_absent_as_false_and_any_nonzero_as_true, setup),
         cmocka_unit_test_setup(der_parent_fits_in_32_bits_or_is_refused, setup),
+        cmocka_unit_test_setup(der_reads_long_form_lengths_as_before, setup),
         cmocka_unit_test_setup(der_refuses_ber_forms_inside_the_key, setup),
         cmocka_unit_test_setup(pem_round_trips_with_the_tss2_label, setup),
         cmocka_unit_test_setup(pem_is_found_after_a_text_header, setup),
