@@ -1,141 +1,157 @@
 /*
  * The TSS2 PRIVATE KEY format (TPMKey, see tss2key.h), DER and PEM.
  *
- * The DER is written and read by hand: the structure is small, and a
- * hand-written reader lets every refusal say exactly what is wrong
- * (policy keys, importable keys, a truncated file) instead of a generic
- * ASN.1 error.  The reader checks every length against what remains
- * before it moves, so any input is safe to feed it.
+ * libcrypto's ASN.1 templates read and write the DER (TSS2_TPMKEY below).
+ * Around them, this file adds what templates do not say:
+ *  - the checks on values (key type, policy, parent, TPM2B sizes), each
+ *    with a message that says what is wrong;
+ *  - when libcrypto refuses a key, tpmkey_walk() walks it with libcrypto's
+ *    header reader to name the element that is wrong, so a truncated file
+ *    or a policy key is said as such, not as a generic ASN.1 error;
+ *  - libcrypto also reads BER.  A key it reads but would encode otherwise
+ *    goes through tpmkey_walk() too, which keeps what key files have always
+ *    been allowed (long-form lengths) and refuses the rest (indefinite
+ *    lengths, constructed strings, multi-byte tags).
  */
 #include <limits.h>
-#include <stdio.h>
 #include <string.h>
+#include <openssl/asn1t.h>
 #include <openssl/bio.h>
 #include <openssl/crypto.h>
 #include <openssl/err.h>
+#include <openssl/objects.h>
 #include <openssl/pem.h>
 #include "tss2key.h"
 
-#define TAG_BOOLEAN 0x01
-#define TAG_INTEGER 0x02
-#define TAG_OCTET_STRING 0x04
-#define TAG_OID 0x06
-#define TAG_UTF8STRING 0x0c
-#define TAG_SEQUENCE 0x30
-#define TAG_CONTEXT(n) (0xa0 | (n))     /* [n] EXPLICIT, constructed */
+#define TSS2_OID_IMPORTABLE "2.23.133.10.1.4"
+#define TSS2_OID_SEALED "2.23.133.10.1.5"
 
-/* 2.23.133.10.1.3, .4, .5 as DER OID contents. */
-static const unsigned char oid_loadable[] = { 0x67, 0x81, 0x05, 0x0a, 0x01, 0x03 };
-static const unsigned char oid_importable[] = { 0x67, 0x81, 0x05, 0x0a, 0x01, 0x04 };
-static const unsigned char oid_sealed[] = { 0x67, 0x81, 0x05, 0x0a, 0x01, 0x05 };
+/* ---- TPMKey as libcrypto templates ---- */
 
-/* ---- DER reading ---- */
-
-typedef struct der_cursor_st {
-    const unsigned char *p;
-    size_t len;
-} DER_CURSOR;
+typedef struct tss2_tpmkey_st {
+    ASN1_OBJECT *type;
+    ASN1_BOOLEAN emptyAuth;             /* -1: absent */
+    STACK_OF(ASN1_TYPE) *policy;        /* refused */
+    ASN1_OCTET_STRING *secret;          /* refused (importable keys) */
+    STACK_OF(ASN1_TYPE) *authPolicy;    /* refused */
+    ASN1_UTF8STRING *description;       /* informational, ignored */
+    ASN1_BOOLEAN rsaParent;             /* -1: absent; TRUE refused */
+    ASN1_STRING *parent;                /* the INTEGER's content octets */
+    ASN1_OCTET_STRING *pubkey;          /* marshalled TPM2B_PUBLIC */
+    ASN1_OCTET_STRING *privkey;         /* marshalled TPM2B_PRIVATE */
+} TSS2_TPMKEY;
 
 /*
- * Takes one TLV off c (single-byte tags only).  On failure *why says
- * what is wrong with the input.
+ * parent is an INTEGER read as its raw content octets (an OCTET STRING
+ * under INTEGER's universal tag): libcrypto's ASN1_INTEGER refuses a
+ * non-minimal INTEGER, which key files have always been allowed to carry,
+ * and tpmkey_parent() below says what is wrong with a parent.
  */
-static int der_next(DER_CURSOR *c, unsigned char *tag,
-                    DER_CURSOR *content, const char **why)
+ASN1_SEQUENCE(TSS2_TPMKEY) = {
+    ASN1_SIMPLE(TSS2_TPMKEY, type, ASN1_OBJECT),
+    ASN1_EXP_OPT(TSS2_TPMKEY, emptyAuth, ASN1_BOOLEAN, 0),
+    ASN1_EXP_SEQUENCE_OF_OPT(TSS2_TPMKEY, policy, ASN1_ANY, 1),
+    ASN1_EXP_OPT(TSS2_TPMKEY, secret, ASN1_OCTET_STRING, 2),
+    ASN1_EXP_SEQUENCE_OF_OPT(TSS2_TPMKEY, authPolicy, ASN1_ANY, 3),
+    ASN1_EXP_OPT(TSS2_TPMKEY, description, ASN1_UTF8STRING, 4),
+    ASN1_EXP_OPT(TSS2_TPMKEY, rsaParent, ASN1_BOOLEAN, 5),
+    ASN1_EX_TYPE(ASN1_TFLG_IMPTAG | ASN1_TFLG_UNIVERSAL, V_ASN1_INTEGER,
+                 TSS2_TPMKEY, parent, ASN1_OCTET_STRING),
+    ASN1_SIMPLE(TSS2_TPMKEY, pubkey, ASN1_OCTET_STRING),
+    ASN1_SIMPLE(TSS2_TPMKEY, privkey, ASN1_OCTET_STRING)
+} static_ASN1_SEQUENCE_END(TSS2_TPMKEY)
+
+/* Frees key, cleansing the private part first. */
+static void tpmkey_free(TSS2_TPMKEY *key)
 {
-    size_t len, nlen;
-    const unsigned char *p = c->p;
-    size_t left = c->len;
-
-    if (left < 2) {
-        *why = "the DER is truncated";
-        return 0;
-    }
-    *tag = p[0];
-    if ((p[0] & 0x1f) == 0x1f) {
-        *why = "a DER tag uses the multi-byte form, which TPMKey never has";
-        return 0;
-    }
-    p += 2;
-    left -= 2;
-    if (c->p[1] < 0x80) {
-        len = c->p[1];
-    } else if (c->p[1] == 0x80) {
-        *why = "a DER length uses the indefinite form";
-        return 0;
-    } else {
-        nlen = c->p[1] & 0x7f;
-        if (nlen > 4) {
-            *why = "a DER length is too large";
-            return 0;
-        }
-        if (left < nlen) {
-            *why = "the DER is truncated inside a length";
-            return 0;
-        }
-        len = 0;
-        for (size_t i = 0; i < nlen; i++)
-            len = (len << 8) | p[i];
-        p += nlen;
-        left -= nlen;
-    }
-    if (len > left) {
-        *why = "the DER is truncated (a length exceeds the data)";
-        return 0;
-    }
-    content->p = p;
-    content->len = len;
-    c->p = p + len;
-    c->len = left - len;
-    return 1;
-}
-
-static int der_peek_tag(const DER_CURSOR *c)
-{
-    return c->len > 0 ? c->p[0] : -1;
-}
-
-/* Renders OID contents in dotted form for messages. */
-static void oid_to_text(const DER_CURSOR *oid, char *buf, size_t buflen)
-{
-    unsigned long long arc = 0;
-    size_t used = 0;
-    int first = 1;
-
-    snprintf(buf, buflen, "(unprintable)");
-    if (oid->len == 0 || (oid->p[oid->len - 1] & 0x80) != 0)
+    if (key == NULL)
         return;
-    for (size_t i = 0; i < oid->len; i++) {
-        int n;
-
-        if (arc > (ULLONG_MAX >> 7))
-            goto unprintable;
-        arc = (arc << 7) | (oid->p[i] & 0x7f);
-        if (oid->p[i] & 0x80)
-            continue;
-        if (first) {
-            unsigned long long top = arc < 40 ? 0 : arc < 80 ? 1 : 2;
-
-            n = snprintf(buf + used, buflen - used, "%llu.%llu", top,
-                         arc - 40 * top);
-            first = 0;
-        } else {
-            n = snprintf(buf + used, buflen - used, ".%llu", arc);
-        }
-        if (n < 0 || (size_t)n >= buflen - used)
-            goto unprintable;
-        used += (size_t)n;
-        arc = 0;
-    }
-    return;
-
-unprintable:
-    snprintf(buf, buflen, "(unprintable)");
+    ASN1_STRING_clear_free(key->privkey);
+    key->privkey = NULL;
+    ASN1_item_free((ASN1_VALUE *)key, ASN1_ITEM_rptr(TSS2_TPMKEY));
 }
 
-static int oid_is(const DER_CURSOR *oid, const unsigned char *want, size_t len)
+/* ---- checks on values, shared by the reader and tpmkey_walk ---- */
+
+static tpmkms_rc bad(const char *what)
 {
-    return oid->len == len && memcmp(oid->p, want, len) == 0;
+    TPMKMS_raise(TPMKMS_R_BAD_KEY_FILE, "TSS2 PRIVATE KEY: %s", what);
+    return TPMKMS_R_BAD_KEY_FILE;
+}
+
+static tpmkms_rc bad_trailing(size_t n)
+{
+    TPMKMS_raise(TPMKMS_R_BAD_KEY_FILE,
+                 "TSS2 PRIVATE KEY: %zu bytes of trailing data after the key", n);
+    return TPMKMS_R_BAD_KEY_FILE;
+}
+
+/* Only loadable keys. */
+static tpmkms_rc tpmkey_check_type(const ASN1_OBJECT *type)
+{
+    char oid[96];
+    int n;
+
+    ERR_set_mark();
+    n = OBJ_obj2txt(oid, sizeof(oid), type, 1);
+    ERR_pop_to_mark();
+    if (n <= 0 || n >= (int)sizeof(oid))
+        strcpy(oid, "(unprintable)");
+    if (strcmp(oid, TPMKMS_TSS2_OID_LOADABLE) == 0)
+        return TPMKMS_R_OK;
+    if (strcmp(oid, TSS2_OID_IMPORTABLE) == 0)
+        return bad("importable keys (OID 2.23.133.10.1.4) are not "
+                   "supported; only loadable keys (2.23.133.10.1.3)");
+    if (strcmp(oid, TSS2_OID_SEALED) == 0)
+        return bad("sealed data (OID 2.23.133.10.1.5) is not a key; "
+                   "only loadable keys (2.23.133.10.1.3) are supported");
+    TPMKMS_raise(TPMKMS_R_BAD_KEY_FILE,
+                 "TSS2 PRIVATE KEY: unknown key type OID %s (only "
+                 "loadable keys, 2.23.133.10.1.3, are supported)", oid);
+    return TPMKMS_R_BAD_KEY_FILE;
+}
+
+/* The refusal of tagged field [n]: present (1-3, 6-30) or TRUE (5). */
+static tpmkms_rc tpmkey_refuse_field(int n)
+{
+    switch (n) {
+    case 1:
+        return bad("policy keys are not supported (the key has a "
+                   "policy [1])");
+    case 2:
+        return bad("policy keys are not supported (the key has a "
+                   "secret [2])");
+    case 3:
+        return bad("policy keys are not supported (the key has an "
+                   "authPolicy [3])");
+    case 5:
+        return bad("keys under an RSA parent (rsaParent [5]) are "
+                   "not supported");
+    default:
+        TPMKMS_raise(TPMKMS_R_BAD_KEY_FILE,
+                     "TSS2 PRIVATE KEY: unknown field [%d]", n);
+        return TPMKMS_R_BAD_KEY_FILE;
+    }
+}
+
+/* The parent handle from its INTEGER content: non-negative, 32 bits. */
+static tpmkms_rc tpmkey_parent(const unsigned char *c, size_t len,
+                               uint32_t *parent)
+{
+    *parent = 0;
+    if (len == 0)
+        return bad("the parent INTEGER is empty");
+    if (c[0] & 0x80)
+        return bad("the parent handle is negative");
+    while (len > 1 && c[0] == 0) {
+        c++;
+        len--;
+    }
+    if (len > 4)
+        return bad("the parent handle does not fit in 32 bits");
+    for (; len > 0; c++, len--)
+        *parent = (*parent << 8) | *c;
+    return TPMKMS_R_OK;
 }
 
 /* Checks that a TPM2B held in an OCTET STRING carries its own size. */
@@ -144,214 +160,300 @@ static int tpm2b_ok(const unsigned char *p, size_t len)
     return len >= 2 && (size_t)((p[0] << 8) | p[1]) == len - 2;
 }
 
-static tpmkms_rc bad(const char *what)
+/* field is "pubkey" (a TPM2B_PUBLIC) or "privkey" (a TPM2B_PRIVATE). */
+static tpmkms_rc tpmkey_check_tpm2b(const char *field, const char *tpm2b,
+                                    const unsigned char *p, size_t len)
 {
-    TPMKMS_raise(TPMKMS_R_BAD_KEY_FILE, "TSS2 PRIVATE KEY: %s", what);
+    if (tpm2b_ok(p, len))
+        return TPMKMS_R_OK;
+    TPMKMS_raise(TPMKMS_R_BAD_KEY_FILE,
+                 "TSS2 PRIVATE KEY: %s is not a marshalled %s (its size "
+                 "prefix does not match its length)", field, tpm2b);
     return TPMKMS_R_BAD_KEY_FILE;
 }
 
-/* Reads a [n] EXPLICIT BOOLEAN's content. */
-static int read_explicit_bool(DER_CURSOR *content, int *value,
-                              const char **why)
-{
-    unsigned char tag;
-    DER_CURSOR b;
+/* ---- TPMKey element by element, for what templates cannot say ---- */
 
-    if (!der_next(content, &tag, &b, why))
-        return 0;
-    if (tag != TAG_BOOLEAN || b.len != 1 || content->len != 0) {
-        *why = "a tagged field is not a single BOOLEAN";
-        return 0;
-    }
-    *value = b.p[0] != 0;
-    return 1;
+/* One element as libcrypto's header reader sees it. */
+typedef struct der_elem_st {
+    const unsigned char *content;
+    long len;                           /* of the content */
+    int tag, cls, cons;
+} DER_ELEM;
+
+/*
+ * Takes the element at *p off [*p, end) and moves *p past it; returns
+ * NULL, or what is wrong.  Forms that libcrypto's BER reader takes but
+ * DER never has (TPMKey's tags are all single-byte, its lengths fit in
+ * four bytes) are named before the header is read.
+ */
+static const char *der_next(const unsigned char **p, const unsigned char *end,
+                            DER_ELEM *e)
+{
+    const unsigned char *q = *p;
+    int ret;
+
+    if (end - *p < 2)
+        return "the DER is truncated";
+    if (((*p)[0] & V_ASN1_PRIMITIVE_TAG) == V_ASN1_PRIMITIVE_TAG)
+        return "a DER tag uses the multi-byte form, which TPMKey never has";
+    if ((*p)[1] == 0x80)
+        return "a DER length uses the indefinite form";
+    if ((*p)[1] > 0x84)
+        return "a DER length is too large";
+    ERR_set_mark();
+    ret = ASN1_get_object(&q, &e->len, &e->tag, &e->cls, (long)(end - *p));
+    ERR_pop_to_mark();
+    /* A header error: the length's octets, or one content byte, missing. */
+    if (ret == 0x80 && q == *p && end - *p < 2 + ((*p)[1] & 0x7f))
+        return "the DER is truncated inside a length";
+    if (ret & 0x80)
+        return "the DER is truncated (a length exceeds the data)";
+    e->content = q;
+    e->cons = (ret & V_ASN1_CONSTRUCTED) != 0;
+    *p = q + e->len;
+    return NULL;
 }
 
-tpmkms_rc tpmkms_tss2key_from_der(const unsigned char *der, size_t der_len,
-                                  TPMKMS_KEYBLOB *blob)
+static int der_is(const DER_ELEM *e, int cls, int tag, int cons)
 {
-    DER_CURSOR all = { der, der_len }, seq, f;
-    const char *why = NULL;
-    unsigned char tag;
-    int last_ctx = -1;
-    int empty_auth = 0;
-    uint32_t parent = 0;
-    DER_CURSOR pub, priv;
-    char oidtext[96];
+    return e->cls == cls && e->tag == tag && e->cons == cons;
+}
 
-    memset(blob, 0, sizeof(*blob));
-    if (der == NULL || der_len == 0)
-        return bad("the key file is empty");
-    if (!der_next(&all, &tag, &seq, &why))
+/* The content of e is exactly one primitive universal element of tag. */
+static int der_holds_one(const DER_ELEM *e, int tag, DER_ELEM *inner,
+                         const char **why)
+{
+    const unsigned char *p = e->content, *end = e->content + e->len;
+
+    *why = der_next(&p, end, inner);
+    return *why == NULL && p == end
+           && der_is(inner, V_ASN1_UNIVERSAL, tag, 0);
+}
+
+/* Tagged field [n] of a TPMKey, as the reader before templates took it. */
+static tpmkms_rc tpmkey_walk_field(const DER_ELEM *e)
+{
+    const char *why;
+    DER_ELEM v;
+
+    switch (e->tag) {
+    case 0:
+    case 5:
+        if (!der_holds_one(e, V_ASN1_BOOLEAN, &v, &why) || v.len != 1)
+            return bad(why != NULL ? why
+                       : "a tagged field is not a single BOOLEAN");
+        return e->tag == 5 && v.content[0] != 0 ? tpmkey_refuse_field(5)
+                                                : TPMKMS_R_OK;
+    case 4:
+        if (!der_holds_one(e, V_ASN1_UTF8STRING, &v, &why))
+            return bad(why != NULL ? why
+                       : "description [4] is not a UTF8String");
+        return TPMKMS_R_OK;
+    default:
+        return tpmkey_refuse_field(e->tag);
+    }
+}
+
+/*
+ * The reader's rules, element by element with ASN1_get_object: raises
+ * TPMKMS_R_BAD_KEY_FILE for the first element out of place, or returns
+ * TPMKMS_R_OK.  It says why libcrypto refused a key, and judges a key that
+ * libcrypto read as BER.
+ */
+static tpmkms_rc tpmkey_walk(const unsigned char *der, size_t der_len)
+{
+    const unsigned char *p = der, *end = der + der_len;
+    const char *why;
+    ASN1_OBJECT *type;
+    uint32_t parent;
+    int last = -1;
+    DER_ELEM e;
+    tpmkms_rc rc;
+
+    if ((why = der_next(&p, end, &e)) != NULL)
         return bad(why);
-    if (tag != TAG_SEQUENCE)
+    if (!der_is(&e, V_ASN1_UNIVERSAL, V_ASN1_SEQUENCE, 1))
         return bad("not a TPMKey (expected a SEQUENCE)");
-    if (all.len != 0) {
-        TPMKMS_raise(TPMKMS_R_BAD_KEY_FILE,
-                     "TSS2 PRIVATE KEY: %zu bytes of trailing data after the key",
-                     all.len);
-        return TPMKMS_R_BAD_KEY_FILE;
-    }
+    if (p != end)
+        return bad_trailing((size_t)(end - p));
+    p = e.content;
 
-    /* type */
-    if (!der_next(&seq, &tag, &f, &why))
+    if ((why = der_next(&p, end, &e)) != NULL)
         return bad(why);
-    if (tag != TAG_OID)
+    if (!der_is(&e, V_ASN1_UNIVERSAL, V_ASN1_OBJECT, 0))
         return bad("the key type OID is missing");
-    if (!oid_is(&f, oid_loadable, sizeof(oid_loadable))) {
-        if (oid_is(&f, oid_importable, sizeof(oid_importable)))
-            return bad("importable keys (OID 2.23.133.10.1.4) are not "
-                       "supported; only loadable keys (2.23.133.10.1.3)");
-        if (oid_is(&f, oid_sealed, sizeof(oid_sealed)))
-            return bad("sealed data (OID 2.23.133.10.1.5) is not a key; "
-                       "only loadable keys (2.23.133.10.1.3) are supported");
-        oid_to_text(&f, oidtext, sizeof(oidtext));
-        TPMKMS_raise(TPMKMS_R_BAD_KEY_FILE,
-                     "TSS2 PRIVATE KEY: unknown key type OID %s (only "
-                     "loadable keys, 2.23.133.10.1.3, are supported)",
-                     oidtext);
-        return TPMKMS_R_BAD_KEY_FILE;
+    /*
+     * Not decoded, so that an OID libcrypto refuses is still named.  Past
+     * 255 octets it prints too long for a message anyway: "(unprintable)".
+     */
+    type = ASN1_OBJECT_create(NID_undef, (unsigned char *)e.content,
+                              e.len <= 255 ? (int)e.len : 0, NULL, NULL);
+    if (type == NULL) {
+        TPMKMS_raise(TPMKMS_R_INTERNAL, "out of memory decoding a key file");
+        return TPMKMS_R_INTERNAL;
     }
+    rc = tpmkey_check_type(type);
+    ASN1_OBJECT_free(type);
+    if (rc != TPMKMS_R_OK)
+        return rc;
 
-    /* The optional [n] EXPLICIT fields, in increasing order. */
-    while (der_peek_tag(&seq) >= TAG_CONTEXT(0)
-           && der_peek_tag(&seq) <= TAG_CONTEXT(0x1e)) {
-        int n = der_peek_tag(&seq) & 0x1f;
-        int value = 0;
-
-        if (n <= last_ctx)
+    /* The optional [n] EXPLICIT fields (constructed, single-byte tags),
+     * in increasing order. */
+    while (p < end
+           && (*p & (V_ASN1_PRIVATE | V_ASN1_CONSTRUCTED))
+              == (V_ASN1_CONTEXT_SPECIFIC | V_ASN1_CONSTRUCTED)
+           && (*p & V_ASN1_PRIMITIVE_TAG) != V_ASN1_PRIMITIVE_TAG) {
+        if ((*p & V_ASN1_PRIMITIVE_TAG) <= last)
             return bad("tagged fields are repeated or out of order");
-        last_ctx = n;
-        if (!der_next(&seq, &tag, &f, &why))
+        last = *p & V_ASN1_PRIMITIVE_TAG;
+        if ((why = der_next(&p, end, &e)) != NULL)
             return bad(why);
-        switch (n) {
-        case 0:
-            if (!read_explicit_bool(&f, &value, &why))
-                return bad(why);
-            empty_auth = value;
-            break;
-        case 1:
-            return bad("policy keys are not supported (the key has a "
-                       "policy [1])");
-        case 2:
-            return bad("policy keys are not supported (the key has a "
-                       "secret [2])");
-        case 3:
-            return bad("policy keys are not supported (the key has an "
-                       "authPolicy [3])");
-        case 4: {
-            /* description: informational, checked and ignored */
-            DER_CURSOR d;
-
-            if (!der_next(&f, &tag, &d, &why))
-                return bad(why);
-            if (tag != TAG_UTF8STRING || f.len != 0)
-                return bad("description [4] is not a UTF8String");
-            break;
-        }
-        case 5:
-            if (!read_explicit_bool(&f, &value, &why))
-                return bad(why);
-            if (value)
-                return bad("keys under an RSA parent (rsaParent [5]) are "
-                           "not supported");
-            break;
-        default:
-            TPMKMS_raise(TPMKMS_R_BAD_KEY_FILE,
-                         "TSS2 PRIVATE KEY: unknown field [%d]", n);
-            return TPMKMS_R_BAD_KEY_FILE;
-        }
+        if ((rc = tpmkey_walk_field(&e)) != TPMKMS_R_OK)
+            return rc;
     }
 
-    /* parent */
-    if (!der_next(&seq, &tag, &f, &why))
+    if ((why = der_next(&p, end, &e)) != NULL)
         return bad(why);
-    if (tag != TAG_INTEGER)
+    if (!der_is(&e, V_ASN1_UNIVERSAL, V_ASN1_INTEGER, 0))
         return bad("the parent INTEGER is missing");
-    if (f.len == 0)
-        return bad("the parent INTEGER is empty");
-    if (f.p[0] & 0x80)
-        return bad("the parent handle is negative");
-    while (f.len > 1 && f.p[0] == 0) {
-        f.p++;
-        f.len--;
-    }
-    if (f.len > 4)
-        return bad("the parent handle does not fit in 32 bits");
-    for (size_t i = 0; i < f.len; i++)
-        parent = (parent << 8) | f.p[i];
-
-    /* pubkey */
-    if (!der_next(&seq, &tag, &pub, &why))
+    if ((rc = tpmkey_parent(e.content, (size_t)e.len, &parent)) != TPMKMS_R_OK)
+        return rc;
+    if ((why = der_next(&p, end, &e)) != NULL)
         return bad(why);
-    if (tag != TAG_OCTET_STRING)
+    if (!der_is(&e, V_ASN1_UNIVERSAL, V_ASN1_OCTET_STRING, 0))
         return bad("the pubkey OCTET STRING is missing");
-    if (!tpm2b_ok(pub.p, pub.len))
-        return bad("pubkey is not a marshalled TPM2B_PUBLIC (its size "
-                   "prefix does not match its length)");
-
-    /* privkey */
-    if (!der_next(&seq, &tag, &priv, &why))
+    rc = tpmkey_check_tpm2b("pubkey", "TPM2B_PUBLIC", e.content, (size_t)e.len);
+    if (rc != TPMKMS_R_OK)
+        return rc;
+    if ((why = der_next(&p, end, &e)) != NULL)
         return bad(why);
-    if (tag != TAG_OCTET_STRING)
+    if (!der_is(&e, V_ASN1_UNIVERSAL, V_ASN1_OCTET_STRING, 0))
         return bad("the privkey OCTET STRING is missing");
-    if (!tpm2b_ok(priv.p, priv.len))
-        return bad("privkey is not a marshalled TPM2B_PRIVATE (its size "
-                   "prefix does not match its length)");
-    if (seq.len != 0)
+    rc = tpmkey_check_tpm2b("privkey", "TPM2B_PRIVATE", e.content, (size_t)e.len);
+    if (rc != TPMKMS_R_OK)
+        return rc;
+    if (p != end)
         return bad("unexpected data after privkey");
+    return TPMKMS_R_OK;
+}
 
-    blob->pub = OPENSSL_memdup(pub.p, pub.len);
-    blob->priv = OPENSSL_memdup(priv.p, priv.len);
+/* ---- DER ---- */
+
+/* Whether key encodes back to exactly der: DER has one encoding. */
+static int tpmkey_is_der(const TSS2_TPMKEY *key, const unsigned char *der,
+                         size_t der_len)
+{
+    unsigned char *again = NULL;
+    int n, same;
+
+    ERR_set_mark();
+    n = ASN1_item_i2d((const ASN1_VALUE *)key, &again,
+                      ASN1_ITEM_rptr(TSS2_TPMKEY));
+    ERR_pop_to_mark();
+    same = n > 0 && (size_t)n == der_len && memcmp(again, der, der_len) == 0;
+    OPENSSL_clear_free(again, n > 0 ? (size_t)n : 0);
+    return same;
+}
+
+/* The checks templates do not make, in the order of the fields. */
+static tpmkms_rc tpmkey_to_blob(const TSS2_TPMKEY *key, TPMKMS_KEYBLOB *blob)
+{
+    const unsigned char *pub = ASN1_STRING_get0_data(key->pubkey);
+    const unsigned char *priv = ASN1_STRING_get0_data(key->privkey);
+    size_t pub_len = (size_t)ASN1_STRING_length(key->pubkey);
+    size_t priv_len = (size_t)ASN1_STRING_length(key->privkey);
+    uint32_t parent;
+    tpmkms_rc rc;
+
+    if ((rc = tpmkey_check_type(key->type)) != TPMKMS_R_OK)
+        return rc;
+    if (key->policy != NULL)
+        return tpmkey_refuse_field(1);
+    if (key->secret != NULL)
+        return tpmkey_refuse_field(2);
+    if (key->authPolicy != NULL)
+        return tpmkey_refuse_field(3);
+    if (key->rsaParent > 0)
+        return tpmkey_refuse_field(5);
+    rc = tpmkey_parent(ASN1_STRING_get0_data(key->parent),
+                       (size_t)ASN1_STRING_length(key->parent), &parent);
+    if (rc != TPMKMS_R_OK
+            || (rc = tpmkey_check_tpm2b("pubkey", "TPM2B_PUBLIC", pub,
+                                        pub_len)) != TPMKMS_R_OK
+            || (rc = tpmkey_check_tpm2b("privkey", "TPM2B_PRIVATE", priv,
+                                        priv_len)) != TPMKMS_R_OK)
+        return rc;
+
+    blob->pub = OPENSSL_memdup(pub, pub_len);
+    blob->priv = OPENSSL_memdup(priv, priv_len);
     if (blob->pub == NULL || blob->priv == NULL) {
         tpmkms_keyblob_clear(blob);
         TPMKMS_raise(TPMKMS_R_INTERNAL, "out of memory decoding a key file");
         return TPMKMS_R_INTERNAL;
     }
-    blob->pub_len = pub.len;
-    blob->priv_len = priv.len;
+    blob->pub_len = pub_len;
+    blob->priv_len = priv_len;
     blob->parent = parent;
-    blob->empty_auth = empty_auth;
+    blob->empty_auth = key->emptyAuth > 0;   /* absent: no */
     return TPMKMS_R_OK;
 }
 
-/* ---- DER writing ---- */
-
-static size_t der_hdr_size(size_t len)
+tpmkms_rc tpmkms_tss2key_from_der(const unsigned char *der, size_t der_len,
+                                  TPMKMS_KEYBLOB *blob)
 {
-    if (len < 0x80)
-        return 2;
-    if (len <= 0xff)
-        return 3;
-    if (len <= 0xffff)
-        return 4;
-    if (len <= 0xffffff)
-        return 5;
-    return 6;
+    const unsigned char *p = der;
+    TSS2_TPMKEY *key;
+    tpmkms_rc rc;
+
+    memset(blob, 0, sizeof(*blob));
+    if (der == NULL || der_len == 0)
+        return bad("the key file is empty");
+    /* libcrypto's ASN.1 errors would only be less precise than ours. */
+    ERR_set_mark();
+    key = (TSS2_TPMKEY *)ASN1_item_d2i(NULL, &p,
+                                       der_len > LONG_MAX ? LONG_MAX : (long)der_len,
+                                       ASN1_ITEM_rptr(TSS2_TPMKEY));
+    ERR_pop_to_mark();
+    if (key == NULL) {
+        rc = tpmkey_walk(der, der_len);
+        return rc != TPMKMS_R_OK ? rc
+               : bad("the key file is not a well-formed TPMKey");
+    }
+    if (p != der + der_len)
+        rc = bad_trailing((size_t)(der + der_len - p));
+    else if (tpmkey_is_der(key, der, der_len)
+               || (rc = tpmkey_walk(der, der_len)) == TPMKMS_R_OK)
+        rc = tpmkey_to_blob(key, blob);
+    tpmkey_free(key);
+    return rc;
 }
 
-static unsigned char *der_put_hdr(unsigned char *p, unsigned char tag,
-                                  size_t len)
+/* parent as INTEGER content octets: minimal, positive (as libcrypto
+ * writes an ASN1_INTEGER; its i2c is not public). */
+static int tpmkey_set_parent(ASN1_STRING *raw, uint32_t parent)
 {
-    size_t n = der_hdr_size(len) - 2;
+    unsigned char buf[5];
+    int len = 0;
 
-    *p++ = tag;
-    if (n == 0) {
-        *p++ = (unsigned char)len;
-        return p;
+    for (int shift = 24; shift >= 0; shift -= 8) {
+        unsigned char b = (unsigned char)(parent >> shift);
+
+        if (len == 0 && b == 0 && shift != 0)
+            continue;
+        if (len == 0 && (b & 0x80))
+            buf[len++] = 0x00;
+        buf[len++] = b;
     }
-    *p++ = (unsigned char)(0x80 | n);
-    for (size_t i = n; i > 0; i--)
-        *p++ = (unsigned char)(len >> (8 * (i - 1)));
-    return p;
+    return ASN1_STRING_set(raw, buf, len);
 }
 
 tpmkms_rc tpmkms_tss2key_to_der(const TPMKMS_KEYBLOB *blob,
                                 unsigned char **der, size_t *der_len)
 {
-    unsigned char parent[5];
-    size_t parent_len = 0, content, total;
-    unsigned char *buf, *p;
+    TSS2_TPMKEY *key;
+    unsigned char *out = NULL;
+    int n = 0;
 
     *der = NULL;
     *der_len = 0;
@@ -362,56 +464,31 @@ tpmkms_rc tpmkms_tss2key_to_der(const TPMKMS_KEYBLOB *blob,
                      "is not a sized TPM2B");
         return TPMKMS_R_INTERNAL;
     }
-
-    /* The parent as a minimal positive INTEGER. */
-    for (int shift = 24; shift >= 0; shift -= 8) {
-        unsigned char b = (unsigned char)(blob->parent >> shift);
-
-        if (parent_len == 0 && b == 0 && shift != 0)
-            continue;
-        if (parent_len == 0 && (b & 0x80))
-            parent[parent_len++] = 0x00;
-        parent[parent_len++] = b;
+    key = (TSS2_TPMKEY *)ASN1_item_new(ASN1_ITEM_rptr(TSS2_TPMKEY));
+    if (key != NULL) {
+        ASN1_OBJECT_free(key->type);
+        key->type = OBJ_txt2obj(TPMKMS_TSS2_OID_LOADABLE, 1);
+        /*
+         * emptyAuth always, FALSE too: tpm2-openssl 1.1 reads an absent
+         * emptyAuth as TRUE and would never ask for the key's auth value.
+         */
+        key->emptyAuth = blob->empty_auth ? 0xff : 0x00;
     }
-
-    content = 2 + sizeof(oid_loadable)
-              + 5
-              + 2 + parent_len
-              + der_hdr_size(blob->pub_len) + blob->pub_len
-              + der_hdr_size(blob->priv_len) + blob->priv_len;
-    total = der_hdr_size(content) + content;
-    buf = OPENSSL_malloc(total);
-    if (buf == NULL) {
+    /* A TPM2B is at most 2 + 0xffff bytes, so the lengths fit an int. */
+    if (key != NULL && key->type != NULL
+            && tpmkey_set_parent(key->parent, blob->parent)
+            && ASN1_OCTET_STRING_set(key->pubkey, blob->pub, (int)blob->pub_len)
+            && ASN1_OCTET_STRING_set(key->privkey, blob->priv,
+                                     (int)blob->priv_len))
+        n = ASN1_item_i2d((const ASN1_VALUE *)key, &out,
+                          ASN1_ITEM_rptr(TSS2_TPMKEY));
+    tpmkey_free(key);
+    if (n <= 0) {
         TPMKMS_raise(TPMKMS_R_INTERNAL, "out of memory encoding a key file");
         return TPMKMS_R_INTERNAL;
     }
-    p = der_put_hdr(buf, TAG_SEQUENCE, content);
-    p = der_put_hdr(p, TAG_OID, sizeof(oid_loadable));
-    memcpy(p, oid_loadable, sizeof(oid_loadable));
-    p += sizeof(oid_loadable);
-    /*
-     * emptyAuth always, FALSE too: tpm2-openssl 1.1 reads an absent
-     * emptyAuth as TRUE and would never ask for the key's auth value.
-     */
-    p = der_put_hdr(p, TAG_CONTEXT(0), 3);
-    p = der_put_hdr(p, TAG_BOOLEAN, 1);
-    *p++ = blob->empty_auth ? 0xff : 0x00;
-    p = der_put_hdr(p, TAG_INTEGER, parent_len);
-    memcpy(p, parent, parent_len);
-    p += parent_len;
-    p = der_put_hdr(p, TAG_OCTET_STRING, blob->pub_len);
-    memcpy(p, blob->pub, blob->pub_len);
-    p += blob->pub_len;
-    p = der_put_hdr(p, TAG_OCTET_STRING, blob->priv_len);
-    memcpy(p, blob->priv, blob->priv_len);
-    p += blob->priv_len;
-    if ((size_t)(p - buf) != total) {
-        OPENSSL_free(buf);
-        TPMKMS_raise(TPMKMS_R_INTERNAL, "key file encoding length mismatch");
-        return TPMKMS_R_INTERNAL;
-    }
-    *der = buf;
-    *der_len = total;
+    *der = out;
+    *der_len = (size_t)n;
     return TPMKMS_R_OK;
 }
 

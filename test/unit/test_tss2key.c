@@ -16,6 +16,7 @@
 #include <openssl/crypto.h>
 #include <openssl/err.h>
 #include <openssl/objects.h>
+#include <openssl/sha.h>
 #include "tss2key.h"
 #include "test_util.h"
 
@@ -637,6 +638,193 @@ static void der_survives_truncation_and_corruption(void **state)
     OPENSSL_free(der);
 }
 
+/* ---- pinned behaviour (the encoder was rewritten on libcrypto's
+ * templates: these fix what the hand-written code did) ---- */
+
+/* Output of the hand-written encoder, captured before the rewrite:
+ * tpm2-openssl interop depends on every byte (emptyAuth FALSE written). */
+static void der_is_byte_identical_to_the_previous_encoder(void **state)
+{
+    static const struct {
+        uint32_t parent;
+        int empty_auth;
+        const char *hex;
+    } small[] = {
+        { 0x0u, 0, "301b06066781050a0103a00301010002010004040002aabb04030001cc" },
+        { 0x0u, 1, "301b06066781050a0103a0030101ff02010004040002aabb04030001cc" },
+        { 0x7fu, 0, "301b06066781050a0103a00301010002017f04040002aabb04030001cc" },
+        { 0x80u, 1, "301c06066781050a0103a0030101ff0202008004040002aabb04030001cc" },
+        { 0x40000001u, 0, "301e06066781050a0103a00301010002044000000104040002aabb04030001cc" },
+        { 0x40000001u, 1, "301e06066781050a0103a0030101ff02044000000104040002aabb04030001cc" },
+        { 0x81000001u, 0, "301f06066781050a0103a0030101000205008100000104040002aabb04030001cc" },
+        { 0xffffffffu, 1, "301f06066781050a0103a0030101ff020500ffffffff04040002aabb04030001cc" },
+    };
+    /* sized_blob(), parent 0x81000001: 0x81 and 0x82 lengths. */
+    static const struct {
+        size_t pub_len, priv_len;
+        int empty_auth;
+        size_t der_len;
+        const char *sha256;
+    } sized[] = {
+        { 90, 126, 0, 243,
+          "d05ed53a9a0bd162be246466889e6a51a02a2743504bfd7441fc9cbc5812b04a" },
+        { 300, 700, 1, 1032,
+          "60f3d1ba1c84af8940b0a77a10b18206940c2276cee1d82685e407b91a63a459" },
+        { 600, 20000, 0, 20632,
+          "fda2d0e142e4954330fdad941f33f23fd6f665165c8b2f4a0e69b63d9ee7a2a7" },
+    };
+
+    for (size_t i = 0; i < sizeof(small) / sizeof(small[0]); i++) {
+        TPMKMS_KEYBLOB b = small_blob(small[i].parent, small[i].empty_auth);
+        unsigned char *der;
+        char *hex;
+        size_t len;
+
+        to_der(&b, &der, &len);
+        hex = OPENSSL_malloc(2 * len + 1);
+        assert_non_null(hex);
+        for (size_t k = 0; k < len; k++)
+            snprintf(hex + 2 * k, 3, "%02x", der[k]);
+        assert_string_equal(hex, small[i].hex);
+        OPENSSL_free(hex);
+        OPENSSL_free(der);
+    }
+    for (size_t i = 0; i < sizeof(sized) / sizeof(sized[0]); i++) {
+        TPMKMS_KEYBLOB b = sized_blob(sized[i].pub_len, sized[i].priv_len);
+        unsigned char *der, md[SHA256_DIGEST_LENGTH];
+        char hex[2 * SHA256_DIGEST_LENGTH + 1];
+        size_t len;
+
+        b.empty_auth = sized[i].empty_auth;
+        to_der(&b, &der, &len);
+        assert_int_equal(len, sized[i].der_len);
+        assert_non_null(SHA256(der, len, md));
+        for (size_t k = 0; k < sizeof(md); k++)
+            snprintf(hex + 2 * k, 3, "%02x", md[k]);
+        assert_string_equal(hex, sized[i].sha256);
+        tpmkms_keyblob_clear(&b);
+        OPENSSL_free(der);
+    }
+}
+
+static void der_reads_empty_auth_absent_as_false_and_any_nonzero_as_true(void **state)
+{
+    BUF c = { .n = 0 }, d;
+    TPMKMS_KEYBLOB b;
+
+    PUT(&c, OID_LOADABLE, PARENT_OWNER, PUB, PRIV);
+    d = seq(&c);
+    expect_ok(d.b, d.n, &b);
+    assert_int_equal(b.empty_auth, 0);
+    tpmkms_keyblob_clear(&b);
+
+    c.n = 0;   /* BER TRUE, as some writers put it */
+    PUT(&c, OID_LOADABLE, 0xa0, 0x03, 0x01, 0x01, 0x01, PARENT_OWNER, PUB, PRIV);
+    d = seq(&c);
+    expect_ok(d.b, d.n, &b);
+    assert_int_equal(b.empty_auth, 1);
+    tpmkms_keyblob_clear(&b);
+
+    c.n = 0;
+    PUT(&c, OID_LOADABLE, 0xa0, 0x03, 0x01, 0x01, 0x00, PARENT_OWNER, PUB, PRIV);
+    d = seq(&c);
+    expect_ok(d.b, d.n, &b);
+    assert_int_equal(b.empty_auth, 0);
+    tpmkms_keyblob_clear(&b);
+
+    c.n = 0;   /* a BOOLEAN is one byte */
+    PUT(&c, OID_LOADABLE, 0xa0, 0x04, 0x01, 0x02, 0x00, 0xff, PARENT_OWNER, PUB, PRIV);
+    d = seq(&c);
+    expect_bad(d.b, d.n, "BOOLEAN");
+}
+
+static void der_parent_fits_in_32_bits_or_is_refused(void **state)
+{
+    BUF c = { .n = 0 }, d;
+    TPMKMS_KEYBLOB b;
+
+    PUT(&c, OID_LOADABLE, 0x02, 0x05, 0x00, 0xff, 0xff, 0xff, 0xff, PUB, PRIV);
+    d = seq(&c);
+    expect_ok(d.b, d.n, &b);
+    assert_int_equal(b.parent, 0xffffffffu);
+    tpmkms_keyblob_clear(&b);
+
+    c.n = 0;
+    PUT(&c, OID_LOADABLE, 0x02, 0x05, 0x01, 0x00, 0x00, 0x00, 0x00, PUB, PRIV);
+    d = seq(&c);
+    expect_bad(d.b, d.n, "32 bits");
+
+    c.n = 0;
+    PUT(&c, OID_LOADABLE, 0x02, 0x01, 0xff, PUB, PRIV);
+    d = seq(&c);
+    expect_bad(d.b, d.n, "negative");
+
+    c.n = 0;   /* a parent that is not an INTEGER */
+    PUT(&c, OID_LOADABLE, 0x04, 0x01, 0x01, PUB, PRIV);
+    d = seq(&c);
+    expect_bad(d.b, d.n, "parent INTEGER is missing");
+}
+
+/* Long-form lengths where short ones would do are not DER, but key files
+ * have always been read with them. */
+static void der_reads_long_form_lengths_as_before(void **state)
+{
+    static const unsigned char outer[] = {
+        0x30, 0x81, 0x1e, OID_LOADABLE, EMPTY_AUTH, PARENT_OWNER, PUB, PRIV
+    };
+    static const unsigned char inner[] = {
+        0x30, 0x21, OID_LOADABLE, 0xa0, 0x81, 0x03, 0x01, 0x01, 0xff,
+        PARENT_OWNER, 0x04, 0x82, 0x00, 0x04, 0x00, 0x02, 0xaa, 0xbb, PRIV
+    };
+    TPMKMS_KEYBLOB want = small_blob(TPMKMS_PARENT_OWNER, 1), b;
+
+    expect_ok(outer, sizeof(outer), &b);
+    assert_blob_equal(&want, &b);
+    tpmkms_keyblob_clear(&b);
+    expect_ok(inner, sizeof(inner), &b);
+    assert_blob_equal(&want, &b);
+    tpmkms_keyblob_clear(&b);
+}
+
+/* BER forms that a lenient reader would take, inside the key: refused. */
+static void der_refuses_ber_forms_inside_the_key(void **state)
+{
+    BUF c = { .n = 0 }, d;
+
+    PUT(&c, OID_LOADABLE, 0xa0, 0x80, 0x01, 0x01, 0xff, 0x00, 0x00,
+        PARENT_OWNER, PUB, PRIV);
+    d = seq(&c);
+    expect_bad(d.b, d.n, "indefinite");
+
+    c.n = 0;   /* pubkey as a constructed OCTET STRING */
+    PUT(&c, OID_LOADABLE, PARENT_OWNER, 0x24, 0x08, 0x04, 0x02, 0x00, 0x02,
+        0x04, 0x02, 0xaa, 0xbb, PRIV);
+    d = seq(&c);
+    expect_bad(d.b, d.n, "pubkey OCTET STRING is missing");
+
+    c.n = 0;   /* parent as a constructed INTEGER */
+    PUT(&c, OID_LOADABLE, 0x22, 0x06, 0x04, 0x04, 0x40, 0x00, 0x00, 0x01, PUB, PRIV);
+    d = seq(&c);
+    expect_bad(d.b, d.n, "parent INTEGER is missing");
+
+    c.n = 0;   /* INTEGER's tag in the multi-byte form */
+    PUT(&c, OID_LOADABLE, 0x1f, 0x02, 0x04, 0x40, 0x00, 0x00, 0x01, PUB, PRIV);
+    d = seq(&c);
+    expect_bad(d.b, d.n, "multi-byte");
+
+    c.n = 0;   /* a five-byte length */
+    PUT(&c, OID_LOADABLE, PARENT_OWNER, 0x04, 0x85, 0x00, 0x00, 0x00, 0x00, 0x04,
+        0x00, 0x02, 0xaa, 0xbb, PRIV);
+    d = seq(&c);
+    expect_bad(d.b, d.n, "too large");
+
+    c.n = 0;   /* description as a constructed UTF8String */
+    PUT(&c, OID_LOADABLE, 0xa4, 0x07, 0x2c, 0x05, 0x0c, 0x03, 'w', 'e', 'b',
+        PARENT_OWNER, PUB, PRIV);
+    d = seq(&c);
+    expect_bad(d.b, d.n, "description");
+}
+
 /* ---- PEM ---- */
 
 static void pem_round_trips_with_the_tss2_label(void **state)
@@ -754,6 +942,11 @@ int main(void)
         cmocka_unit_test_setup(der_refuses_trailing_garbage, setup),
         cmocka_unit_test_setup(der_refuses_bad_lengths, setup),
         cmocka_unit_test_setup(der_survives_truncation_and_corruption, setup),
+        cmocka_unit_test_setup(der_is_byte_identical_to_the_previous_encoder, setup),
+        cmocka_unit_test_setup(der_reads_empty_auth_absent_as_false_and_any_nonzero_as_true, setup),
+        cmocka_unit_test_setup(der_parent_fits_in_32_bits_or_is_refused, setup),
+        cmocka_unit_test_setup(der_reads_long_form_lengths_as_before, setup),
+        cmocka_unit_test_setup(der_refuses_ber_forms_inside_the_key, setup),
         cmocka_unit_test_setup(pem_round_trips_with_the_tss2_label, setup),
         cmocka_unit_test_setup(pem_is_found_after_a_text_header, setup),
         cmocka_unit_test_setup(pem_refuses_missing_or_broken_block, setup),
