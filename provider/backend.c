@@ -12,6 +12,7 @@
 #include <openssl/crypto.h>
 #include "backend.h"
 #include "debug.h"
+#include "platform/platform.h"
 
 /*
  * The command lock.  A mutex where there is pthreads, so that the exit
@@ -127,10 +128,13 @@ static void fork_child(void)
     pthread_mutex_init(&registry_lock, NULL);
 }
 
+static void backends_at_exit(void);
+
 static void registry_init(void)
 {
     current_pid = getpid();
     pthread_atfork(fork_prepare, fork_parent, fork_child);
+    (void)tpmkms_platform_at_exit(backends_at_exit);
 }
 
 static void registry_add(TPMKMS_BACKEND *b)
@@ -294,7 +298,7 @@ void tpmkms_backend_close(TPMKMS_BACKEND *b)
  * command in flight as the process exits) is left alone rather than
  * waited for: exit must not hang on a TPM.
  */
-__attribute__((destructor)) static void backends_at_exit(void)
+static void backends_at_exit(void)
 {
     if (pthread_mutex_trylock(&registry_lock) != 0)
         return;

@@ -1,37 +1,29 @@
 /*
- * Key records on disk: the text format, the store directories, atomic
- * writes, the security checks on reading, and URI resolution.
+ * Key records on disk: the text format, the store directories, the
+ * security rules on reading, and URI resolution.  All file-system work
+ * goes through the platform layer (platform/platform.h).
  *
  * Reading is strict in the manner of ssh's StrictModes: a store, keys/
- * directory or record writable by group or others is refused, records
- * are never followed through symbolic links, and a user-scope record
- * must belong to the calling user.  Otherwise someone else who can write
- * there could swap in a key blob of their choosing.
+ * directory or record writable by others is refused, records are never
+ * followed through symbolic links, and a user-scope record must belong
+ * to the calling user.  Otherwise someone else who can write there could
+ * swap in a key blob of their choosing.
  */
-#define _GNU_SOURCE
-#include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
-#include <grp.h>
-#include <pwd.h>
-#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <sys/types.h>
 #include <time.h>
-#include <unistd.h>
 #include <openssl/crypto.h>
 #include "debug.h"
+#include "platform/platform.h"
 #include "record.h"
 
 #define KEYS_SUBDIR "keys"
 #define CERTS_SUBDIR "certs"
 #define RECORD_SUFFIX ".tpmkey"
 #define CERT_SUFFIX ".pem"
-#define FILE_MAX (1024 * 1024)
 #define RECORD_MAGIC "# tpmkms key record"
 
 /* ---- small helpers ---- */
@@ -62,51 +54,6 @@ static char *path_fmt(const char *fmt, ...)
     return s;
 }
 
-/*
- * How a store's directories and files are made.  User: 0700/0600.
- * Machine: 0750/0640 with the machine group (so its members can read
- * the records and sign), or 0700/0600 when that group does not exist.
- */
-typedef struct {
-    mode_t dmode, fmode;
-    gid_t gid;                   /* (gid_t)-1: the creator's group */
-} store_perms;
-
-#define NO_GID ((gid_t)-1)
-
-const char *tpmkms_machine_group(gid_t *gid)
-{
-    const char *name = secure_getenv("TPMKMS_MACHINE_GROUP");
-    struct group gr, *res = NULL;
-    char buf[4096];
-
-    if (name == NULL || name[0] == '\0')
-        name = TPMKMS_MACHINE_GROUP_DEFAULT;
-    if (getgrnam_r(name, &gr, buf, sizeof(buf), &res) != 0 || res == NULL)
-        return NULL;
-    *gid = gr.gr_gid;
-    return name;
-}
-
-static store_perms perms_for(tpmkms_scope scope)
-{
-    store_perms p = { 0700, 0600, NO_GID };
-    gid_t gid;
-
-    if (scope == TPMKMS_SCOPE_MACHINE && tpmkms_machine_group(&gid) != NULL) {
-        p.dmode = 0750;
-        p.fmode = 0640;
-        p.gid = gid;
-    }
-    return p;
-}
-
-static tpmkms_rc io_error(const char *what, const char *path, int err)
-{
-    TPMKMS_raise(TPMKMS_R_STORE_IO, "%s %s: %s", what, path, strerror(err));
-    return TPMKMS_R_STORE_IO;
-}
-
 static tpmkms_rc bad_name(const char *name)
 {
     TPMKMS_raise(TPMKMS_R_BAD_PARAMETER,
@@ -116,523 +63,42 @@ static tpmkms_rc bad_name(const char *name)
     return TPMKMS_R_BAD_PARAMETER;
 }
 
-/*
- * A directory we read keys from must not be writable by group or others.
- * *exists is 0 (and TPMKMS_R_OK returned) when it is absent.
- */
-static tpmkms_rc check_dir(const char *path, int *exists)
-{
-    struct stat st;
-
-    *exists = 0;
-    if (stat(path, &st) != 0) {
-        if (errno == ENOENT || errno == ENOTDIR)
-            return TPMKMS_R_OK;
-        return io_error("cannot examine", path, errno);
-    }
-    if (!S_ISDIR(st.st_mode)) {
-        TPMKMS_raise(TPMKMS_R_STORE_IO, "%s is not a directory", path);
-        return TPMKMS_R_STORE_IO;
-    }
-    if (st.st_mode & (S_IWGRP | S_IWOTH)) {
-        TPMKMS_raise(TPMKMS_R_INSECURE_STORE,
-                     "%s is writable by group or others (mode %04o); "
-                     "refusing to use it (chmod go-w %s)",
-                     path, (unsigned)(st.st_mode & 07777), path);
-        return TPMKMS_R_INSECURE_STORE;
-    }
-    *exists = 1;
-    return TPMKMS_R_OK;
-}
-
-/* The checks on an open record or certificate file. */
-static tpmkms_rc check_file(int fd, const char *path, struct stat *st)
-{
-    if (fstat(fd, st) != 0)
-        return io_error("cannot examine", path, errno);
-    if (!S_ISREG(st->st_mode)) {
-        TPMKMS_raise(TPMKMS_R_INSECURE_STORE, "%s is not a regular file",
-                     path);
-        return TPMKMS_R_INSECURE_STORE;
-    }
-    if (st->st_mode & (S_IWGRP | S_IWOTH)) {
-        TPMKMS_raise(TPMKMS_R_INSECURE_STORE,
-                     "%s is writable by group or others (mode %04o); "
-                     "refusing to use it (chmod go-w %s)",
-                     path, (unsigned)(st->st_mode & 07777), path);
-        return TPMKMS_R_INSECURE_STORE;
-    }
-    return TPMKMS_R_OK;
-}
-
-/*
- * mkdir -p: the directories it creates get exactly perms' mode and group.
- * A group this process may not give (not root, not a member) leaves the
- * directory owner-only rather than readable by the creator's own group.
- */
-static tpmkms_rc make_dirs(const char *path, store_perms perms)
-{
-    char *p = OPENSSL_strdup(path);
-    size_t len;
-    tpmkms_rc rc = TPMKMS_R_OK;
-
-    if (p == NULL) {
-        TPMKMS_raise(TPMKMS_R_INTERNAL, "out of memory creating %s", path);
-        return TPMKMS_R_INTERNAL;
-    }
-    len = strlen(p);
-    while (len > 1 && p[len - 1] == '/')
-        p[--len] = '\0';
-    for (size_t i = 1; i <= len; i++) {
-        struct stat st;
-
-        if (p[i] != '/' && p[i] != '\0')
-            continue;
-        p[i] = '\0';
-        if (mkdir(p, perms.dmode) == 0) {
-            mode_t mode = perms.dmode;
-
-            if (perms.gid != NO_GID && chown(p, (uid_t)-1, perms.gid) != 0) {
-                TPMKMS_debug("cannot give %s to group %u (%s): owner-only",
-                             p, (unsigned)perms.gid, strerror(errno));
-                mode &= 0700;
-            }
-            /* mkdir's mode passed through the umask: set it exactly. */
-            if (chmod(p, mode) != 0) {
-                rc = io_error("cannot set the mode of", p, errno);
-                break;
-            }
-        } else if (errno != EEXIST) {
-            rc = io_error("cannot create directory", p, errno);
-            break;
-        } else if (stat(p, &st) != 0 || !S_ISDIR(st.st_mode)) {
-            TPMKMS_raise(TPMKMS_R_STORE_IO, "%s exists and is not a directory",
-                         p);
-            rc = TPMKMS_R_STORE_IO;
-            break;
-        }
-        if (i < len)
-            p[i] = '/';
-    }
-    OPENSSL_free(p);
-    return rc;
-}
-
-/* Creates dir and dir/sub as needed and checks both. */
+/* Creates dir and dir/sub as needed, with protect's protection, and
+ * checks both. */
 static tpmkms_rc prepare_dir(const char *dir, const char *sub,
-                             store_perms mode)
+                             tpmkms_scope protect)
 {
     char *subdir = NULL;
-    int exists;
     tpmkms_rc rc;
 
-    if ((rc = make_dirs(dir, mode)) != TPMKMS_R_OK
-            || (rc = check_dir(dir, &exists)) != TPMKMS_R_OK)
+    if ((rc = tpmkms_platform_dir_ensure(dir, protect)) != TPMKMS_R_OK)
         return rc;
     if ((subdir = path_fmt("%s/%s", dir, sub)) == NULL)
         return TPMKMS_R_INTERNAL;
-    if ((rc = make_dirs(subdir, mode)) == TPMKMS_R_OK)
-        rc = check_dir(subdir, &exists);
+    rc = tpmkms_platform_dir_ensure(subdir, protect);
     OPENSSL_free(subdir);
     return rc;
 }
 
-/* Reads an open file (at most FILE_MAX bytes) into a NUL-terminated buffer. */
-static tpmkms_rc read_fd(int fd, const char *path, char **data, size_t *len)
-{
-    size_t cap = 4096, used = 0;
-    char *buf = OPENSSL_malloc(cap);
-
-    if (buf == NULL) {
-        TPMKMS_raise(TPMKMS_R_INTERNAL, "out of memory reading %s", path);
-        return TPMKMS_R_INTERNAL;
-    }
-    for (;;) {
-        ssize_t n;
-
-        if (used + 1 >= cap) {
-            char *nb;
-
-            if (cap > FILE_MAX) {
-                OPENSSL_free(buf);
-                TPMKMS_raise(TPMKMS_R_STORE_IO, "%s is larger than %d bytes",
-                             path, FILE_MAX);
-                return TPMKMS_R_STORE_IO;
-            }
-            nb = OPENSSL_realloc(buf, cap * 2);
-            if (nb == NULL) {
-                OPENSSL_free(buf);
-                TPMKMS_raise(TPMKMS_R_INTERNAL, "out of memory reading %s",
-                             path);
-                return TPMKMS_R_INTERNAL;
-            }
-            buf = nb;
-            cap *= 2;
-        }
-        n = read(fd, buf + used, cap - 1 - used);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0) {
-            int err = errno;
-
-            OPENSSL_free(buf);
-            return io_error("cannot read", path, err);
-        }
-        if (n == 0)
-            break;
-        used += (size_t)n;
-        if (used > FILE_MAX) {
-            OPENSSL_free(buf);
-            TPMKMS_raise(TPMKMS_R_STORE_IO, "%s is larger than %d bytes",
-                         path, FILE_MAX);
-            return TPMKMS_R_STORE_IO;
-        }
-    }
-    buf[used] = '\0';
-    *data = buf;
-    *len = used;
-    return TPMKMS_R_OK;
-}
-
-tpmkms_rc tpmkms_read_file(const char *path, char **data, size_t *len)
-{
-    int fd;
-    tpmkms_rc rc;
-
-    *data = NULL;
-    *len = 0;
-    fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-        int err = errno;
-
-        if (err == ENOENT) {
-            TPMKMS_raise(TPMKMS_R_KEY_NOT_FOUND, "%s: %s", path, strerror(err));
-            return TPMKMS_R_KEY_NOT_FOUND;
-        }
-        return io_error("cannot open", path, err);
-    }
-    rc = read_fd(fd, path, data, len);
-    close(fd);
-    return rc;
-}
-
-/* Opens a record/certificate for reading, refusing symbolic links. */
-static int open_nofollow(const char *path)
-{
-    return open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
-}
-
-static tpmkms_rc fsync_dir(const char *dir, const char *path)
-{
-    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-
-    if (fd < 0)
-        return io_error("cannot open the directory of", path, errno);
-    if (fsync(fd) != 0 && errno != EINVAL && errno != EROFS) {
-        int err = errno;
-
-        close(fd);
-        return io_error("cannot sync the directory of", path, err);
-    }
-    close(fd);
-    return TPMKMS_R_OK;
-}
-
-/* The directory part of path (OPENSSL_malloc'd), and where the base starts. */
-static char *split_dir(const char *path, const char **base)
-{
-    const char *slash = strrchr(path, '/');
-
-    if (slash == NULL) {
-        *base = path;
-        return OPENSSL_strdup(".");
-    }
-    *base = slash + 1;
-    if (slash == path)
-        return OPENSSL_strdup("/");
-    return OPENSSL_strndup(path, (size_t)(slash - path));
-}
-
-static int write_all(int fd, const void *data, size_t len)
-{
-    const unsigned char *p = data;
-
-    while (len > 0) {
-        ssize_t n = write(fd, p, len);
-
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            return 0;
-        p += n;
-        len -= (size_t)n;
-    }
-    return 1;
-}
-
-/*
- * Writes path atomically: a temp file in the same directory (created
- * exclusively, never through a link, with the final mode), fsync,
- * rename (or link, when an existing file must not be replaced), fsync
- * of the directory.  Returns TPMKMS_R_KEY_EXISTS *without raising* when
- * overwrite is 0 and path exists, so that callers name what exists.
- */
-/*
- * Removes temp files an earlier writer of base left when it died
- * (".<base>.<pid>.<x>.tmp" whose pid is gone and that are over a minute
- * old, so a live writer in another pid namespace keeps its own).  They are
- * never read as records; this only keeps them from piling up.
- */
-/* Whether pid is a live process (a zombie, or no process, is not). */
-static int writer_alive(pid_t pid)
-{
-    char path[64], buf[256], *paren;
-    ssize_t n;
-    int fd;
-
-    if (kill(pid, 0) != 0 && errno == ESRCH)
-        return 0;
-    snprintf(path, sizeof(path), "/proc/%ld/stat", (long)pid);
-    if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
-        return 1;
-    n = read(fd, buf, sizeof(buf) - 1);
-    close(fd);
-    if (n <= 0)
-        return 1;
-    buf[n] = '\0';
-    /* "pid (comm) S ...": the state follows the last ')'. */
-    paren = strrchr(buf, ')');
-    return !(paren != NULL && paren[1] == ' ' && paren[2] == 'Z');
-}
-
-static void sweep_stale_temps(const char *dir, const char *base)
-{
-    size_t blen = strlen(base);
-    time_t now = time(NULL);
-    struct dirent *e;
-    DIR *d = opendir(dir);
-
-    if (d == NULL)
-        return;
-    while ((e = readdir(d)) != NULL) {
-        const char *n = e->d_name, *p;
-        size_t len = strlen(n);
-        struct stat st;
-        char *end;
-        long pid;
-
-        if (n[0] != '.' || len < blen + 7 || strncmp(n + 1, base, blen) != 0
-                || n[blen + 1] != '.' || strcmp(n + len - 4, ".tmp") != 0)
-            continue;
-        p = n + blen + 2;
-        errno = 0;
-        pid = strtol(p, &end, 10);
-        if (errno != 0 || end == p || *end != '.' || pid <= 0
-                || writer_alive((pid_t)pid))
-            continue;
-        if (fstatat(dirfd(d), n, &st, AT_SYMLINK_NOFOLLOW) != 0
-                || !S_ISREG(st.st_mode) || now - st.st_mtime < 60)
-            continue;
-        if (unlinkat(dirfd(d), n, 0) == 0)
-            TPMKMS_debug("removed %s/%s, left by a writer that died", dir, n);
-    }
-    closedir(d);
-}
-
-static tpmkms_rc atomic_write(const char *path, const void *data, size_t len,
-                              int mode, gid_t gid, int overwrite)
-{
-    static unsigned int counter;
-    const char *base;
-    char *dir = split_dir(path, &base);
-    char *tmp = NULL;
-    int fd = -1, err = 0;
-    tpmkms_rc rc;
-
-    if (dir == NULL) {
-        TPMKMS_raise(TPMKMS_R_INTERNAL, "out of memory writing %s", path);
-        return TPMKMS_R_INTERNAL;
-    }
-    sweep_stale_temps(dir, base);
-    for (int attempt = 0; attempt < 100 && fd < 0; attempt++) {
-        struct timespec ts;
-
-        OPENSSL_free(tmp);
-        clock_gettime(CLOCK_REALTIME, &ts);
-        tmp = path_fmt("%s/.%s.%ld.%x.tmp", dir, base, (long)getpid(),
-                       (unsigned)ts.tv_nsec ^ (counter++ * 0x9e3779b9u));
-        if (tmp == NULL) {
-            OPENSSL_free(dir);
-            return TPMKMS_R_INTERNAL;
-        }
-        fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
-                  (mode_t)mode);
-        if (fd < 0 && errno != EEXIST) {
-            err = errno;
-            OPENSSL_free(tmp);
-            tmp = NULL;
-            goto fail;
-        }
-    }
-    if (fd < 0) {
-        err = EEXIST;
-        OPENSSL_free(tmp);
-        tmp = NULL;
-        goto fail;
-    }
-    /* A group we may not give: owner-only, never the creator's group. */
-    if (gid != NO_GID && fchown(fd, (uid_t)-1, gid) != 0) {
-        TPMKMS_debug("cannot give %s to group %u (%s): owner-only", path,
-                     (unsigned)gid, strerror(errno));
-        mode &= 0700;
-    }
-    /* The umask may have narrowed the mode; make it exactly what was asked. */
-    errno = 0;
-    if (fchmod(fd, (mode_t)mode) != 0 || !write_all(fd, data, len)
-            || fsync(fd) != 0) {
-        err = errno != 0 ? errno : EIO;
-        goto fail;
-    }
-    if (close(fd) != 0) {
-        fd = -1;
-        err = errno;
-        goto fail;
-    }
-    fd = -1;
-
-    if (overwrite) {
-        if (rename(tmp, path) != 0) {
-            err = errno;
-            goto fail;
-        }
-    } else if (link(tmp, path) == 0) {
-        unlink(tmp);
-    } else if (errno == EEXIST) {
-        unlink(tmp);
-        OPENSSL_free(tmp);
-        OPENSSL_free(dir);
-        return TPMKMS_R_KEY_EXISTS;
-    } else {
-        /* No hard links here (some file systems): check, then rename. */
-        struct stat st;
-
-        if (lstat(path, &st) == 0) {
-            unlink(tmp);
-            OPENSSL_free(tmp);
-            OPENSSL_free(dir);
-            return TPMKMS_R_KEY_EXISTS;
-        }
-        if (rename(tmp, path) != 0) {
-            err = errno;
-            goto fail;
-        }
-    }
-    OPENSSL_free(tmp);
-    rc = fsync_dir(dir, path);
-    OPENSSL_free(dir);
-    return rc;
-
-fail:
-    if (fd >= 0)
-        close(fd);
-    if (tmp != NULL)
-        unlink(tmp);
-    OPENSSL_free(tmp);
-    OPENSSL_free(dir);
-    return io_error("cannot write", path, err);
-}
-
-tpmkms_rc tpmkms_write_file_atomic(const char *path, const void *data,
-                                   size_t len, int mode)
-{
-    return atomic_write(path, data, len, mode, NO_GID, 1);
-}
-
 /* ---- store directories ---- */
-
-static const char *env(const char *name)
-{
-    const char *v = secure_getenv(name);
-
-    return v != NULL && v[0] != '\0' ? v : NULL;
-}
 
 char *tpmkms_store_dir(tpmkms_scope scope, const char *override)
 {
-    const char *v;
-
     if (override != NULL)
         return path_fmt("%s", override);
-    if (scope == TPMKMS_SCOPE_MACHINE) {
-        v = env("TPMKMS_MACHINE_STORE");
-        return path_fmt("%s", v != NULL ? v : TPMKMS_MACHINE_STORE_DEFAULT);
-    }
-    v = env("XDG_DATA_HOME");
-    if (v != NULL && v[0] == '/')  /* the XDG spec ignores relative values */
-        return path_fmt("%s/tpmkms", v);
-    v = env("HOME");
-    if (v != NULL)
-        return path_fmt("%s/.local/share/tpmkms", v);
-    {
-        struct passwd pw, *res = NULL;
-        char buf[4096];
-
-        if (getpwuid_r(geteuid(), &pw, buf, sizeof(buf), &res) == 0
-                && res != NULL && pw.pw_dir != NULL && pw.pw_dir[0] == '/')
-            return path_fmt("%s/.local/share/tpmkms", pw.pw_dir);
-    }
-    TPMKMS_raise(TPMKMS_R_STORE_IO,
-                 "cannot find the user key store: neither XDG_DATA_HOME nor "
-                 "HOME is set");
-    return NULL;
+    return tpmkms_platform_store_dir(scope);
 }
 
 tpmkms_rc tpmkms_store_check_writable(const char *dir, tpmkms_scope scope,
                                       int certs)
 {
-    char *probe = path_fmt("%s/%s", dir, certs ? CERTS_SUBDIR : KEYS_SUBDIR);
-    struct stat st;
-    tpmkms_rc rc = TPMKMS_R_OK;
-    int err;
+    char *sub = path_fmt("%s/%s", dir, certs ? CERTS_SUBDIR : KEYS_SUBDIR);
+    tpmkms_rc rc;
 
-    if (probe == NULL)
+    if (sub == NULL)
         return TPMKMS_R_INTERNAL;
-    /* The nearest existing directory decides. */
-    while (stat(probe, &st) != 0) {
-        char *slash = strrchr(probe, '/');
-
-        if (slash == NULL || slash == probe) {
-            strcpy(probe, "/");
-            break;
-        }
-        *slash = '\0';
-    }
-    if (faccessat(AT_FDCWD, probe, W_OK | X_OK, AT_EACCESS) == 0) {
-        OPENSSL_free(probe);
-        return TPMKMS_R_OK;
-    }
-    err = errno;
-    if (scope == TPMKMS_SCOPE_MACHINE) {
-        struct passwd pw, *res = NULL;
-        char buf[1024], owner[64];
-
-        if (stat(probe, &st) == 0
-                && getpwuid_r(st.st_uid, &pw, buf, sizeof(buf), &res) == 0
-                && res != NULL)
-            snprintf(owner, sizeof(owner), "%s", pw.pw_name);
-        else
-            snprintf(owner, sizeof(owner), "uid %u", (unsigned)st.st_uid);
-        TPMKMS_raise(TPMKMS_R_REQUIRES_ELEVATION,
-                     "the machine key store %s is not writable by uid %u "
-                     "(%s: %s): run as root or as its owner (%s)", dir,
-                     (unsigned)geteuid(), probe, strerror(err), owner);
-        rc = TPMKMS_R_REQUIRES_ELEVATION;
-    } else {
-        TPMKMS_raise(TPMKMS_R_STORE_IO, "cannot write the key store %s (%s: "
-                     "%s)", dir, probe, strerror(err));
-        rc = TPMKMS_R_STORE_IO;
-    }
-    OPENSSL_free(probe);
+    rc = tpmkms_platform_check_writable(dir, sub, scope);
+    OPENSSL_free(sub);
     return rc;
 }
 
@@ -927,6 +393,7 @@ err:
     return rc;
 }
 
+
 /* ---- records in a store ---- */
 
 static tpmkms_rc not_found(const char *name, const char *dir)
@@ -940,21 +407,19 @@ tpmkms_rc tpmkms_record_save(const char *dir, const TPMKMS_RECORD *rec,
                              int overwrite)
 {
     char *text = NULL, *path = NULL;
-    store_perms perms;
     tpmkms_rc rc;
 
     if ((rc = tpmkms_record_to_text(rec, &text)) != TPMKMS_R_OK)
         return rc;
-    perms = perms_for(rec->scope);
-    if ((rc = prepare_dir(dir, KEYS_SUBDIR, perms)) != TPMKMS_R_OK)
+    if ((rc = prepare_dir(dir, KEYS_SUBDIR, rec->scope)) != TPMKMS_R_OK)
         goto out;
     path = path_fmt("%s/" KEYS_SUBDIR "/%s" RECORD_SUFFIX, dir, rec->name);
     if (path == NULL) {
         rc = TPMKMS_R_INTERNAL;
         goto out;
     }
-    rc = atomic_write(path, text, strlen(text), (int)perms.fmode, perms.gid,
-                      overwrite);
+    rc = tpmkms_platform_write_store_file(path, text, strlen(text),
+                                          rec->scope, overwrite);
     if (rc == TPMKMS_R_KEY_EXISTS)
         TPMKMS_raise(TPMKMS_R_KEY_EXISTS, "key '%s' already exists in %s",
                      rec->name, dir);
@@ -972,21 +437,21 @@ tpmkms_rc tpmkms_record_load(const char *dir, const char *name,
 {
     char *keys = NULL, *path = NULL, *text = NULL;
     size_t len = 0;
-    struct stat st;
-    int exists, fd = -1;
+    TPMKMS_FILE_INFO info;
+    int exists;
     TPMKMS_RECORD *rec = NULL;
     tpmkms_rc rc;
 
     *out = NULL;
     if (!tpmkms_name_is_valid(name))
         return bad_name(name);
-    if ((rc = check_dir(dir, &exists)) != TPMKMS_R_OK)
+    if ((rc = tpmkms_platform_dir_check(dir, &exists)) != TPMKMS_R_OK)
         return rc;
     if (!exists)
         return not_found(name, dir);
     if ((keys = path_fmt("%s/" KEYS_SUBDIR, dir)) == NULL)
         return TPMKMS_R_INTERNAL;
-    if ((rc = check_dir(keys, &exists)) != TPMKMS_R_OK)
+    if ((rc = tpmkms_platform_dir_check(keys, &exists)) != TPMKMS_R_OK)
         goto out;
     if (!exists) {
         rc = not_found(name, dir);
@@ -996,22 +461,18 @@ tpmkms_rc tpmkms_record_load(const char *dir, const char *name,
         rc = TPMKMS_R_INTERNAL;
         goto out;
     }
-    fd = open_nofollow(path);
-    if (fd < 0) {
-        if (errno == ENOENT) {
-            rc = not_found(name, dir);
-        } else if (errno == ELOOP) {
-            TPMKMS_raise(TPMKMS_R_INSECURE_STORE,
-                         "%s is a symbolic link; records must be regular "
-                         "files", path);
-            rc = TPMKMS_R_INSECURE_STORE;
-        } else {
-            rc = io_error("cannot open", path, errno);
-        }
+    rc = tpmkms_platform_read_store_file(path, &text, &len, &info);
+    if (rc == TPMKMS_R_KEY_NOT_FOUND) {
+        rc = not_found(name, dir);
         goto out;
     }
-    if ((rc = check_file(fd, path, &st)) != TPMKMS_R_OK
-            || (rc = read_fd(fd, path, &text, &len)) != TPMKMS_R_OK
+    if (rc == TPMKMS_R_INSECURE_STORE && info.link) {
+        TPMKMS_raise(TPMKMS_R_INSECURE_STORE,
+                     "%s is a symbolic link; records must be regular "
+                     "files", path);
+        goto out;
+    }
+    if (rc != TPMKMS_R_OK
             || (rc = tpmkms_record_from_text(text, len, path, &rec))
                != TPMKMS_R_OK)
         goto out;
@@ -1022,11 +483,11 @@ tpmkms_rc tpmkms_record_load(const char *dir, const char *name,
         rc = TPMKMS_R_BAD_RECORD;
         goto out;
     }
-    if (rec->scope == TPMKMS_SCOPE_USER && st.st_uid != geteuid()) {
+    if (rec->scope == TPMKMS_SCOPE_USER && !info.mine) {
         TPMKMS_raise(TPMKMS_R_INSECURE_STORE,
-                     "%s is owned by uid %u, not by the calling user (uid %u); "
+                     "%s is owned by %s, not by the calling user (%s); "
                      "refusing a user key record of someone else",
-                     path, (unsigned)st.st_uid, (unsigned)geteuid());
+                     path, info.owner, info.caller);
         rc = TPMKMS_R_INSECURE_STORE;
         goto out;
     }
@@ -1034,8 +495,6 @@ tpmkms_rc tpmkms_record_load(const char *dir, const char *name,
     rec = NULL;
 
 out:
-    if (fd >= 0)
-        close(fd);
     tpmkms_record_free(rec);
     OPENSSL_free(text);
     OPENSSL_free(path);
@@ -1045,33 +504,23 @@ out:
 
 tpmkms_rc tpmkms_record_remove(const char *dir, const char *name)
 {
-    char *keys, *path;
-    tpmkms_rc rc = TPMKMS_R_OK;
+    char *path;
+    tpmkms_rc rc;
 
     if (!tpmkms_name_is_valid(name))
         return bad_name(name);
-    if ((keys = path_fmt("%s/" KEYS_SUBDIR, dir)) == NULL)
+    if ((path = path_fmt("%s/" KEYS_SUBDIR "/%s" RECORD_SUFFIX, dir, name))
+            == NULL)
         return TPMKMS_R_INTERNAL;
-    if ((path = path_fmt("%s/%s" RECORD_SUFFIX, keys, name)) == NULL) {
-        OPENSSL_free(keys);
-        return TPMKMS_R_INTERNAL;
-    }
-    if (unlink(path) != 0) {
-        if (errno == ENOENT || errno == ENOTDIR)
-            rc = not_found(name, dir);
-        else
-            rc = io_error("cannot remove", path, errno);
-    } else {
-        rc = fsync_dir(keys, path);
-    }
+    rc = tpmkms_platform_remove(path);
+    if (rc == TPMKMS_R_KEY_NOT_FOUND)
+        rc = not_found(name, dir);
     OPENSSL_free(path);
-    OPENSSL_free(keys);
     return rc;
 }
 
 int tpmkms_record_exists(const char *dir, const char *name)
 {
-    struct stat st;
     char path[4096];
     int n;
 
@@ -1081,12 +530,7 @@ int tpmkms_record_exists(const char *dir, const char *name)
                  dir, name);
     if (n < 0 || (size_t)n >= sizeof(path))
         return 0;
-    return lstat(path, &st) == 0;
-}
-
-static int cmp_names(const void *a, const void *b)
-{
-    return strcmp(*(char *const *)a, *(char *const *)b);
+    return tpmkms_platform_exists(path);
 }
 
 tpmkms_rc tpmkms_record_list(const char *dir,
@@ -1094,66 +538,26 @@ tpmkms_rc tpmkms_record_list(const char *dir,
                              void *arg)
 {
     char *keys = NULL, **names = NULL;
-    size_t count = 0, cap = 0;
-    const size_t suffix_len = sizeof(RECORD_SUFFIX) - 1;
-    DIR *d = NULL;
-    struct dirent *e;
+    size_t count = 0;
     int exists;
     tpmkms_rc rc;
 
-    if ((rc = check_dir(dir, &exists)) != TPMKMS_R_OK || !exists)
+    if ((rc = tpmkms_platform_dir_check(dir, &exists)) != TPMKMS_R_OK
+            || !exists)
         return rc;
     if ((keys = path_fmt("%s/" KEYS_SUBDIR, dir)) == NULL)
         return TPMKMS_R_INTERNAL;
-    if ((rc = check_dir(keys, &exists)) != TPMKMS_R_OK || !exists)
+    if ((rc = tpmkms_platform_dir_check(keys, &exists)) != TPMKMS_R_OK
+            || !exists
+            || (rc = tpmkms_platform_list(keys, RECORD_SUFFIX, &names, &count))
+               != TPMKMS_R_OK)
         goto out;
-    if ((d = opendir(keys)) == NULL) {
-        if (errno != ENOENT)
-            rc = io_error("cannot list", keys, errno);
-        goto out;
-    }
-    while ((errno = 0, e = readdir(d)) != NULL) {
-        size_t n = strlen(e->d_name);
-        char *stem;
-
-        if (n <= suffix_len
-                || strcmp(e->d_name + n - suffix_len, RECORD_SUFFIX) != 0)
-            continue;
-        if ((stem = OPENSSL_strndup(e->d_name, n - suffix_len)) == NULL) {
-            TPMKMS_raise(TPMKMS_R_INTERNAL, "out of memory listing %s", keys);
-            rc = TPMKMS_R_INTERNAL;
-            goto out;
-        }
-        if (!tpmkms_name_is_valid(stem)) {
-            OPENSSL_free(stem);   /* temp files and strays */
-            continue;
-        }
-        if (count == cap) {
-            size_t ncap = cap == 0 ? 16 : cap * 2;
-            char **nn = OPENSSL_realloc(names, ncap * sizeof(*names));
-
-            if (nn == NULL) {
-                OPENSSL_free(stem);
-                TPMKMS_raise(TPMKMS_R_INTERNAL, "out of memory listing %s",
-                             keys);
-                rc = TPMKMS_R_INTERNAL;
-                goto out;
-            }
-            names = nn;
-            cap = ncap;
-        }
-        names[count++] = stem;
-    }
-    if (errno != 0) {
-        rc = io_error("cannot list", keys, errno);
-        goto out;
-    }
-    if (count > 0)
-        qsort(names, count, sizeof(*names), cmp_names);
     for (size_t i = 0; i < count; i++) {
         TPMKMS_RECORD *rec = NULL;
         int stop;
 
+        if (!tpmkms_name_is_valid(names[i]))
+            continue;   /* temp files and strays */
         /* A record that does not load is skipped, not fatal to the list. */
         tpmkms_err_set_mark();
         if (tpmkms_record_load(dir, names[i], &rec) != TPMKMS_R_OK) {
@@ -1169,11 +573,7 @@ tpmkms_rc tpmkms_record_list(const char *dir,
     }
 
 out:
-    if (d != NULL)
-        closedir(d);
-    for (size_t i = 0; i < count; i++)
-        OPENSSL_free(names[i]);
-    OPENSSL_free(names);
+    tpmkms_platform_names_free(names, count);
     OPENSSL_free(keys);
     return rc;
 }
@@ -1364,6 +764,7 @@ err:
     return rc;
 }
 
+
 /* ---- certificates ---- */
 
 static char *cert_path(const char *dir, const char *name)
@@ -1374,27 +775,23 @@ static char *cert_path(const char *dir, const char *name)
 tpmkms_rc tpmkms_cert_save(const char *dir, const char *name,
                            const char *pem, size_t len, int overwrite)
 {
-    struct stat st;
     tpmkms_scope like = TPMKMS_SCOPE_USER;
-    store_perms perms;
     char *path, *mdir;
     tpmkms_rc rc;
 
     if (!tpmkms_name_is_valid(name))
         return bad_name(name);
-    /* The machine store, or a group-readable one: machine modes and group. */
+    /* The machine store, or a shared one: the machine's protection. */
     if ((mdir = tpmkms_store_dir(TPMKMS_SCOPE_MACHINE, NULL)) == NULL)
         return TPMKMS_R_INTERNAL;
-    if (strcmp(mdir, dir) == 0
-            || (stat(dir, &st) == 0 && (st.st_mode & S_IRGRP)))
+    if (strcmp(mdir, dir) == 0 || tpmkms_platform_dir_is_shared(dir))
         like = TPMKMS_SCOPE_MACHINE;
     OPENSSL_free(mdir);
-    perms = perms_for(like);
-    if ((rc = prepare_dir(dir, CERTS_SUBDIR, perms)) != TPMKMS_R_OK)
+    if ((rc = prepare_dir(dir, CERTS_SUBDIR, like)) != TPMKMS_R_OK)
         return rc;
     if ((path = cert_path(dir, name)) == NULL)
         return TPMKMS_R_INTERNAL;
-    rc = atomic_write(path, pem, len, (int)perms.fmode, perms.gid, overwrite);
+    rc = tpmkms_platform_write_store_file(path, pem, len, like, overwrite);
     if (rc == TPMKMS_R_KEY_EXISTS)
         TPMKMS_raise(TPMKMS_R_KEY_EXISTS,
                      "a certificate for key '%s' already exists in %s",
@@ -1407,63 +804,48 @@ tpmkms_rc tpmkms_cert_load(const char *dir, const char *name,
                            char **pem, size_t *len)
 {
     char *path = NULL, *certs = NULL;
-    struct stat st;
-    int fd, exists;
+    TPMKMS_FILE_INFO info;
+    int exists;
     tpmkms_rc rc;
 
     *pem = NULL;
     *len = 0;
     if (!tpmkms_name_is_valid(name))
         return bad_name(name);
-    if ((rc = check_dir(dir, &exists)) != TPMKMS_R_OK || !exists)
+    if ((rc = tpmkms_platform_dir_check(dir, &exists)) != TPMKMS_R_OK
+            || !exists)
         return rc;
     if ((certs = path_fmt("%s/" CERTS_SUBDIR, dir)) == NULL)
         return TPMKMS_R_INTERNAL;
-    rc = check_dir(certs, &exists);
+    rc = tpmkms_platform_dir_check(certs, &exists);
     OPENSSL_free(certs);
     if (rc != TPMKMS_R_OK || !exists)
         return rc;
     if ((path = cert_path(dir, name)) == NULL)
         return TPMKMS_R_INTERNAL;
-    fd = open_nofollow(path);
-    if (fd < 0) {
-        if (errno == ENOENT)
-            rc = TPMKMS_R_OK;
-        else if (errno == ELOOP) {
-            TPMKMS_raise(TPMKMS_R_INSECURE_STORE,
-                         "%s is a symbolic link; refusing it", path);
-            rc = TPMKMS_R_INSECURE_STORE;
-        } else {
-            rc = io_error("cannot open", path, errno);
-        }
-        OPENSSL_free(path);
-        return rc;
+    rc = tpmkms_platform_read_store_file(path, pem, len, &info);
+    if (rc == TPMKMS_R_KEY_NOT_FOUND) {
+        rc = TPMKMS_R_OK;
+    } else if (rc == TPMKMS_R_INSECURE_STORE && info.link) {
+        TPMKMS_raise(TPMKMS_R_INSECURE_STORE,
+                     "%s is a symbolic link; refusing it", path);
     }
-    if ((rc = check_file(fd, path, &st)) == TPMKMS_R_OK)
-        rc = read_fd(fd, path, pem, len);
-    close(fd);
     OPENSSL_free(path);
     return rc;
 }
 
 tpmkms_rc tpmkms_cert_remove(const char *dir, const char *name)
 {
-    char *path, *certs;
-    tpmkms_rc rc = TPMKMS_R_OK;
+    char *path;
+    tpmkms_rc rc;
 
     if (!tpmkms_name_is_valid(name))
         return bad_name(name);
     if ((path = cert_path(dir, name)) == NULL)
         return TPMKMS_R_INTERNAL;
-    if (unlink(path) == 0) {
-        if ((certs = path_fmt("%s/" CERTS_SUBDIR, dir)) == NULL)
-            rc = TPMKMS_R_INTERNAL;
-        else
-            rc = fsync_dir(certs, path);
-        OPENSSL_free(certs);
-    } else if (errno != ENOENT && errno != ENOTDIR) {
-        rc = io_error("cannot remove", path, errno);
-    }
+    rc = tpmkms_platform_remove(path);
+    if (rc == TPMKMS_R_KEY_NOT_FOUND)
+        rc = TPMKMS_R_OK;
     OPENSSL_free(path);
     return rc;
 }

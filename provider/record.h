@@ -20,22 +20,20 @@
  *
  * Unknown header fields are refused (a newer format); a missing field,
  * a bad value or a missing PEM block: TPMKMS_R_BAD_RECORD naming the file
- * and the field.  Writes are atomic: temp file in the same directory,
- * fsync, rename, fsync the directory; files 0600 (user) or 0640
- * (machine), directories 0700 (user) or 0750 (machine).
+ * and the field.  Writes are atomic and files and directories get the
+ * protection of their scope: see platform/platform.h, which does all the
+ * file-system work (POSIX: files 0600 user, 0640 machine; directories
+ * 0700 user, 0750 machine).
  */
 #ifndef TPMKMS_RECORD_H
 #define TPMKMS_RECORD_H
 
-#include <sys/types.h>
 #include "errors.h"
 #include "pubkey.h"
 #include "tss2key.h"
 #include "uri.h"
 
 #define TPMKMS_RECORD_VERSION 1
-#define TPMKMS_MACHINE_STORE_DEFAULT "/var/lib/tpmkms"
-#define TPMKMS_MACHINE_GROUP_DEFAULT "tss"   /* the group of /dev/tpmrm0 */
 
 typedef struct tpmkms_record_st {
     int version;
@@ -50,9 +48,10 @@ typedef struct tpmkms_record_st {
 void tpmkms_record_free(TPMKMS_RECORD *rec);
 
 /*
- * The store directory for a scope: override if non-NULL; user:
- * $XDG_DATA_HOME/tpmkms, else $HOME/.local/share/tpmkms; machine:
- * $TPMKMS_MACHINE_STORE, else /var/lib/tpmkms.  OPENSSL_malloc'd.
+ * The store directory for a scope: override if non-NULL, else the
+ * platform's (tpmkms_platform_store_dir; POSIX user: $XDG_DATA_HOME/
+ * tpmkms, else $HOME/.local/share/tpmkms; machine: $TPMKMS_MACHINE_STORE,
+ * else /var/lib/tpmkms).  OPENSSL_malloc'd.
  */
 char *tpmkms_store_dir(tpmkms_scope scope, const char *override);
 
@@ -97,14 +96,6 @@ tpmkms_rc tpmkms_cert_load(const char *dir, const char *name,
 tpmkms_rc tpmkms_cert_remove(const char *dir, const char *name);
 
 /*
- * The group that may read the machine store (and so sign with machine
- * keys): $TPMKMS_MACHINE_GROUP, else "tss".  Returns its name and sets
- * *gid, or NULL when no such group exists: the machine store is then
- * root-only (0700/0600) instead of 0750/0640 root:<group>.
- */
-const char *tpmkms_machine_group(gid_t *gid);
-
-/*
  * Whether this process may write the store dir's keys/ (certs 0) or
  * certs/ (certs 1) directory; the nearest of that directory, dir and its
  * ancestors that exists decides.  No: TPMKMS_R_REQUIRES_ELEVATION for the
@@ -113,11 +104,5 @@ const char *tpmkms_machine_group(gid_t *gid);
  */
 tpmkms_rc tpmkms_store_check_writable(const char *dir, tpmkms_scope scope,
                                       int certs);
-
-/* Atomic write of any file: temp, fsync, rename, fsync dir. */
-tpmkms_rc tpmkms_write_file_atomic(const char *path, const void *data,
-                                   size_t len, int mode);
-/* Reads a whole file (max 1 MiB); KEY_NOT_FOUND if absent, else STORE_IO. */
-tpmkms_rc tpmkms_read_file(const char *path, char **data, size_t *len);
 
 #endif

@@ -20,6 +20,7 @@
 #include <unistd.h>
 #include <openssl/crypto.h>
 #include <openssl/err.h>
+#include "platform/platform.h"
 #include "record.h"
 #include "test_util.h"
 
