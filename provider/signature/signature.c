@@ -533,13 +533,14 @@ static int sig_digest_start(TPMKMS_SIG_CTX *ctx, const char *mdname,
     if ((ctx->mdctx == NULL && (ctx->mdctx = EVP_MD_CTX_new()) == NULL)
         || !EVP_DigestInit_ex(ctx->mdctx, ctx->md, NULL)) {
         TPMKMS_raise(TPMKMS_R_INTERNAL, "%s: cannot start a %s digest",
-                     ctx->key->uri, hash->label);
+                     ctx->key->uri, ctx->hash->label);
         return 0;
     }
     ctx->digest_op = 1;
     ctx->mdctx_fresh = 1;
     TPMKMS_debug("%s: digest %s with %s", ctx->key->uri,
-                 operation == SIG_OP_SIGN ? "sign" : "verify", hash->label);
+                 operation == SIG_OP_SIGN ? "sign" : "verify",
+                 ctx->hash->label);
     return tpmkms_signature_set_ctx_params(ctx, params);
 }
 
