@@ -10,29 +10,20 @@
  *                   the TPM and saves its record).  Only the public half
  *                   ever leaves: export gives the public parameters, and
  *                   the private key stays in the TPM.
- *   a software key  key->soft set: an ordinary key in the provider's child
- *                   library context, held by another provider (normally
- *                   default) and fetched with "provider!=tpmkms".
+ *   a software key  key->soft set (tpmkms_soft_is): an ordinary key of
+ *                   another provider.  Why OpenSSL puts those here, and
+ *                   everything done with them, is softkey.c's (see
+ *                   softkey.h): each entry point below that takes a key
+ *                   hands a software key over in its first statement,
+ *                   import of anything but a TPM key makes one, and
+ *                   generation without a `uri` runs the software generator
+ *                   the generation context carries.
  *   empty           new(), before an import.
  *
- * Why software keys come here: OpenSSL 3.0 fetches without a property
- * query take the first provider's implementation, in an order that
- * depends on the configuration.  With tpmkms activated before default, an
- * application's plain "EC"/"RSA" key management fetch (EVP_PKEY_Q_keygen,
- * EVP_PKEY_fromdata, libssl's ECDHE keys, legacy keys made provider-side)
- * returns this one.  The names must stay "EC" and "RSA": libssl and
- * X.509 code ask EVP_PKEY_is_a(key, "EC").  So this keymgmt serves
- * software keys too, by forwarding every call to the other provider
- * through public EVP calls: import, generation without a `uri`, export
- * (whole, private part included, so OpenSSL can move the key to the
- * default provider for ECDH, verification or encryption), has, match,
- * validate, parameters and copies.  Nothing about a software key ever
- * reaches the TPM or a tpmkms algorithm, except its signatures:
- * query_operation_name cannot see the key, so both kinds get TPMKMS-ECDSA
- * or TPMKMS-RSA, and signature.c forwards a software key's signature to
- * the default provider in the same way.  Key exchange and encryption name
- * the default provider's algorithms (ECDH, RSA), which take a TPM key's
- * public half only.
+ * Signatures of both kinds of key are ours (query_operation_name cannot
+ * see the key); signature.c forwards a software key's.  Key exchange and
+ * encryption name the default provider's algorithms (ECDH, RSA), which
+ * take a TPM key's public half only.
  *
  * For libssl to offer EC groups in TLS while this keymgmt answers "EC",
  * the provider also advertises the TLS-GROUP capabilities of the EC
@@ -52,6 +43,7 @@
 #include "errors.h"
 #include "debug.h"
 #include "pubkey_evp.h"
+#include "softkey.h"
 
 static OSSL_FUNC_keymgmt_new_fn tpmkms_keymgmt_new;
 static OSSL_FUNC_keymgmt_free_fn tpmkms_keymgmt_free;
@@ -101,9 +93,7 @@ typedef struct tpmkms_keymgmt_genctx_st {
     size_t bits;                /* likewise; 0 when not given */
     tpmkms_alg template_alg;    /* from a TPM key given as template */
     /* For a software key (no uri): the other provider's generator. */
-    EVP_PKEY_CTX *soft;         /* NULL when there is none */
-    OSSL_CALLBACK *cb;          /* progress, during gen only */
-    void *cbarg;
+    TPMKMS_SOFT_GEN *soft;
 } TPMKMS_KEYMGMT_GENCTX;
 
 static const char *family_name(keymgmt_family family)
@@ -123,158 +113,9 @@ static int key_is_loaded(const TPMKMS_KEY *key)
     return key != NULL && key->pub.alg != TPMKMS_ALG_NONE;
 }
 
-static int key_is_soft(const TPMKMS_KEY *key)
-{
-    return key != NULL && key->soft != NULL;
-}
-
 static const char *key_label(const TPMKMS_KEY *key)
 {
     return key->uri != NULL ? key->uri : "the tpmkms key";
-}
-
-/* ---- software keys: the other provider, through public EVP calls ----- */
-
-/* A key holding a software key (taking the caller's reference to soft). */
-static TPMKMS_KEY *soft_key_new(OSSL_LIB_CTX *libctx, EVP_PKEY *soft)
-{
-    TPMKMS_KEY *key = tpmkms_key_new(NULL, libctx);
-
-    if (key == NULL) {
-        EVP_PKEY_free(soft);
-        return NULL;
-    }
-    key->soft = soft;
-    return key;
-}
-
-/* A context of the other provider's keymgmt for a family, or NULL. */
-static EVP_PKEY_CTX *soft_ctx_new(OSSL_LIB_CTX *libctx, keymgmt_family family)
-{
-    EVP_PKEY_CTX *pctx;
-
-    tpmkms_err_set_mark();
-    pctx = EVP_PKEY_CTX_new_from_name(libctx, family_name(family),
-                                      TPMKMS_SOFT_PROPQ);
-    tpmkms_err_pop_to_mark();
-    return pctx;
-}
-
-static void raise_no_soft_provider(keymgmt_family family)
-{
-    TPMKMS_raise(TPMKMS_R_UNSUPPORTED_ALGORITHM,
-                 "this is a software %s key, and no provider besides tpmkms "
-                 "offers %s keys: activate the default provider too",
-                 family_name(family), family_name(family));
-}
-
-static EVP_PKEY *soft_fromdata(OSSL_LIB_CTX *libctx, keymgmt_family family,
-                               int selection, const OSSL_PARAM params[])
-{
-    EVP_PKEY_CTX *pctx = soft_ctx_new(libctx, family);
-    EVP_PKEY *pkey = NULL;
-
-    if (pctx == NULL) {
-        raise_no_soft_provider(family);
-        return NULL;
-    }
-    /* A refusal is the other provider's to explain: its error stays. */
-    if (EVP_PKEY_fromdata_init(pctx) <= 0
-            || EVP_PKEY_fromdata(pctx, &pkey, selection,
-                                 (OSSL_PARAM *)params) <= 0)
-        pkey = NULL;
-    EVP_PKEY_CTX_free(pctx);
-    return pkey;
-}
-
-/* The parts of a software key that selection names, as a new key. */
-static EVP_PKEY *soft_copy(OSSL_LIB_CTX *libctx, const EVP_PKEY *soft,
-                           int selection)
-{
-    OSSL_PARAM *params = NULL;
-    EVP_PKEY *copy = NULL;
-    keymgmt_family family = EVP_PKEY_is_a(soft, "RSA") ? KEYMGMT_FAMILY_RSA
-                                                       : KEYMGMT_FAMILY_EC;
-
-    if ((selection & OSSL_KEYMGMT_SELECT_ALL) == OSSL_KEYMGMT_SELECT_ALL)
-        return EVP_PKEY_dup((EVP_PKEY *)soft);
-    if (EVP_PKEY_todata(soft, selection, &params) > 0)
-        copy = soft_fromdata(libctx, family, selection, params);
-    OSSL_PARAM_free(params);
-    return copy;
-}
-
-/*
- * Whether a software key has the parts selection names: its export
- * carries the public key (EC "pub", RSA "n"), the private key ("priv",
- * "d") and, for EC, the group.
- */
-static int soft_has(const EVP_PKEY *soft, int selection)
-{
-    int rsa = EVP_PKEY_is_a(soft, "RSA");
-    OSSL_PARAM *params = NULL;
-    int ok = 1;
-
-    if ((selection & OSSL_KEYMGMT_SELECT_ALL) == 0)
-        return 1;
-    tpmkms_err_set_mark();
-    if (EVP_PKEY_todata(soft, selection, &params) <= 0) {
-        tpmkms_err_pop_to_mark();
-        return 0;
-    }
-    tpmkms_err_pop_to_mark();
-    if ((selection & OSSL_KEYMGMT_SELECT_PUBLIC_KEY) != 0)
-        ok = ok && OSSL_PARAM_locate(params, rsa ? OSSL_PKEY_PARAM_RSA_N
-                                                 : OSSL_PKEY_PARAM_PUB_KEY) != NULL;
-    if ((selection & OSSL_KEYMGMT_SELECT_PRIVATE_KEY) != 0)
-        ok = ok && OSSL_PARAM_locate(params, rsa ? OSSL_PKEY_PARAM_RSA_D
-                                                 : OSSL_PKEY_PARAM_PRIV_KEY) != NULL;
-    if (!rsa && (selection & OSSL_KEYMGMT_SELECT_DOMAIN_PARAMETERS) != 0)
-        ok = ok && (OSSL_PARAM_locate(params, OSSL_PKEY_PARAM_GROUP_NAME) != NULL
-                    || OSSL_PARAM_locate(params, OSSL_PKEY_PARAM_EC_FIELD_TYPE) != NULL);
-    OSSL_PARAM_free(params);
-    return ok;
-}
-
-static int soft_match(const EVP_PKEY *a, const EVP_PKEY *b, int selection)
-{
-    int ok;
-
-    tpmkms_err_set_mark();
-    if ((selection & OSSL_KEYMGMT_SELECT_KEYPAIR) != 0)
-        ok = EVP_PKEY_eq(a, b) == 1;
-    else if ((selection & OSSL_KEYMGMT_SELECT_ALL_PARAMETERS) != 0)
-        ok = EVP_PKEY_parameters_eq(a, b) == 1;
-    else
-        ok = 1;
-    tpmkms_err_pop_to_mark();
-    return ok;
-}
-
-static int soft_validate(OSSL_LIB_CTX *libctx, EVP_PKEY *soft, int selection,
-                         int checktype)
-{
-    EVP_PKEY_CTX *pctx;
-    int quick = checktype == OSSL_KEYMGMT_VALIDATE_QUICK_CHECK;
-    int ok;
-
-    if ((pctx = EVP_PKEY_CTX_new_from_pkey(libctx, soft,
-                                           TPMKMS_SOFT_PROPQ)) == NULL)
-        return 0;
-    if ((selection & OSSL_KEYMGMT_SELECT_KEYPAIR) == OSSL_KEYMGMT_SELECT_KEYPAIR)
-        ok = EVP_PKEY_check(pctx);
-    else if ((selection & OSSL_KEYMGMT_SELECT_PRIVATE_KEY) != 0)
-        ok = EVP_PKEY_private_check(pctx);
-    else if ((selection & OSSL_KEYMGMT_SELECT_PUBLIC_KEY) != 0)
-        ok = quick ? EVP_PKEY_public_check_quick(pctx)
-                   : EVP_PKEY_public_check(pctx);
-    else if ((selection & OSSL_KEYMGMT_SELECT_ALL_PARAMETERS) != 0)
-        ok = quick ? EVP_PKEY_param_check_quick(pctx)
-                   : EVP_PKEY_param_check(pctx);
-    else
-        ok = 1;
-    EVP_PKEY_CTX_free(pctx);
-    return ok == 1;
 }
 
 /* ---- lifecycle -------------------------------------------------------- */
@@ -344,11 +185,8 @@ static void *tpmkms_keymgmt_dup(const void *keydata_from, int selection)
 {
     TPMKMS_KEY *key = (TPMKMS_KEY *)keydata_from;
 
-    if (key_is_soft(key)) {
-        EVP_PKEY *copy = soft_copy(key->libctx, key->soft, selection);
-
-        return copy != NULL ? soft_key_new(key->libctx, copy) : NULL;
-    }
+    if (tpmkms_soft_is(key))
+        return tpmkms_soft_keymgmt_dup(key, selection);
     if (!key_is_loaded(key))
         return key != NULL ? tpmkms_key_new(NULL, key->libctx) : NULL;
     if ((selection & OSSL_KEYMGMT_SELECT_KEYPAIR) != OSSL_KEYMGMT_SELECT_KEYPAIR) {
@@ -373,10 +211,10 @@ static int tpmkms_keymgmt_has(const void *keydata, int selection)
 {
     const TPMKMS_KEY *key = keydata;
 
+    if (tpmkms_soft_is(key))
+        return tpmkms_soft_keymgmt_has(key, selection);
     if (key == NULL)
         return 0;
-    if (key_is_soft(key))
-        return soft_has(key->soft, selection);
     if ((selection & OSSL_KEYMGMT_SELECT_ALL) == 0)
         return 1;
     return key_is_loaded(key);
@@ -394,31 +232,6 @@ static int public_halves_equal(const TPMKMS_PUBLIC *a, const TPMKMS_PUBLIC *b)
         && a->rsa_e == b->rsa_e;
 }
 
-/*
- * A TPM key and a software key (as when OpenSSL checks a certificate's
- * public key against a TPM key, importing the certificate's key here):
- * the same key pair when the public halves and parameters agree.  The
- * private halves cannot be compared; the TPM's never leaves it.
- */
-static int tpm_soft_match(const TPMKMS_KEY *tpm, const TPMKMS_KEY *soft,
-                          int selection)
-{
-    EVP_PKEY *pub;
-    int ok;
-
-    tpmkms_err_set_mark();
-    pub = tpmkms_public_to_evp(tpm->libctx, &tpm->pub);
-    tpmkms_err_pop_to_mark();
-    if (pub == NULL)
-        return 0;
-    if ((selection & OSSL_KEYMGMT_SELECT_KEYPAIR) != 0)
-        selection = (selection & ~OSSL_KEYMGMT_SELECT_KEYPAIR)
-                    | OSSL_KEYMGMT_SELECT_PUBLIC_KEY;
-    ok = soft_match(pub, soft->soft, selection);
-    EVP_PKEY_free(pub);
-    return ok;
-}
-
 static int tpmkms_keymgmt_match(const void *keydata1, const void *keydata2,
                                 int selection)
 {
@@ -428,15 +241,11 @@ static int tpmkms_keymgmt_match(const void *keydata1, const void *keydata2,
         return 1;
     if (k1 == NULL || k2 == NULL)
         return 0;
-    if (key_is_soft(k1) && key_is_soft(k2))
-        return soft_match(k1->soft, k2->soft, selection);
-    if (key_is_soft(k1) && key_is_loaded(k2))
-        return tpm_soft_match(k2, k1, selection);
-    if (key_is_soft(k2) && key_is_loaded(k1))
-        return tpm_soft_match(k1, k2, selection);
+    if (tpmkms_soft_is(k1) || tpmkms_soft_is(k2))
+        return tpmkms_soft_keymgmt_match(k1, k2, selection);
+    /* Two empty keys match; an empty key and a TPM key do not. */
     if (!key_is_loaded(k1) || !key_is_loaded(k2))
-        return !key_is_loaded(k1) && !key_is_loaded(k2)
-            && !key_is_soft(k1) && !key_is_soft(k2);
+        return !key_is_loaded(k1) && !key_is_loaded(k2);
     /* The private half is the TPM's: equal public halves, same key pair. */
     if ((selection & OSSL_KEYMGMT_SELECT_KEYPAIR) != 0)
         return public_halves_equal(&k1->pub, &k2->pub);
@@ -456,8 +265,8 @@ static int tpmkms_keymgmt_validate(const void *keydata, int selection,
 {
     const TPMKMS_KEY *key = keydata;
 
-    if (key_is_soft(key))
-        return soft_validate(key->libctx, key->soft, selection, checktype);
+    if (tpmkms_soft_is(key))
+        return tpmkms_soft_keymgmt_validate(key, selection, checktype);
     return key_is_loaded(key);
 }
 
@@ -566,8 +375,8 @@ static int tpmkms_keymgmt_get_params(void *keydata, OSSL_PARAM params[])
 
     if (params == NULL)
         return 1;
-    if (key_is_soft(key))
-        return EVP_PKEY_get_params(key->soft, params);
+    if (tpmkms_soft_is(key))
+        return tpmkms_soft_keymgmt_get_params(key, params);
     /* An empty key has nothing to tell. */
     if (!key_is_loaded(key))
         return 1;
@@ -598,38 +407,9 @@ static int tpmkms_keymgmt_get_params(void *keydata, OSSL_PARAM params[])
 }
 
 /*
- * Gettable and settable tables cover both kinds of key: ours, and what
- * OpenSSL 3.0's default provider answers for its EC and RSA keys.
+ * The gettable tables cover both kinds of key: ours, and what OpenSSL
+ * 3.0's default provider answers for its EC and RSA keys (softkey.h).
  */
-#define EC_DOMAIN_PARAMS                                                      \
-    OSSL_PARAM_utf8_string(OSSL_PKEY_PARAM_GROUP_NAME, NULL, 0),              \
-    OSSL_PARAM_utf8_string(OSSL_PKEY_PARAM_EC_ENCODING, NULL, 0),             \
-    OSSL_PARAM_utf8_string(OSSL_PKEY_PARAM_EC_POINT_CONVERSION_FORMAT, NULL, 0), \
-    OSSL_PARAM_utf8_string(OSSL_PKEY_PARAM_EC_FIELD_TYPE, NULL, 0),           \
-    OSSL_PARAM_BN(OSSL_PKEY_PARAM_EC_P, NULL, 0),                             \
-    OSSL_PARAM_BN(OSSL_PKEY_PARAM_EC_A, NULL, 0),                             \
-    OSSL_PARAM_BN(OSSL_PKEY_PARAM_EC_B, NULL, 0),                             \
-    OSSL_PARAM_octet_string(OSSL_PKEY_PARAM_EC_GENERATOR, NULL, 0),           \
-    OSSL_PARAM_BN(OSSL_PKEY_PARAM_EC_ORDER, NULL, 0),                         \
-    OSSL_PARAM_BN(OSSL_PKEY_PARAM_EC_COFACTOR, NULL, 0),                      \
-    OSSL_PARAM_octet_string(OSSL_PKEY_PARAM_EC_SEED, NULL, 0)
-
-#define EC_KEY_PARAMS                                                         \
-    OSSL_PARAM_octet_string(OSSL_PKEY_PARAM_PUB_KEY, NULL, 0),                \
-    OSSL_PARAM_BN(OSSL_PKEY_PARAM_PRIV_KEY, NULL, 0),                         \
-    OSSL_PARAM_int(OSSL_PKEY_PARAM_USE_COFACTOR_ECDH, NULL),                  \
-    OSSL_PARAM_int(OSSL_PKEY_PARAM_EC_INCLUDE_PUBLIC, NULL)
-
-#define RSA_KEY_PARAMS                                                        \
-    OSSL_PARAM_BN(OSSL_PKEY_PARAM_RSA_N, NULL, 0),                            \
-    OSSL_PARAM_BN(OSSL_PKEY_PARAM_RSA_E, NULL, 0),                            \
-    OSSL_PARAM_BN(OSSL_PKEY_PARAM_RSA_D, NULL, 0),                            \
-    OSSL_PARAM_BN(OSSL_PKEY_PARAM_RSA_FACTOR1, NULL, 0),                      \
-    OSSL_PARAM_BN(OSSL_PKEY_PARAM_RSA_FACTOR2, NULL, 0),                      \
-    OSSL_PARAM_BN(OSSL_PKEY_PARAM_RSA_EXPONENT1, NULL, 0),                    \
-    OSSL_PARAM_BN(OSSL_PKEY_PARAM_RSA_EXPONENT2, NULL, 0),                    \
-    OSSL_PARAM_BN(OSSL_PKEY_PARAM_RSA_COEFFICIENT1, NULL, 0)
-
 static const OSSL_PARAM ec_gettable_params[] = {
     OSSL_PARAM_int(OSSL_PKEY_PARAM_BITS, NULL),
     OSSL_PARAM_int(OSSL_PKEY_PARAM_SECURITY_BITS, NULL),
@@ -637,8 +417,8 @@ static const OSSL_PARAM ec_gettable_params[] = {
     OSSL_PARAM_utf8_string(OSSL_PKEY_PARAM_DEFAULT_DIGEST, NULL, 0),
     OSSL_PARAM_octet_string(OSSL_PKEY_PARAM_ENCODED_PUBLIC_KEY, NULL, 0),
     OSSL_PARAM_int(OSSL_PKEY_PARAM_EC_DECODED_FROM_EXPLICIT_PARAMS, NULL),
-    EC_DOMAIN_PARAMS,
-    EC_KEY_PARAMS,
+    TPMKMS_SOFT_EC_DOMAIN_PARAMS,
+    TPMKMS_SOFT_EC_KEY_PARAMS,
     OSSL_PARAM_BN(OSSL_PKEY_PARAM_EC_PUB_X, NULL, 0),
     OSSL_PARAM_BN(OSSL_PKEY_PARAM_EC_PUB_Y, NULL, 0),
     OSSL_PARAM_utf8_string(TPMKMS_PARAM_URI, NULL, 0),
@@ -656,7 +436,7 @@ static const OSSL_PARAM rsa_gettable_params[] = {
     OSSL_PARAM_int(OSSL_PKEY_PARAM_SECURITY_BITS, NULL),
     OSSL_PARAM_int(OSSL_PKEY_PARAM_MAX_SIZE, NULL),
     OSSL_PARAM_utf8_string(OSSL_PKEY_PARAM_DEFAULT_DIGEST, NULL, 0),
-    RSA_KEY_PARAMS,
+    TPMKMS_SOFT_RSA_KEY_PARAMS,
     OSSL_PARAM_utf8_string(TPMKMS_PARAM_URI, NULL, 0),
     OSSL_PARAM_utf8_string(TPMKMS_PARAM_KEY_SCOPE, NULL, 0),
     OSSL_PARAM_END
@@ -677,37 +457,23 @@ static int tpmkms_keymgmt_set_params(void *keydata, const OSSL_PARAM params[])
 
     if (params == NULL || params[0].key == NULL)
         return 1;
-    if (key_is_soft(key))
-        return EVP_PKEY_set_params(key->soft, (OSSL_PARAM *)params);
+    if (tpmkms_soft_is(key))
+        return tpmkms_soft_keymgmt_set_params(key, params);
     TPMKMS_raise(TPMKMS_R_BAD_PARAMETER, "%s cannot be changed (parameter %s)",
                  key_is_loaded(key) ? key_label(key) : "an empty key",
                  params[0].key);
     return 0;
 }
 
-static const OSSL_PARAM ec_settable_params[] = {
-    OSSL_PARAM_int(OSSL_PKEY_PARAM_USE_COFACTOR_ECDH, NULL),
-    OSSL_PARAM_octet_string(OSSL_PKEY_PARAM_ENCODED_PUBLIC_KEY, NULL, 0),
-    OSSL_PARAM_utf8_string(OSSL_PKEY_PARAM_EC_ENCODING, NULL, 0),
-    OSSL_PARAM_utf8_string(OSSL_PKEY_PARAM_EC_POINT_CONVERSION_FORMAT, NULL, 0),
-    OSSL_PARAM_octet_string(OSSL_PKEY_PARAM_EC_SEED, NULL, 0),
-    OSSL_PARAM_int(OSSL_PKEY_PARAM_EC_INCLUDE_PUBLIC, NULL),
-    OSSL_PARAM_utf8_string(OSSL_PKEY_PARAM_EC_GROUP_CHECK_TYPE, NULL, 0),
-    OSSL_PARAM_END
-};
-
+/* Only a software key has settable parameters. */
 static const OSSL_PARAM *tpmkms_ec_keymgmt_settable_params(void *provctx)
 {
-    return ec_settable_params;
+    return tpmkms_soft_keymgmt_settable_params("EC");
 }
-
-static const OSSL_PARAM rsa_settable_params[] = {
-    OSSL_PARAM_END
-};
 
 static const OSSL_PARAM *tpmkms_rsa_keymgmt_settable_params(void *provctx)
 {
-    return rsa_settable_params;
+    return tpmkms_soft_keymgmt_settable_params("RSA");
 }
 
 /* ---- import / export -------------------------------------------------- */
@@ -735,8 +501,8 @@ static int tpmkms_keymgmt_export(void *keydata, int selection,
 
     if (param_cb == NULL)
         return 0;
-    if (key_is_soft(key))
-        return EVP_PKEY_export(key->soft, selection, param_cb, cbarg);
+    if (tpmkms_soft_is(key))
+        return tpmkms_soft_keymgmt_export(key, selection, param_cb, cbarg);
     if (!key_is_loaded(key))
         return 0;
     pub = &key->pub;
@@ -796,39 +562,27 @@ static int tpmkms_keymgmt_export(void *keydata, int selection,
 }
 
 /*
- * What a software key can be imported from and exported to (OpenSSL 3.0
- * passes no provider context here, so these are fixed lists; a TPM key
- * exports the public part of them).
+ * What a software key can be imported from and exported to; a TPM key
+ * exports the public part of it.
  */
-static const OSSL_PARAM ec_key_types[] = {
-    EC_DOMAIN_PARAMS,
-    EC_KEY_PARAMS,
-    OSSL_PARAM_END
-};
-
 static const OSSL_PARAM *tpmkms_ec_keymgmt_export_types(int selection)
 {
-    return (selection & OSSL_KEYMGMT_SELECT_ALL) != 0 ? ec_key_types : NULL;
+    return tpmkms_soft_keymgmt_types("EC", selection);
 }
 
 static const OSSL_PARAM *tpmkms_ec_keymgmt_import_types(int selection)
 {
-    return (selection & OSSL_KEYMGMT_SELECT_ALL) != 0 ? ec_key_types : NULL;
+    return tpmkms_soft_keymgmt_types("EC", selection);
 }
-
-static const OSSL_PARAM rsa_key_types[] = {
-    RSA_KEY_PARAMS,
-    OSSL_PARAM_END
-};
 
 static const OSSL_PARAM *tpmkms_rsa_keymgmt_export_types(int selection)
 {
-    return (selection & OSSL_KEYMGMT_SELECT_KEYPAIR) != 0 ? rsa_key_types : NULL;
+    return tpmkms_soft_keymgmt_types("RSA", selection);
 }
 
 static const OSSL_PARAM *tpmkms_rsa_keymgmt_import_types(int selection)
 {
-    return (selection & OSSL_KEYMGMT_SELECT_KEYPAIR) != 0 ? rsa_key_types : NULL;
+    return tpmkms_soft_keymgmt_types("RSA", selection);
 }
 
 /*
@@ -842,8 +596,6 @@ static int keymgmt_import(void *keydata, int selection,
                           const OSSL_PARAM params[], keymgmt_family family)
 {
     TPMKMS_KEY *key = keydata;
-    OSSL_PARAM *old = NULL, *merged = NULL;
-    EVP_PKEY *pkey = NULL;
 
     if (key == NULL)
         return 0;
@@ -852,21 +604,8 @@ static int keymgmt_import(void *keydata, int selection,
                      key_label(key));
         return 0;
     }
-    if (!key_is_soft(key)) {
-        pkey = soft_fromdata(key->libctx, family, selection, params);
-    } else if (EVP_PKEY_todata(key->soft, OSSL_KEYMGMT_SELECT_ALL, &old) > 0
-               && (merged = OSSL_PARAM_merge(old, params)) != NULL) {
-        /* Parameters given now win over those the key had. */
-        pkey = soft_fromdata(key->libctx, family,
-                             selection | OSSL_KEYMGMT_SELECT_ALL, merged);
-    }
-    OSSL_PARAM_free(old);
-    OPENSSL_free(merged);
-    if (pkey == NULL)
-        return 0;
-    EVP_PKEY_free(key->soft);
-    key->soft = pkey;
-    return 1;
+    return tpmkms_soft_keymgmt_import(key, family_name(family), selection,
+                                      params);
 }
 
 static int tpmkms_ec_keymgmt_import(void *keydata, int selection,
@@ -918,24 +657,11 @@ static void *keymgmt_gen_init(void *provctx, int selection,
     gctx->provctx = provctx;
     gctx->family = family;
     gctx->selection = selection;
-    /*
-     * The software generator is made now, so parameters can go to it as
-     * they come; without one (no default provider) TPM keys still work.
-     */
-    if ((gctx->soft = soft_ctx_new(tpmkms_provctx_libctx(provctx), family)) != NULL) {
-        int ok;
-
-        tpmkms_err_set_mark();
-        ok = (selection & OSSL_KEYMGMT_SELECT_KEYPAIR) != 0
-                 ? EVP_PKEY_keygen_init(gctx->soft)
-                 : EVP_PKEY_paramgen_init(gctx->soft);
-        tpmkms_err_pop_to_mark();
-        if (ok <= 0) {
-            EVP_PKEY_CTX_free(gctx->soft);
-            gctx->soft = NULL;
-        }
-    }
-    if (!tpmkms_keymgmt_gen_set_params(gctx, params)) {
+    /* Parameters go to the software generator as they come. */
+    if ((gctx->soft = tpmkms_soft_gen_new(tpmkms_provctx_libctx(provctx),
+                                          family_name(family),
+                                          selection)) == NULL
+            || !tpmkms_keymgmt_gen_set_params(gctx, params)) {
         tpmkms_keymgmt_gen_cleanup(gctx);
         return NULL;
     }
@@ -955,32 +681,6 @@ static void *tpmkms_rsa_keymgmt_gen_init(void *provctx, int selection,
 }
 
 /*
- * Gives a template's parameters to the software generator, all but
- * group-check: it is no generation parameter, and OpenSSL 3.0's EC
- * generator copies it and never frees the copy.
- */
-static int gen_soft_set_domain(EVP_PKEY_CTX *soft, const OSSL_PARAM *params)
-{
-    OSSL_PARAM *copy;
-    size_t n = 0, i, j;
-    int ok;
-
-    while (params[n].key != NULL)
-        n++;
-    if ((copy = OPENSSL_malloc((n + 1) * sizeof(*copy))) == NULL) {
-        TPMKMS_raise(TPMKMS_R_INTERNAL, "out of memory");
-        return 0;
-    }
-    for (i = j = 0; i < n; i++)
-        if (strcmp(params[i].key, OSSL_PKEY_PARAM_EC_GROUP_CHECK_TYPE) != 0)
-            copy[j++] = params[i];
-    copy[j] = OSSL_PARAM_construct_end();
-    ok = EVP_PKEY_CTX_set_params(soft, copy) > 0;
-    OPENSSL_free(copy);
-    return ok;
-}
-
-/*
  * A template (EVP_PKEY_keygen on a context made from a key, as libssl
  * does for a TLS 1.2 client's ECDHE share): its domain parameters go to
  * the software generator; a TPM key's group serves a TPM key too.
@@ -989,33 +689,15 @@ static int tpmkms_keymgmt_gen_set_template(void *genctx, void *templ)
 {
     TPMKMS_KEYMGMT_GENCTX *gctx = genctx;
     const TPMKMS_KEY *key = templ;
-    OSSL_PARAM *params = NULL;
-    int ok = 1;
 
-    if (key_is_loaded(key)) {
-        gctx->template_alg = key->pub.alg;
-        if (gctx->soft != NULL && tpmkms_alg_is_ec(key->pub.alg)) {
-            OSSL_PARAM group[2];
-
-            group[0] = OSSL_PARAM_construct_utf8_string(
-                OSSL_PKEY_PARAM_GROUP_NAME, (char *)key_group_name(key->pub.alg), 0);
-            group[1] = OSSL_PARAM_construct_end();
-            ok = EVP_PKEY_CTX_set_params(gctx->soft, group) > 0;
-        }
-        return ok;
-    }
-    if (!key_is_soft(key))
+    if (tpmkms_soft_is(key))
+        return tpmkms_soft_gen_set_template(gctx->soft, key);
+    if (!key_is_loaded(key))
         return 1;
-    if (gctx->soft == NULL) {
-        raise_no_soft_provider(gctx->family);
-        return 0;
-    }
-    if (EVP_PKEY_todata(key->soft, OSSL_KEYMGMT_SELECT_ALL_PARAMETERS,
-                        &params) <= 0)
-        return 0;
-    ok = gen_soft_set_domain(gctx->soft, params);
-    OSSL_PARAM_free(params);
-    return ok;
+    gctx->template_alg = key->pub.alg;
+    if (!tpmkms_alg_is_ec(key->pub.alg))
+        return 1;
+    return tpmkms_soft_gen_set_group(gctx->soft, key_group_name(key->pub.alg));
 }
 
 /*
@@ -1074,21 +756,7 @@ static int tpmkms_keymgmt_gen_set_params(void *genctx, const OSSL_PARAM params[]
         strcpy(gctx->group, group);
     gctx->bits = bits;
     gctx->force = force != 0;
-
-    if (gctx->soft != NULL) {
-        int ok;
-
-        /* The software generator ignores uri and force. */
-        tpmkms_err_set_mark();
-        ok = EVP_PKEY_CTX_set_params(gctx->soft, params) > 0;
-        if (ok || gctx->uri == NULL)
-            tpmkms_err_clear_last_mark();
-        else
-            tpmkms_err_pop_to_mark();
-        if (!ok && gctx->uri == NULL)
-            return 0;
-    }
-    return 1;
+    return tpmkms_soft_gen_set_params(gctx->soft, params, gctx->uri != NULL);
 }
 
 /* Our own parameters and those of the default provider's generators. */
@@ -1211,54 +879,13 @@ static void *gen_tpm_key(TPMKMS_KEYMGMT_GENCTX *gctx)
     return key;
 }
 
-/* Progress of a software key's generation, passed on as OpenSSL's. */
-static int gen_soft_progress(EVP_PKEY_CTX *pctx)
-{
-    TPMKMS_KEYMGMT_GENCTX *gctx = EVP_PKEY_CTX_get_app_data(pctx);
-    int potential = EVP_PKEY_CTX_get_keygen_info(pctx, 0);
-    int iteration = EVP_PKEY_CTX_get_keygen_info(pctx, 1);
-    OSSL_PARAM params[3];
-
-    if (gctx == NULL || gctx->cb == NULL)
-        return 1;
-    params[0] = OSSL_PARAM_construct_int(OSSL_GEN_PARAM_POTENTIAL, &potential);
-    params[1] = OSSL_PARAM_construct_int(OSSL_GEN_PARAM_ITERATION, &iteration);
-    params[2] = OSSL_PARAM_construct_end();
-    return gctx->cb(params, gctx->cbarg);
-}
-
-static void *gen_soft_key(TPMKMS_KEYMGMT_GENCTX *gctx, OSSL_CALLBACK *cb,
-                          void *cbarg)
-{
-    OSSL_LIB_CTX *libctx = tpmkms_provctx_libctx(gctx->provctx);
-    EVP_PKEY *pkey = NULL;
-
-    if (gctx->soft == NULL) {
-        raise_no_soft_provider(gctx->family);
-        return NULL;
-    }
-    gctx->cb = cb;
-    gctx->cbarg = cbarg;
-    EVP_PKEY_CTX_set_app_data(gctx->soft, gctx);
-    EVP_PKEY_CTX_set_cb(gctx->soft, gen_soft_progress);
-    if (EVP_PKEY_generate(gctx->soft, &pkey) <= 0)
-        pkey = NULL;
-    EVP_PKEY_CTX_set_cb(gctx->soft, NULL);
-    gctx->cb = NULL;
-    if (pkey == NULL)
-        return NULL;
-    TPMKMS_debug("made a software %s key with %s", family_name(gctx->family),
-                 OSSL_PROVIDER_get0_name(EVP_PKEY_get0_provider(pkey)));
-    return soft_key_new(libctx, pkey);
-}
-
 static void *tpmkms_keymgmt_gen(void *genctx, OSSL_CALLBACK *cb, void *cbarg)
 {
     TPMKMS_KEYMGMT_GENCTX *gctx = genctx;
 
     if (gctx->uri != NULL)
         return gen_tpm_key(gctx);
-    return gen_soft_key(gctx, cb, cbarg);
+    return tpmkms_soft_gen_generate(gctx->soft, cb, cbarg);
 }
 
 static void tpmkms_keymgmt_gen_cleanup(void *genctx)
@@ -1270,7 +897,7 @@ static void tpmkms_keymgmt_gen_cleanup(void *genctx)
     /* The URI may carry a pin-value. */
     if (gctx->uri != NULL)
         OPENSSL_clear_free(gctx->uri, strlen(gctx->uri));
-    EVP_PKEY_CTX_free(gctx->soft);
+    tpmkms_soft_gen_free(gctx->soft);
     OPENSSL_free(gctx);
 }
 

@@ -14,10 +14,13 @@
  * of the public key.
  *
  * A software key in our keymgmt (tpmkms activated globally; see
- * keymgmt.c) comes here too, since query_operation_name cannot tell the
- * keys apart: its operation is forwarded whole to its own provider (an
- * EVP_PKEY_CTX or EVP_MD_CTX in the child libctx with "provider!=tpmkms"),
+ * softkey.h) comes here too, since query_operation_name cannot tell the
+ * keys apart: its operation is forwarded whole to its own provider,
  * parameters and their tables included, as if tpmkms were not there.
+ * sig_init is the one place that asks which kind of key it has: for a
+ * software key it starts a TPMKMS_SOFT_SIG (ctx->soft), and every entry
+ * point after it hands over to softkey.c while that pointer is set.  A TPM
+ * key's signature pays one NULL test per call for it.
  */
 #include <string.h>
 #include <stdio.h>
@@ -37,6 +40,7 @@
 #include "pubkey.h"
 #include "pubkey_evp.h"
 #include "pss.h"
+#include "softkey.h"
 
 #ifndef RSA_PSS_SALTLEN_AUTO_DIGEST_MAX
 #define RSA_PSS_SALTLEN_AUTO_DIGEST_MAX -4     /* OpenSSL 3.1 */
@@ -128,9 +132,8 @@ typedef struct tpmkms_sig_ctx_st {
     int saltlen_set;
     const SIG_HASH *mgf1;           /* set mgf1-digest, or NULL */
     EVP_PKEY *pubkey;               /* software public key for verifying */
-    /* A software key's operation, in its own provider (one of them set). */
-    EVP_PKEY_CTX *soft_pctx;        /* sign, verify */
-    EVP_MD_CTX *soft_mdctx;         /* digest_sign, digest_verify */
+    TPMKMS_SOFT_SIG *soft;          /* a software key's operation, in its
+                                     * own provider; NULL for a TPM key */
 } TPMKMS_SIG_CTX;
 
 static const char *sig_label(const TPMKMS_SIG_CTX *ctx)
@@ -430,94 +433,6 @@ static EVP_PKEY *sig_software_pubkey(TPMKMS_SIG_CTX *ctx)
     return pkey;
 }
 
-/* ---- software keys: forwarded to their provider ----------------------- */
-
-static int sig_is_soft(const TPMKMS_SIG_CTX *ctx)
-{
-    return ctx->soft_pctx != NULL || ctx->soft_mdctx != NULL;
-}
-
-/* The software key's operation context (for parameters). */
-static EVP_PKEY_CTX *sig_soft_pctx(const TPMKMS_SIG_CTX *ctx)
-{
-    return ctx->soft_pctx != NULL ? ctx->soft_pctx
-                                  : EVP_MD_CTX_get_pkey_ctx(ctx->soft_mdctx);
-}
-
-static void sig_soft_clear(TPMKMS_SIG_CTX *ctx)
-{
-    EVP_PKEY_CTX_free(ctx->soft_pctx);
-    ctx->soft_pctx = NULL;
-    EVP_MD_CTX_free(ctx->soft_mdctx);
-    ctx->soft_mdctx = NULL;
-}
-
-/*
- * Starts the operation on a software key in its own provider.  Its
- * failures are that provider's to explain: its errors stay.
- */
-static int sig_soft_init(TPMKMS_SIG_CTX *ctx, TPMKMS_KEY *key, int operation,
-                         int digest, const char *mdname,
-                         const OSSL_PARAM params[])
-{
-    int ok;
-
-    if (key != ctx->key) {
-        if (!tpmkms_key_up_ref(key)) {
-            TPMKMS_raise(TPMKMS_R_INTERNAL, "cannot take a key reference");
-            return 0;
-        }
-        tpmkms_key_free(ctx->key);
-        ctx->key = key;
-    }
-    sig_soft_clear(ctx);
-    EVP_MD_CTX_free(ctx->mdctx);
-    ctx->mdctx = NULL;
-    EVP_PKEY_free(ctx->pubkey);
-    ctx->pubkey = NULL;
-    ctx->operation = operation;
-    ctx->digest_op = digest;
-    if (digest) {
-        if ((ctx->soft_mdctx = EVP_MD_CTX_new()) == NULL) {
-            TPMKMS_raise(TPMKMS_R_INTERNAL, "out of memory");
-            return 0;
-        }
-        ok = operation == SIG_OP_SIGN
-                 ? EVP_DigestSignInit_ex(ctx->soft_mdctx, NULL, mdname,
-                                         ctx->libctx, TPMKMS_SOFT_PROPQ,
-                                         key->soft, params)
-                 : EVP_DigestVerifyInit_ex(ctx->soft_mdctx, NULL, mdname,
-                                           ctx->libctx, TPMKMS_SOFT_PROPQ,
-                                           key->soft, params);
-    } else {
-        ctx->soft_pctx = EVP_PKEY_CTX_new_from_pkey(ctx->libctx, key->soft,
-                                                    TPMKMS_SOFT_PROPQ);
-        if (ctx->soft_pctx == NULL)
-            ok = 0;
-        else if (operation == SIG_OP_SIGN)
-            ok = EVP_PKEY_sign_init_ex(ctx->soft_pctx, params);
-        else
-            ok = EVP_PKEY_verify_init_ex(ctx->soft_pctx, params);
-    }
-    if (ok <= 0) {
-        sig_soft_clear(ctx);
-        return 0;
-    }
-    TPMKMS_debug("software %s key: %s%s forwarded to %s",
-                 EVP_PKEY_get0_type_name(key->soft), digest ? "digest " : "",
-                 operation == SIG_OP_SIGN ? "signing" : "verifying",
-                 OSSL_PROVIDER_get0_name(EVP_PKEY_get0_provider(key->soft)));
-    return 1;
-}
-
-/* The key init was given, or the one the context has (a re-init). */
-static TPMKMS_KEY *sig_soft_key(const TPMKMS_SIG_CTX *ctx, void *provkey)
-{
-    TPMKMS_KEY *key = provkey != NULL ? provkey : ctx->key;
-
-    return key != NULL && key->soft != NULL ? key : NULL;
-}
-
 /* Takes the key (a new ref) and readies the operation; no params yet. */
 static int sig_init_key(TPMKMS_SIG_CTX *ctx, void *provkey, int operation)
 {
@@ -546,7 +461,6 @@ static int sig_init_key(TPMKMS_SIG_CTX *ctx, void *provkey, int operation)
         return 0;
     }
 
-    sig_soft_clear(ctx);
     ctx->operation = operation;
     ctx->digest_op = 0;
     ctx->mdctx_fresh = 0;
@@ -563,43 +477,41 @@ static int sig_init_key(TPMKMS_SIG_CTX *ctx, void *provkey, int operation)
     return 1;
 }
 
-static int sig_init(void *vctx, void *provkey, const OSSL_PARAM params[],
-                    int operation)
+/*
+ * A software key's operation, started in its own provider (softkey.c).
+ * What an earlier init left for a TPM key goes.  If the start fails the
+ * context is left uninitialised, so nothing reaches the TPM code with it.
+ */
+static int sig_init_soft(TPMKMS_SIG_CTX *ctx, TPMKMS_KEY *key, int operation,
+                         int digest, const char *mdname,
+                         const OSSL_PARAM params[])
 {
-    TPMKMS_SIG_CTX *ctx = vctx;
-    TPMKMS_KEY *soft = sig_soft_key(ctx, provkey);
-
-    if (soft != NULL)
-        return sig_soft_init(ctx, soft, operation, 0, NULL, params);
-    if (!sig_init_key(ctx, provkey, operation))
-        return 0;
-    return tpmkms_signature_set_ctx_params(ctx, params);
+    if (key != ctx->key) {
+        if (!tpmkms_key_up_ref(key)) {
+            TPMKMS_raise(TPMKMS_R_INTERNAL, "cannot take a key reference");
+            return 0;
+        }
+        tpmkms_key_free(ctx->key);
+        ctx->key = key;
+    }
+    EVP_MD_CTX_free(ctx->mdctx);
+    ctx->mdctx = NULL;
+    EVP_PKEY_free(ctx->pubkey);
+    ctx->pubkey = NULL;
+    ctx->digest_op = digest;
+    ctx->soft = tpmkms_soft_sig_new(ctx->libctx, key, operation == SIG_OP_SIGN,
+                                    digest, mdname, params);
+    ctx->operation = ctx->soft != NULL ? operation : SIG_OP_NONE;
+    return ctx->soft != NULL;
 }
 
-static int tpmkms_signature_sign_init(void *vctx, void *provkey,
-                                      const OSSL_PARAM params[])
+/* digest_sign/verify_init for a TPM key, after sig_init_key. */
+static int sig_digest_start(TPMKMS_SIG_CTX *ctx, const char *mdname,
+                            int operation, const OSSL_PARAM params[])
 {
-    return sig_init(vctx, provkey, params, SIG_OP_SIGN);
-}
-
-static int tpmkms_signature_verify_init(void *vctx, void *provkey,
-                                        const OSSL_PARAM params[])
-{
-    return sig_init(vctx, provkey, params, SIG_OP_VERIFY);
-}
-
-static int sig_digest_init(void *vctx, const char *mdname, void *provkey,
-                           const OSSL_PARAM params[], int operation)
-{
-    TPMKMS_SIG_CTX *ctx = vctx;
     const SIG_HASH *hash = NULL;
-    TPMKMS_KEY *soft = sig_soft_key(ctx, provkey);
     EVP_MD *md;
 
-    if (soft != NULL)
-        return sig_soft_init(ctx, soft, operation, 1, mdname, params);
-    if (!sig_init_key(ctx, provkey, operation))
-        return 0;
     if (mdname == NULL || mdname[0] == '\0')
         mdname = ctx->key->pub.alg == TPMKMS_ALG_EC_P384 ? "SHA384" : "SHA256";
     /*
@@ -621,28 +533,64 @@ static int sig_digest_init(void *vctx, const char *mdname, void *provkey,
     if ((ctx->mdctx == NULL && (ctx->mdctx = EVP_MD_CTX_new()) == NULL)
         || !EVP_DigestInit_ex(ctx->mdctx, ctx->md, NULL)) {
         TPMKMS_raise(TPMKMS_R_INTERNAL, "%s: cannot start a %s digest",
-                     ctx->key->uri, hash->label);
+                     ctx->key->uri, ctx->hash->label);
         return 0;
     }
     ctx->digest_op = 1;
     ctx->mdctx_fresh = 1;
     TPMKMS_debug("%s: digest %s with %s", ctx->key->uri,
-                 operation == SIG_OP_SIGN ? "sign" : "verify", hash->label);
+                 operation == SIG_OP_SIGN ? "sign" : "verify",
+                 ctx->hash->label);
     return tpmkms_signature_set_ctx_params(ctx, params);
+}
+
+/*
+ * Every init: the one place that asks whether the key (the one init was
+ * given, or the one the context has, on a re-init) is a software key.
+ */
+static int sig_init(void *vctx, void *provkey, int operation, int digest,
+                    const char *mdname, const OSSL_PARAM params[])
+{
+    TPMKMS_SIG_CTX *ctx = vctx;
+    TPMKMS_KEY *key = provkey != NULL ? provkey : ctx->key;
+
+    if (ctx->soft != NULL) {
+        tpmkms_soft_sig_free(ctx->soft);
+        ctx->soft = NULL;
+    }
+    if (tpmkms_soft_is(key))
+        return sig_init_soft(ctx, key, operation, digest, mdname, params);
+    if (!sig_init_key(ctx, provkey, operation))
+        return 0;
+    if (digest)
+        return sig_digest_start(ctx, mdname, operation, params);
+    return tpmkms_signature_set_ctx_params(ctx, params);
+}
+
+static int tpmkms_signature_sign_init(void *vctx, void *provkey,
+                                      const OSSL_PARAM params[])
+{
+    return sig_init(vctx, provkey, SIG_OP_SIGN, 0, NULL, params);
+}
+
+static int tpmkms_signature_verify_init(void *vctx, void *provkey,
+                                        const OSSL_PARAM params[])
+{
+    return sig_init(vctx, provkey, SIG_OP_VERIFY, 0, NULL, params);
 }
 
 static int tpmkms_signature_digest_sign_init(void *vctx, const char *mdname,
                                              void *provkey,
                                              const OSSL_PARAM params[])
 {
-    return sig_digest_init(vctx, mdname, provkey, params, SIG_OP_SIGN);
+    return sig_init(vctx, provkey, SIG_OP_SIGN, 1, mdname, params);
 }
 
 static int tpmkms_signature_digest_verify_init(void *vctx, const char *mdname,
                                                void *provkey,
                                                const OSSL_PARAM params[])
 {
-    return sig_digest_init(vctx, mdname, provkey, params, SIG_OP_VERIFY);
+    return sig_init(vctx, provkey, SIG_OP_VERIFY, 1, mdname, params);
 }
 
 /* ---- signing ---------------------------------------------------------- */
@@ -840,14 +788,9 @@ static int tpmkms_signature_sign(void *vctx, unsigned char *sig,
     TPMKMS_SIG_CTX *ctx = vctx;
     const SIG_HASH *hash;
 
-    if (ctx->soft_pctx != NULL && ctx->operation == SIG_OP_SIGN) {
-        size_t len = sig != NULL ? sigsize : 0;
-
-        if (EVP_PKEY_sign(ctx->soft_pctx, sig, &len, tbs, tbslen) <= 0)
-            return 0;
-        *siglen = len;
-        return 1;
-    }
+    if (ctx->soft != NULL)
+        return tpmkms_soft_sig_sign(ctx->soft, sig, siglen, sigsize, tbs,
+                                    tbslen);
     if (!sig_check_op(ctx, SIG_OP_SIGN, 0))
         return 0;
     if (sig == NULL) {
@@ -865,10 +808,8 @@ static int tpmkms_signature_digest_update(void *vctx,
 {
     TPMKMS_SIG_CTX *ctx = vctx;
 
-    if (ctx->soft_mdctx != NULL)
-        return (ctx->operation == SIG_OP_SIGN
-                    ? EVP_DigestSignUpdate(ctx->soft_mdctx, data, datalen)
-                    : EVP_DigestVerifyUpdate(ctx->soft_mdctx, data, datalen)) > 0;
+    if (ctx->soft != NULL)
+        return tpmkms_soft_sig_digest_update(ctx->soft, data, datalen);
     if (ctx->mdctx == NULL || !ctx->digest_op) {
         TPMKMS_raise(TPMKMS_R_BAD_PARAMETER,
                      "%s: digest update without digest init", sig_label(ctx));
@@ -903,14 +844,9 @@ static int tpmkms_signature_digest_sign_final(void *vctx, unsigned char *sig,
     TPMKMS_SIG_CTX *ctx = vctx;
     unsigned char dgst[EVP_MAX_MD_SIZE];
 
-    if (ctx->soft_mdctx != NULL && ctx->operation == SIG_OP_SIGN) {
-        size_t len = sig != NULL ? sigsize : 0;
-
-        if (EVP_DigestSignFinal(ctx->soft_mdctx, sig, &len) <= 0)
-            return 0;
-        *siglen = len;
-        return 1;
-    }
+    if (ctx->soft != NULL)
+        return tpmkms_soft_sig_digest_sign_final(ctx->soft, sig, siglen,
+                                                 sigsize);
     if (!sig_check_op(ctx, SIG_OP_SIGN, 1))
         return 0;
     if (sig == NULL) {
@@ -930,14 +866,9 @@ static int tpmkms_signature_digest_sign(void *vctx, unsigned char *sig,
 {
     TPMKMS_SIG_CTX *ctx = vctx;
 
-    if (ctx->soft_mdctx != NULL && ctx->operation == SIG_OP_SIGN) {
-        size_t len = sig != NULL ? sigsize : 0;
-
-        if (EVP_DigestSign(ctx->soft_mdctx, sig, &len, tbs, tbslen) <= 0)
-            return 0;
-        *siglen = len;
-        return 1;
-    }
+    if (ctx->soft != NULL)
+        return tpmkms_soft_sig_digest_sign(ctx->soft, sig, siglen, sigsize,
+                                           tbs, tbslen);
     if (!sig_check_op(ctx, SIG_OP_SIGN, 1))
         return 0;
     if (sig == NULL) {
@@ -1012,8 +943,8 @@ static int tpmkms_signature_verify(void *vctx, const unsigned char *sig,
     TPMKMS_SIG_CTX *ctx = vctx;
     const SIG_HASH *hash;
 
-    if (ctx->soft_pctx != NULL && ctx->operation == SIG_OP_VERIFY)
-        return EVP_PKEY_verify(ctx->soft_pctx, sig, siglen, tbs, tbslen) == 1;
+    if (ctx->soft != NULL)
+        return tpmkms_soft_sig_verify(ctx->soft, sig, siglen, tbs, tbslen);
     if (!sig_check_op(ctx, SIG_OP_VERIFY, 0))
         return 0;
     if ((hash = sig_hash_for_input(ctx, tbslen)) == NULL)
@@ -1028,8 +959,8 @@ static int tpmkms_signature_digest_verify_final(void *vctx,
     TPMKMS_SIG_CTX *ctx = vctx;
     unsigned char dgst[EVP_MAX_MD_SIZE];
 
-    if (ctx->soft_mdctx != NULL && ctx->operation == SIG_OP_VERIFY)
-        return EVP_DigestVerifyFinal(ctx->soft_mdctx, sig, siglen) == 1;
+    if (ctx->soft != NULL)
+        return tpmkms_soft_sig_digest_verify_final(ctx->soft, sig, siglen);
     if (!sig_check_op(ctx, SIG_OP_VERIFY, 1) || !sig_digest_final(ctx, dgst))
         return 0;
     return sig_verify_digest(ctx, ctx->hash, sig, siglen, dgst);
@@ -1082,12 +1013,8 @@ static void *tpmkms_signature_dupctx(void *vctx)
             goto out_fail;
         dst->pubkey = src->pubkey;
     }
-    if (src->soft_pctx != NULL
-        && (dst->soft_pctx = EVP_PKEY_CTX_dup(src->soft_pctx)) == NULL)
-        goto out_fail;
-    if (src->soft_mdctx != NULL
-        && ((dst->soft_mdctx = EVP_MD_CTX_new()) == NULL
-            || !EVP_MD_CTX_copy_ex(dst->soft_mdctx, src->soft_mdctx)))
+    if (src->soft != NULL
+        && (dst->soft = tpmkms_soft_sig_dup(src->soft)) == NULL)
         goto out_fail;
     return dst;
 
@@ -1104,7 +1031,7 @@ static void tpmkms_signature_freectx(void *vctx)
 
     if (ctx == NULL)
         return;
-    sig_soft_clear(ctx);
+    tpmkms_soft_sig_free(ctx->soft);
     EVP_PKEY_free(ctx->pubkey);
     EVP_MD_CTX_free(ctx->mdctx);
     EVP_MD_free(ctx->md);
@@ -1281,8 +1208,8 @@ static int tpmkms_signature_get_ctx_params(void *vctx, OSSL_PARAM params[])
 
     if (params == NULL)
         return 1;
-    if (sig_is_soft(ctx))
-        return EVP_PKEY_CTX_get_params(sig_soft_pctx(ctx), params) > 0;
+    if (ctx->soft != NULL)
+        return tpmkms_soft_sig_get_params(ctx->soft, params);
 
     if ((p = OSSL_PARAM_locate(params, OSSL_SIGNATURE_PARAM_DIGEST)) != NULL
         && !OSSL_PARAM_set_utf8_string(p, ctx->hash != NULL ? ctx->hash->label
@@ -1339,10 +1266,12 @@ out_bad:
 static const OSSL_PARAM *sig_params_or_soft(void *vctx, const OSSL_PARAM *ours,
                                             int settable)
 {
-    if (vctx == NULL || !sig_is_soft(vctx))
+    const TPMKMS_SIG_CTX *ctx = vctx;
+
+    if (ctx == NULL || ctx->soft == NULL)
         return ours;
-    return settable ? EVP_PKEY_CTX_settable_params(sig_soft_pctx(vctx))
-                    : EVP_PKEY_CTX_gettable_params(sig_soft_pctx(vctx));
+    return settable ? tpmkms_soft_sig_settable_params(ctx->soft)
+                    : tpmkms_soft_sig_gettable_params(ctx->soft);
 }
 
 static const OSSL_PARAM sig_ecdsa_gettable[] = {
@@ -1481,8 +1410,8 @@ static int tpmkms_signature_set_ctx_params(void *vctx, const OSSL_PARAM params[]
 
     if (params == NULL)
         return 1;
-    if (sig_is_soft(ctx))
-        return EVP_PKEY_CTX_set_params(sig_soft_pctx(ctx), params) > 0;
+    if (ctx->soft != NULL)
+        return tpmkms_soft_sig_set_params(ctx->soft, params);
 
     /* Read and check everything, then commit together. */
     p_md = OSSL_PARAM_locate_const(params, OSSL_SIGNATURE_PARAM_DIGEST);
