@@ -20,14 +20,6 @@
 #include "pubkey_evp.h"
 #include "record.h"
 
-char *cli_cert_dir(const TPMKMS_URI *uri, tpmkms_scope key_scope)
-{
-    tpmkms_scope where = uri->store_location != TPMKMS_SCOPE_UNSET
-                         ? uri->store_location : key_scope;
-
-    return tpmkms_store_dir(where, uri->storage_directory);
-}
-
 EVP_PKEY *cli_key_public(CLI *cli, const TPMKMS_URI *uri,
                          const TPMKMS_RECORD *rec, const char *label)
 {
@@ -275,7 +267,7 @@ static int cert_import(CLI *cli, int argc, char **argv)
         r = cli_fail(rc);
         goto out;
     }
-    if ((canonical = cli_canonical_uri(uri, rec->scope)) == NULL
+    if ((canonical = tpmkms_locate_canonical_uri(uri, rec->scope)) == NULL
             || (pub = cli_key_public(cli, uri, rec, canonical)) == NULL) {
         r = cli_fail(TPMKMS_R_INTERNAL);
         goto out;
@@ -295,7 +287,7 @@ static int cert_import(CLI *cli, int argc, char **argv)
 
     where = uri->store_location != TPMKMS_SCOPE_UNSET ? uri->store_location
                                                       : rec->scope;
-    if ((certdir = cli_cert_dir(uri, rec->scope)) == NULL) {
+    if ((certdir = tpmkms_locate_cert_dir(uri, rec->scope)) == NULL) {
         r = cli_fail(TPMKMS_R_STORE_IO);
         goto out;
     }

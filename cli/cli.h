@@ -12,6 +12,7 @@
 #include "backend.h"
 #include "ctx.h"
 #include "errors.h"
+#include "locate.h"
 #include "uri.h"
 
 #ifndef TPMKMS_VERSION
@@ -105,22 +106,8 @@ tpmkms_rc cli_backend(CLI *cli, const TPMKMS_URI *uri, TPMKMS_BACKEND **out);
  */
 int cli_parse_uri(const CLI *cli, const char *text, TPMKMS_URI **out);
 
-/*
- * The canonical URI of a key: the given URI with key-scope set to the
- * effective scope, without pin-value.  OPENSSL_malloc'd; NULL on
- * allocation failure (raised).
- */
-char *cli_canonical_uri(const TPMKMS_URI *uri, tpmkms_scope scope);
-
 /* Certificates (certs.c). */
 struct tpmkms_record_st;
-
-/*
- * Where a key's certificate lives: storage-directory, else the store that
- * store-location names, else the store of key_scope.  OPENSSL_malloc'd;
- * NULL (raised) on failure.
- */
-char *cli_cert_dir(const TPMKMS_URI *uri, tpmkms_scope key_scope);
 
 /* The public half of a record's key, from its blob (no TPM command). */
 EVP_PKEY *cli_key_public(CLI *cli, const TPMKMS_URI *uri,

@@ -124,7 +124,7 @@ int cli_cmd_create(CLI *cli, int argc, char **argv)
         old_pub = old_key_public(cli, uri, dir);
     if ((rc = cli_ctx(cli, &ctx)) != TPMKMS_R_OK
         || (rc = tpmkms_key_create_ex(ctx, uri, &co, NULL)) != TPMKMS_R_OK
-        || (canonical = cli_canonical_uri(uri, scope)) == NULL) {
+        || (canonical = tpmkms_locate_canonical_uri(uri, scope)) == NULL) {
         r = cli_fail(rc != TPMKMS_R_OK ? rc : TPMKMS_R_INTERNAL);
         goto out;
     }
@@ -417,7 +417,7 @@ int cli_cmd_show(CLI *cli, int argc, char **argv)
         r = cli_fail(rc);
         goto out;
     }
-    if ((certdir = cli_cert_dir(uri, rec->scope)) == NULL) {
+    if ((certdir = tpmkms_locate_cert_dir(uri, rec->scope)) == NULL) {
         r = cli_fail(TPMKMS_R_STORE_IO);
         goto out;
     }
@@ -426,7 +426,7 @@ int cli_cmd_show(CLI *cli, int argc, char **argv)
         r = cli_fail(rc);
         goto out;
     }
-    if ((canonical = cli_canonical_uri(uri, rec->scope)) == NULL) {
+    if ((canonical = tpmkms_locate_canonical_uri(uri, rec->scope)) == NULL) {
         r = cli_fail(TPMKMS_R_INTERNAL);
         goto out;
     }
@@ -566,7 +566,7 @@ static int delete_key(CLI *cli, const TPMKMS_URI *uri)
         r = cli_fail(rc);
         goto out;
     }
-    if ((canonical = cli_canonical_uri(uri, rec->scope)) == NULL) {
+    if ((canonical = tpmkms_locate_canonical_uri(uri, rec->scope)) == NULL) {
         r = cli_fail(TPMKMS_R_INTERNAL);
         goto out;
     }

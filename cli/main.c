@@ -351,19 +351,6 @@ int cli_parse_uri(const CLI *cli, const char *text, TPMKMS_URI **out)
     return rc == TPMKMS_R_BAD_URI ? CLI_EXIT_USAGE : cli_exit_code(rc);
 }
 
-char *cli_canonical_uri(const TPMKMS_URI *uri, tpmkms_scope scope)
-{
-    TPMKMS_URI copy = *uri;     /* shallow: only the string is made */
-    char *text;
-
-    copy.key_scope = scope;
-    copy.pin_value = NULL;
-    copy.pin_value_len = 0;
-    if ((text = tpmkms_uri_to_string(&copy)) == NULL)
-        TPMKMS_raise(TPMKMS_R_INTERNAL, "out of memory");
-    return text;
-}
-
 static const CLI_COMMAND *find_command(const char *name)
 {
     for (const CLI_COMMAND *c = commands; c->name != NULL; c++)
