@@ -6,18 +6,21 @@
 #include <openssl/crypto.h>
 #include "locate.h"
 
+tpmkms_scope tpmkms_locate_cert_scope(const TPMKMS_URI *uri,
+                                      tpmkms_scope key_scope)
+{
+    if (uri->store_location != TPMKMS_SCOPE_UNSET)
+        return uri->store_location;
+    if (key_scope != TPMKMS_SCOPE_UNSET)
+        return key_scope;
+    return tpmkms_uri_key_scope(uri);
+}
+
 char *tpmkms_locate_cert_dir(const TPMKMS_URI *uri, tpmkms_scope key_scope)
 {
-    tpmkms_scope where;
-
-    if (uri->store_location != TPMKMS_SCOPE_UNSET)
-        where = uri->store_location;
-    else if (key_scope != TPMKMS_SCOPE_UNSET)
-        where = key_scope;
-    else
-        where = tpmkms_uri_key_scope(uri);
     /* storage-directory overrides both: tpmkms_store_dir returns it. */
-    return tpmkms_store_dir(where, uri->storage_directory);
+    return tpmkms_store_dir(tpmkms_locate_cert_scope(uri, key_scope),
+                            uri->storage_directory);
 }
 
 char *tpmkms_locate_canonical_uri(const TPMKMS_URI *uri, tpmkms_scope scope)
@@ -56,6 +59,7 @@ tpmkms_rc tpmkms_locate_key(const TPMKMS_URI *uri, TPMKMS_LOCATION *loc)
         rc = TPMKMS_R_INTERNAL;
         goto err;
     }
+    loc->cert_scope = tpmkms_locate_cert_scope(uri, loc->rec->scope);
     if ((loc->cert_dir = tpmkms_locate_cert_dir(uri, loc->rec->scope)) == NULL) {
         rc = TPMKMS_R_STORE_IO;
         goto err;

@@ -30,6 +30,14 @@
 char *tpmkms_locate_cert_dir(const TPMKMS_URI *uri, tpmkms_scope key_scope);
 
 /*
+ * The scope of the store that holds the key's certificate, by the same
+ * rules (storage-directory aside): store-location, else key_scope, else
+ * the URI's key scope.  Decides who may write it.
+ */
+tpmkms_scope tpmkms_locate_cert_scope(const TPMKMS_URI *uri,
+                                      tpmkms_scope key_scope);
+
+/*
  * The canonical URI of a key: uri with key-scope set to scope and without
  * pin-value.  OPENSSL_malloc'd; NULL (raised) on allocation failure.
  */
@@ -40,6 +48,7 @@ typedef struct tpmkms_location_st {
     TPMKMS_RECORD *rec;          /* the key's record */
     char *key_dir;               /* the store directory holding it */
     char *cert_dir;              /* the directory of its certificate */
+    tpmkms_scope cert_scope;     /* the scope of that store */
     char *uri;                   /* its canonical URI */
 } TPMKMS_LOCATION;
 
