@@ -12,6 +12,7 @@
 #include "backend.h"
 #include "ctx.h"
 #include "errors.h"
+#include "locate.h"
 #include "uri.h"
 
 #ifndef TPMKMS_VERSION
@@ -105,43 +106,8 @@ tpmkms_rc cli_backend(CLI *cli, const TPMKMS_URI *uri, TPMKMS_BACKEND **out);
  */
 int cli_parse_uri(const CLI *cli, const char *text, TPMKMS_URI **out);
 
-/*
- * The canonical URI of a key: the given URI with key-scope set to the
- * effective scope, without pin-value.  OPENSSL_malloc'd; NULL on
- * allocation failure (raised).
- */
-char *cli_canonical_uri(const TPMKMS_URI *uri, tpmkms_scope scope);
-
-/* Certificates (certs.c). */
-struct tpmkms_record_st;
-
-/*
- * Where a key's certificate lives: storage-directory, else the store that
- * store-location names, else the store of key_scope.  OPENSSL_malloc'd;
- * NULL (raised) on failure.
- */
-char *cli_cert_dir(const TPMKMS_URI *uri, tpmkms_scope key_scope);
-
-/* The public half of a record's key, from its blob (no TPM command). */
-EVP_PKEY *cli_key_public(CLI *cli, const TPMKMS_URI *uri,
-                         const struct tpmkms_record_st *rec,
-                         const char *label);
-
-/* 1: pem's first certificate is pub's; 0: another key's; -1: no cert. */
-int cli_cert_matches(const char *pem, size_t len, EVP_PKEY *pub);
-
-/*
- * Removes certs/<name>.pem where it is this key's certificate: in key_dir
- * (also when it holds no certificate) and in the other store, unless the
- * URI has storage-directory.  Appends the paths removed to `removed` and
- * what could not be removed ("certificate PATH is still there: WHY") to
- * `left`, "; "-separated.
- * Returns 1 if nothing of the key's was left, else 0.
- */
-int cli_remove_key_certs(const TPMKMS_URI *uri, const char *name,
-                         const char *key_dir, EVP_PKEY *pub,
-                         char *removed, size_t removed_len,
-                         char *left, size_t left_len);
+/* Prints each line of a result's notes as "tpmkms: note: ..." (certs.c). */
+void cli_print_notes(const char *notes);
 
 /* Commands (keys.c, certs.c, tpm.c). */
 int cli_cmd_create(CLI *cli, int argc, char **argv);

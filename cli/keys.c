@@ -12,6 +12,7 @@
 #include <openssl/x509.h>
 #include "cli.h"
 #include "key.h"
+#include "lifecycle.h"
 #include "pubkey_evp.h"
 #include "record.h"
 #include "tss2key.h"
@@ -61,11 +62,13 @@ static EVP_PKEY *old_key_public(CLI *cli, const TPMKMS_URI *uri,
                                 const char *dir)
 {
     TPMKMS_RECORD *old = NULL;
+    TPMKMS_CTX *ctx;
     EVP_PKEY *pub = NULL;
 
     tpmkms_err_set_mark();
-    if (tpmkms_record_load(dir, uri->name, &old) == TPMKMS_R_OK)
-        pub = cli_key_public(cli, uri, old, uri->name);
+    if (cli_ctx(cli, &ctx) == TPMKMS_R_OK
+            && tpmkms_record_load(dir, uri->name, &old) == TPMKMS_R_OK)
+        pub = tpmkms_record_public(ctx, uri, old, uri->name);
     tpmkms_err_pop_to_mark();
     tpmkms_record_free(old);
     return pub;
@@ -87,9 +90,10 @@ int cli_cmd_create(CLI *cli, int argc, char **argv)
     TPMKMS_CTX *ctx;
     EVP_PKEY *old_pub = NULL;
     char *canonical = NULL, *dir = NULL, *other = NULL;
-    char removed[2048] = "", left[2048] = "";
+    TPMKMS_DELETE_RESULT gone;
     tpmkms_rc rc;
 
+    memset(&gone, 0, sizeof(gone));
     co.alg = TPMKMS_ALG_EC_P256;
     if ((r = cli_parse(cli, argc, argv, opts, pos, 1, &npos)) != CLI_CONTINUE)
         return r;
@@ -124,23 +128,24 @@ int cli_cmd_create(CLI *cli, int argc, char **argv)
         old_pub = old_key_public(cli, uri, dir);
     if ((rc = cli_ctx(cli, &ctx)) != TPMKMS_R_OK
         || (rc = tpmkms_key_create_ex(ctx, uri, &co, NULL)) != TPMKMS_R_OK
-        || (canonical = cli_canonical_uri(uri, scope)) == NULL) {
+        || (canonical = tpmkms_locate_canonical_uri(uri, scope)) == NULL) {
         r = cli_fail(rc != TPMKMS_R_OK ? rc : TPMKMS_R_INTERNAL);
         goto out;
     }
     if (co.replaced) {
         /* The old key's certificates certify a key that is gone. */
-        if (old_pub != NULL)
-            cli_remove_key_certs(uri, uri->name, dir, old_pub, removed,
-                                 sizeof(removed), left, sizeof(left));
+        if (old_pub != NULL) {
+            tpmkms_key_remove_certs(uri, uri->name, dir, old_pub, &gone);
+            cli_print_notes(gone.notes);
+        }
         fprintf(stderr, "tpmkms: replaced the existing key %s", canonical);
         if (co.evicted != 0)
             fprintf(stderr, "; evicted its persistent handle 0x%08x",
                     (unsigned)co.evicted);
-        if (removed[0] != '\0')
-            fprintf(stderr, "; removed its certificate %s", removed);
-        if (left[0] != '\0')
-            fprintf(stderr, "; could not remove %s", left);
+        if (gone.removed[0] != '\0')
+            fprintf(stderr, "; removed its certificate %s", gone.removed);
+        if (gone.left[0] != '\0')
+            fprintf(stderr, "; could not remove %s", gone.left);
         fprintf(stderr, "\n");
     }
     if (co.persistent != 0)
@@ -162,6 +167,7 @@ int cli_cmd_create(CLI *cli, int argc, char **argv)
     printf("%s\n", canonical);
     r = CLI_EXIT_OK;
  out:
+    tpmkms_delete_result_clear(&gone);
     EVP_PKEY_free(old_pub);
     OPENSSL_free(canonical);
     OPENSSL_free(other);
@@ -361,7 +367,7 @@ static tpmkms_rc print_public_pem(OSSL_LIB_CTX *libctx,
  * The certificate of a key without store-location= sits in the key's own
  * store; if it is not there, say where one for this key is.
  */
-static void hint_other_cert(CLI *cli, const TPMKMS_URI *uri,
+static void hint_other_cert(TPMKMS_CTX *ctx, const TPMKMS_URI *uri,
                             const TPMKMS_RECORD *rec)
 {
     tpmkms_scope other = rec->scope == TPMKMS_SCOPE_USER
@@ -377,8 +383,8 @@ static void hint_other_cert(CLI *cli, const TPMKMS_URI *uri,
     dir = tpmkms_store_dir(other, NULL);
     if (dir != NULL && tpmkms_cert_load(dir, rec->name, &pem, &len)
                        == TPMKMS_R_OK && pem != NULL
-            && (pub = cli_key_public(cli, uri, rec, rec->name)) != NULL) {
-        if (cli_cert_matches(pem, len, pub) == 1)
+            && (pub = tpmkms_record_public(ctx, uri, rec, rec->name)) != NULL) {
+        if (tpmkms_cert_matches(pem, len, pub) == 1)
             printf("  the %s store has one for this key: %s/certs/%s.pem "
                    "(add store-location=%s)\n",
                    tpmkms_scope_name(other), dir, rec->name,
@@ -395,39 +401,37 @@ int cli_cmd_show(CLI *cli, int argc, char **argv)
     const char *pos[1];
     int npos, r;
     TPMKMS_URI *uri = NULL;
-    TPMKMS_RECORD *rec = NULL;
+    TPMKMS_LOCATION loc;
+    TPMKMS_RECORD *rec;
     TPMKMS_BACKEND *backend = NULL;
     TPMKMS_CTX *ctx;
     TPMKMS_KEYINFO info;
-    char *dir = NULL, *certdir = NULL, *canonical = NULL, *pem = NULL;
+    char *dir, *certdir, *canonical, *pem = NULL;
     size_t pem_len = 0;
     tpmkms_rc rc;
 
+    memset(&loc, 0, sizeof(loc));
     if ((r = cli_parse(cli, argc, argv, NULL, pos, 1, &npos)) != CLI_CONTINUE)
         return r;
     if ((r = key_uri_arg(cli, npos, pos, &uri)) != CLI_CONTINUE)
         return r;
 
     memset(&info, 0, sizeof(info));
-    if ((rc = tpmkms_record_resolve(uri, &rec, &dir)) != TPMKMS_R_OK
+    if ((rc = tpmkms_locate_key(uri, &loc)) != TPMKMS_R_OK
         || (rc = cli_ctx(cli, &ctx)) != TPMKMS_R_OK
         || (rc = cli_backend(cli, uri, &backend)) != TPMKMS_R_OK
-        || (rc = tpmkms_keyblob_info(backend, &rec->blob, &info, rec->name))
-           != TPMKMS_R_OK) {
+        || (rc = tpmkms_keyblob_info(backend, &loc.rec->blob, &info,
+                                     loc.rec->name)) != TPMKMS_R_OK) {
         r = cli_fail(rc);
         goto out;
     }
-    if ((certdir = cli_cert_dir(uri, rec->scope)) == NULL) {
-        r = cli_fail(TPMKMS_R_STORE_IO);
-        goto out;
-    }
+    rec = loc.rec;
+    dir = loc.key_dir;
+    certdir = loc.cert_dir;
+    canonical = loc.uri;
     if ((rc = tpmkms_cert_load(certdir, rec->name, &pem, &pem_len))
             != TPMKMS_R_OK) {
         r = cli_fail(rc);
-        goto out;
-    }
-    if ((canonical = cli_canonical_uri(uri, rec->scope)) == NULL) {
-        r = cli_fail(TPMKMS_R_INTERNAL);
         goto out;
     }
 
@@ -450,7 +454,7 @@ int cli_cmd_show(CLI *cli, int argc, char **argv)
     } else {
         printf("certificate:         none\n");
         printf("  looked for:        %s/certs/%s.pem\n", certdir, rec->name);
-        hint_other_cert(cli, uri, rec);
+        hint_other_cert(ctx, uri, rec);
     }
     printf("public key:\n");
     fflush(stdout);
@@ -462,10 +466,7 @@ int cli_cmd_show(CLI *cli, int argc, char **argv)
     r = CLI_EXIT_OK;
  out:
     OPENSSL_free(pem);
-    OPENSSL_free(canonical);
-    OPENSSL_free(certdir);
-    OPENSSL_free(dir);
-    tpmkms_record_free(rec);
+    tpmkms_location_clear(&loc);
     tpmkms_backend_free(backend);
     tpmkms_uri_free(uri);
     return r;
@@ -473,165 +474,31 @@ int cli_cmd_show(CLI *cli, int argc, char **argv)
 
 /* ---- delete ---------------------------------------------------------- */
 
-/* The record (if any) in dir that names a persistent handle. */
-typedef struct {
-    uint32_t handle;
-    char name[TPMKMS_NAME_MAX + 1];
-} HANDLE_OWNER;
-
-static int find_owner(const TPMKMS_RECORD *rec, void *arg)
-{
-    HANDLE_OWNER *o = arg;
-
-    if (rec->persistent != o->handle)
-        return 0;
-    snprintf(o->name, sizeof(o->name), "%s", rec->name);
-    return 1;
-}
-
 /*
- * tpmkms delete tpmkms:handle=0x81000010: what a partial delete left in
- * the TPM.  Only a handle no machine record names, and never the SRK.
+ * tpmkms delete, over the library's tpmkms_key_delete
+ * (provider/lifecycle.c): the record first (a failure there changed
+ * nothing: exit 1, 2 or 4), then the certificates and the persistent
+ * handle; what of those is left is a partial delete (exit 3) naming it.
+ * tpmkms:handle= evicts a handle a partial delete left.
  */
-static int delete_handle(CLI *cli, const TPMKMS_URI *uri)
+static int delete_uri(CLI *cli, const TPMKMS_URI *uri)
 {
-    HANDLE_OWNER owner = { uri->handle, "" };
-    TPMKMS_BACKEND *backend = NULL;
-    char *mdir = NULL, label[64];
+    TPMKMS_DELETE_RESULT res;
+    TPMKMS_CTX *ctx;
     tpmkms_rc rc;
-    int r;
 
-    snprintf(label, sizeof(label), "persistent handle 0x%08x",
-             (unsigned)uri->handle);
-    if (uri->handle == TPMKMS_SRK_HANDLE || uri->handle > 0x817FFFFFu) {
-        TPMKMS_raise(TPMKMS_R_BAD_PARAMETER, "%s is %s; tpmkms does not "
-                     "evict it", label, uri->handle == TPMKMS_SRK_HANDLE
-                     ? "the SRK every key is loaded under"
-                     : "not an owner handle (0x81000000..0x817FFFFF)");
-        return cli_fail(TPMKMS_R_BAD_PARAMETER);
-    }
-    if ((mdir = tpmkms_store_dir(TPMKMS_SCOPE_MACHINE, NULL)) == NULL) {
-        r = cli_fail(TPMKMS_R_STORE_IO);
-        goto out;
-    }
-    /* A persistent object is the machine's: as much as a machine key. */
-    if ((rc = tpmkms_store_check_writable(mdir, TPMKMS_SCOPE_MACHINE, 0))
-            != TPMKMS_R_OK
-            || (rc = tpmkms_record_list(mdir, find_owner, &owner))
-               != TPMKMS_R_OK) {
-        r = cli_fail(rc);
-        goto out;
-    }
-    if (owner.name[0] != '\0') {
-        TPMKMS_raise(TPMKMS_R_BAD_PARAMETER, "%s belongs to the machine key "
-                     "'%s': delete that key (tpmkms delete "
-                     "'tpmkms:name=%s;key-scope=machine')", label, owner.name,
-                     owner.name);
-        r = cli_fail(TPMKMS_R_BAD_PARAMETER);
-        goto out;
-    }
-    if ((rc = cli_backend(cli, uri, &backend)) != TPMKMS_R_OK
-            || (rc = tpmkms_backend_evict(backend, uri->handle, label))
-               != TPMKMS_R_OK) {
-        r = cli_fail(rc);
-        goto out;
-    }
-    printf("evicted persistent handle 0x%08x\n", (unsigned)uri->handle);
-    r = CLI_EXIT_OK;
- out:
-    tpmkms_backend_free(backend);
-    OPENSSL_free(mdir);
-    return r;
-}
-
-/*
- * The record goes first: when that fails nothing was changed (a total
- * failure, exit 1 or 4).  Then the certificates and the persistent handle;
- * what of those could not be removed makes a partial delete (exit 3)
- * naming it.  The record is gone either way, so a second delete finds no
- * key (exit 2); what a partial delete left in the TPM is evicted with
- * `tpmkms delete tpmkms:handle=...`.
- */
-static int delete_key(CLI *cli, const TPMKMS_URI *uri)
-{
-    TPMKMS_RECORD *rec = NULL;
-    TPMKMS_BACKEND *backend = NULL;
-    EVP_PKEY *pub = NULL;
-    char *dir = NULL, *canonical = NULL;
-    char why[1024], removed[2048] = "", left[2048] = "";
-    size_t used;
-    tpmkms_rc rc;
-    int r;
-
-    if ((rc = tpmkms_record_resolve(uri, &rec, &dir)) != TPMKMS_R_OK) {
-        r = cli_fail(rc);
-        goto out;
-    }
-    if ((canonical = cli_canonical_uri(uri, rec->scope)) == NULL) {
-        r = cli_fail(TPMKMS_R_INTERNAL);
-        goto out;
-    }
-    if ((rc = tpmkms_store_check_writable(dir, rec->scope, 0))
-            != TPMKMS_R_OK) {
-        r = cli_fail(rc);
-        goto out;
-    }
-    /* Which certificates are this key's: by its public half. */
-    tpmkms_err_set_mark();
-    pub = cli_key_public(cli, uri, rec, canonical);
-    tpmkms_err_pop_to_mark();
-
-    if ((rc = tpmkms_record_remove(dir, rec->name)) != TPMKMS_R_OK) {
-        r = cli_fail(rc);
-        goto out;
-    }
-    cli_remove_key_certs(uri, rec->name, dir, pub, removed, sizeof(removed),
-                         left, sizeof(left));
-
-    if (rec->persistent != 0) {
-        tpmkms_err_set_mark();
-        if ((rc = cli_backend(cli, uri, &backend)) == TPMKMS_R_OK)
-            rc = tpmkms_key_evict(backend, rec->persistent, &rec->blob,
-                                  canonical);
-        if (rc == TPMKMS_R_OK) {
-            tpmkms_err_pop_to_mark();
-            printf("evicted persistent handle 0x%08x\n",
-                   (unsigned)rec->persistent);
-        } else if (rc == TPMKMS_R_KEY_NOT_FOUND) {
-            /* Nothing of this key is in the TPM: the delete is complete. */
-            tpmkms_err_clear_last_mark();
-            fprintf(stderr, "tpmkms: note: persistent handle 0x%08x was not "
-                    "in the TPM as this key, nothing to evict: %s\n",
-                    (unsigned)rec->persistent,
-                    cli_take_errors(why, sizeof(why)));
-        } else {
-            tpmkms_err_clear_last_mark();
-            cli_take_errors(why, sizeof(why));
-            used = strlen(left);
-            snprintf(left + used, sizeof(left) - used,
-                     "%spersistent handle 0x%08x is still in the TPM: %s; to "
-                     "evict it later: tpmkms delete 'tpmkms:handle=0x%08x'",
-                     used > 0 ? "; " : "",
-                     (unsigned)rec->persistent, why,
-                     (unsigned)rec->persistent);
-        }
-    }
-    if (removed[0] != '\0')
-        printf("removed certificate %s\n", removed);
-    if (left[0] != '\0') {
-        TPMKMS_raise(TPMKMS_R_PARTIAL_DELETE, "record removed, %s", left);
-        r = cli_fail(TPMKMS_R_PARTIAL_DELETE);
-        goto out;
-    }
-    printf("deleted %s\n", canonical);
-    r = CLI_EXIT_OK;
- out:
-    EVP_PKEY_free(pub);
-    OPENSSL_free(canonical);
-    OPENSSL_free(dir);
-    tpmkms_record_free(rec);
-    tpmkms_backend_free(backend);
-    return r;
+    memset(&res, 0, sizeof(res));
+    if ((rc = cli_ctx(cli, &ctx)) == TPMKMS_R_OK)
+        rc = tpmkms_key_delete(ctx, uri, &res);
+    cli_print_notes(res.notes);
+    if (res.evicted != 0)
+        printf("evicted persistent handle 0x%08x\n", (unsigned)res.evicted);
+    if (res.removed[0] != '\0')
+        printf("removed certificate %s\n", res.removed);
+    if (rc == TPMKMS_R_OK && uri->handle == 0)
+        printf("deleted %s\n", res.uri);
+    tpmkms_delete_result_clear(&res);
+    return rc == TPMKMS_R_OK ? CLI_EXIT_OK : cli_fail(rc);
 }
 
 int cli_cmd_delete(CLI *cli, int argc, char **argv)
@@ -647,10 +514,8 @@ int cli_cmd_delete(CLI *cli, int argc, char **argv)
                                "(e.g. tpmkms:name=web)");
     if ((r = cli_parse_uri(cli, pos[0], &uri)) != CLI_CONTINUE)
         return r;
-    if (uri->handle != 0)
-        r = delete_handle(cli, uri);
-    else if (uri->name != NULL)
-        r = delete_key(cli, uri);
+    if (uri->handle != 0 || uri->name != NULL)
+        r = delete_uri(cli, uri);
     else
         r = cli_usage_error(cli, "the URI '%s' names no key: it needs name= "
                             "(or handle= for a persistent handle a partial "

@@ -10,6 +10,7 @@
 #include <openssl/err.h>
 #include "cli.h"
 #include "debug.h"
+#include "lifecycle.h"
 
 static const CLI_COMMAND commands[] = {
     { "create", cli_cmd_create,
@@ -231,26 +232,6 @@ int cli_exit_code(tpmkms_rc rc)
     }
 }
 
-/* "reason: detail" of one error, the reason by OpenSSL's string tables. */
-static void format_error(char *buf, size_t len, unsigned long e,
-                         const char *data, int flags)
-{
-    const char *reason = ERR_reason_error_string(e);
-    int has_data = data != NULL && data[0] != '\0'
-                   && (flags & ERR_TXT_STRING) != 0;
-    char fallback[64];
-
-    if (reason == NULL) {
-        const char *lib = ERR_lib_error_string(e);
-
-        snprintf(fallback, sizeof(fallback), "%s error %d",
-                 lib != NULL ? lib : "unknown", ERR_GET_REASON(e));
-        reason = fallback;
-    }
-    snprintf(buf, len, "%s%s%s", reason, has_data ? ": " : "",
-             has_data ? data : "");
-}
-
 int cli_fail(tpmkms_rc rc)
 {
     const char *file, *func, *data;
@@ -259,7 +240,7 @@ int cli_fail(tpmkms_rc rc)
     char msg[1024];
 
     while ((e = ERR_get_error_all(&file, &line, &func, &data, &flags)) != 0) {
-        format_error(msg, sizeof(msg), e, data, flags);
+        tpmkms_err_format(msg, sizeof(msg), e, data, flags);
         if (tpmkms_debug_enabled())
             fprintf(stderr, "tpmkms: %s (%s:%d %s)\n", msg,
                     file != NULL ? file : "?", line, func != NULL ? func : "?");
@@ -276,24 +257,7 @@ int cli_fail(tpmkms_rc rc)
 
 char *cli_take_errors(char *buf, size_t len)
 {
-    const char *data;
-    int flags;
-    unsigned long e;
-    size_t used = 0;
-    char msg[512];
-
-    if (len == 0)
-        return buf;
-    buf[0] = '\0';
-    while ((e = ERR_get_error_all(NULL, NULL, NULL, &data, &flags)) != 0) {
-        format_error(msg, sizeof(msg), e, data, flags);
-        if (used < len)
-            used += (size_t)snprintf(buf + used, len - used, "%s%s",
-                                     used > 0 ? "; " : "", msg);
-    }
-    if (buf[0] == '\0')
-        snprintf(buf, len, "no detail");
-    return buf;
+    return tpmkms_err_take_text(buf, len);
 }
 
 tpmkms_rc cli_ctx(CLI *cli, TPMKMS_CTX **out)
@@ -349,19 +313,6 @@ int cli_parse_uri(const CLI *cli, const char *text, TPMKMS_URI **out)
     /* The core's message names the attribute; a bad argument is usage. */
     cli_fail(rc);
     return rc == TPMKMS_R_BAD_URI ? CLI_EXIT_USAGE : cli_exit_code(rc);
-}
-
-char *cli_canonical_uri(const TPMKMS_URI *uri, tpmkms_scope scope)
-{
-    TPMKMS_URI copy = *uri;     /* shallow: only the string is made */
-    char *text;
-
-    copy.key_scope = scope;
-    copy.pin_value = NULL;
-    copy.pin_value_len = 0;
-    if ((text = tpmkms_uri_to_string(&copy)) == NULL)
-        TPMKMS_raise(TPMKMS_R_INTERNAL, "out of memory");
-    return text;
 }
 
 static const CLI_COMMAND *find_command(const char *name)

@@ -13,6 +13,8 @@
 #include <openssl/evp.h>
 #include <openssl/err.h>
 #include "key.h"
+#include "keyauth.h"
+#include "locate.h"
 #include "record.h"
 #include "debug.h"
 
@@ -135,12 +137,6 @@ tpmkms_rc tpmkms_keyblob_info(const TPMKMS_BACKEND *backend,
     return rc;
 }
 
-int tpmkms_key_needs_auth(const TPMKMS_KEY *key)
-{
-    return key->ref.persistent == 0 && key->needs_auth == 1
-        && key->ref.auth == NULL;
-}
-
 /* The key's material and what it says: its public half, its auth. */
 static tpmkms_rc key_take_blob(TPMKMS_KEY *key, const TPMKMS_KEYBLOB *blob)
 {
@@ -154,17 +150,6 @@ static tpmkms_rc key_take_blob(TPMKMS_KEY *key, const TPMKMS_KEYBLOB *blob)
     key->pub = info.pub;
     key->needs_auth = info.needs_auth;
     return TPMKMS_R_OK;
-}
-
-/* The canonical URI handed back: always with key-scope, never a pin. */
-static char *handed_back_uri(const TPMKMS_URI *uri, tpmkms_scope scope)
-{
-    TPMKMS_URI copy = *uri;
-
-    copy.key_scope = scope;
-    copy.pin_value = NULL;
-    copy.pin_value_len = 0;
-    return tpmkms_uri_to_string(&copy);
 }
 
 static const char *uri_tcti(const TPMKMS_URI *uri, char *buf, size_t len)
@@ -193,9 +178,10 @@ static tpmkms_rc key_from_record(TPMKMS_KEY *key, const TPMKMS_URI *uri,
     tpmkms_rc rc;
 
     key->scope = rec->scope;
+    if ((key->uri = tpmkms_locate_canonical_uri(uri, rec->scope)) == NULL)
+        return TPMKMS_R_INTERNAL;
     if ((key->name = OPENSSL_strdup(rec->name)) == NULL
-            || (dir != NULL && (key->store_dir = OPENSSL_strdup(dir)) == NULL)
-            || (key->uri = handed_back_uri(uri, rec->scope)) == NULL) {
+            || (dir != NULL && (key->store_dir = OPENSSL_strdup(dir)) == NULL)) {
         TPMKMS_raise(TPMKMS_R_INTERNAL, "out of memory");
         return TPMKMS_R_INTERNAL;
     }
@@ -219,10 +205,8 @@ static tpmkms_rc key_open_handle(TPMKMS_KEY *key, const TPMKMS_URI *uri)
     /* A persistent object is the machine's: anyone with the TPM can use it. */
     key->scope = uri->key_scope != TPMKMS_SCOPE_UNSET ? uri->key_scope
                                                       : TPMKMS_SCOPE_MACHINE;
-    if ((key->uri = handed_back_uri(uri, key->scope)) == NULL) {
-        TPMKMS_raise(TPMKMS_R_INTERNAL, "out of memory");
+    if ((key->uri = tpmkms_locate_canonical_uri(uri, key->scope)) == NULL)
         return TPMKMS_R_INTERNAL;
-    }
     key->ref.label = key->uri;
     key->ref.persistent = uri->handle;
     key->needs_auth = -1;                /* unknown: the TPM decides */
@@ -458,7 +442,7 @@ tpmkms_rc tpmkms_key_create_ex(TPMKMS_CTX *ctx, const TPMKMS_URI *uri,
     rec.alg = opts->alg;
     rec.persistent = opts->persistent;
     if ((dir = tpmkms_store_dir(rec.scope, uri->storage_directory)) == NULL
-            || (label = handed_back_uri(uri, rec.scope)) == NULL
+            || (label = tpmkms_locate_canonical_uri(uri, rec.scope)) == NULL
             || (rec.created = utc_now()) == NULL) {
         if (ERR_peek_last_error() == 0)
             TPMKMS_raise(TPMKMS_R_INTERNAL, "out of memory");

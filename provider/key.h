@@ -63,14 +63,6 @@ int tpmkms_key_hand_out(TPMKMS_KEY *key, OSSL_CALLBACK *object_cb,
                         void *object_cbarg);
 
 /*
- * 1 if signing with the key needs an auth value that was not given, so
- * that nothing may be sent to the TPM: a key that has one is never tried
- * without it (the failure would count toward the dictionary-attack
- * lockout).
- */
-int tpmkms_key_needs_auth(const TPMKMS_KEY *key);
-
-/*
  * Key records and key files hold a TSS2 PRIVATE KEY (tss2key.h); the
  * backend gets it as opaque material of format TPMKMS_KEYFMT_TSS2_DER.
  */

@@ -39,6 +39,7 @@
 #include <openssl/pem.h>
 #include "provider.h"
 #include "key.h"
+#include "keyauth.h"
 #include "tss2key.h"
 #include "errors.h"
 #include "debug.h"
@@ -174,40 +175,6 @@ static int parse_der(const unsigned char *der, size_t len,
 }
 
 /*
- * The key file's auth value, when it has one (emptyAuth false), is its
- * passphrase: openssl's -passin/-pass, nginx's ssl_password_file.  Without
- * it the key would load and every signature fail, so no answer fails the
- * load, before anything is sent to the TPM.
- */
-static tpmkms_rc ask_auth(TPMKMS_KEY *key, OSSL_PASSPHRASE_CALLBACK *pw_cb,
-                          void *pw_cbarg)
-{
-    char pass[256];
-    size_t len = 0;
-    OSSL_PARAM params[2];
-    tpmkms_rc rc;
-
-    params[0] = OSSL_PARAM_construct_utf8_string(OSSL_PASSPHRASE_PARAM_INFO,
-                                                 key->uri, 0);
-    params[1] = OSSL_PARAM_construct_end();
-    tpmkms_err_set_mark();
-    if (pw_cb == NULL || !pw_cb(pass, sizeof(pass), &len, params, pw_cbarg)) {
-        tpmkms_err_pop_to_mark();
-        TPMKMS_raise(TPMKMS_R_AUTH_FAILED,
-                     "%s has an auth value (emptyAuth is false) and none was "
-                     "given: pass it as the key's passphrase (openssl -passin "
-                     "or -pass, nginx ssl_password_file); nothing was sent to "
-                     "the TPM", key->uri);
-        OPENSSL_cleanse(pass, sizeof(pass));
-        return TPMKMS_R_AUTH_FAILED;
-    }
-    tpmkms_err_clear_last_mark();
-    rc = tpmkms_key_set_auth(key, pass, len);
-    OPENSSL_cleanse(pass, sizeof(pass));
-    return rc;
-}
-
-/*
  * Does the TPM answer, and hold the key's parent?  Over a connection of
  * its own, closed before returning (see the top of the file), and only
  * when the backend says such a connection leaves nothing behind in a
@@ -310,7 +277,12 @@ static int der_decode(void *vctx, OSSL_CORE_BIO *cin, int selection,
         ok = 1;                         /* the other family's */
         goto out;
     }
-    if (!blob.empty_auth && ask_auth(key, pw_cb, pw_cbarg) != TPMKMS_R_OK)
+    /*
+     * The key file's auth value, when it has one (emptyAuth false), is its
+     * passphrase (openssl -passin/-pass, nginx ssl_password_file); none
+     * fails the load before anything is sent to the TPM (keyauth.h).
+     */
+    if (tpmkms_key_ask_auth(key, pw_cb, pw_cbarg) != TPMKMS_R_OK)
         goto out;
     if (check_tpm(tctx, key) != TPMKMS_R_OK)
         goto out;

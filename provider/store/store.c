@@ -16,6 +16,8 @@
 #include <openssl/x509.h>
 #include "provider.h"
 #include "key.h"
+#include "keyauth.h"
+#include "locate.h"
 #include "record.h"
 #include "uri.h"
 #include "debug.h"
@@ -42,6 +44,7 @@ typedef struct {
     STACK_OF(X509) *certs;
     int next_cert;
     TPMKMS_KEY *key;             /* opened at open(), handed out once */
+    tpmkms_scope key_scope;      /* the opened key's scope */
     char **names;                /* listing: URIs of all keys */
     size_t n_names, next_name;
     int failed;
@@ -73,6 +76,8 @@ static void *tpmkms_store_open(void *provctx, const char *text)
         tpmkms_store_close(ctx);
         return NULL;
     }
+    if (ctx->key != NULL)
+        ctx->key_scope = ctx->key->scope;
     return ctx;
 }
 
@@ -106,36 +111,6 @@ static int wants(const TPMKMS_STORE_CTX *ctx, int type)
     return ctx->expect == 0 || ctx->expect == type;
 }
 
-/*
- * Asks the application for the key's auth value (e.g. openssl's -passin).
- * No answer is not a failure here: the public half is usable without it,
- * and a signature without it fails with a clear error, sending nothing.
- */
-static tpmkms_rc ask_pin(TPMKMS_KEY *key, OSSL_PASSPHRASE_CALLBACK *pw_cb,
-                         void *pw_cbarg)
-{
-    char pin[256];
-    size_t len = 0;
-    OSSL_PARAM params[2];
-    tpmkms_rc rc = TPMKMS_R_OK;
-
-    if (pw_cb == NULL)
-        return TPMKMS_R_OK;
-    params[0] = OSSL_PARAM_construct_utf8_string(OSSL_PASSPHRASE_PARAM_INFO,
-                                                 key->uri, 0);
-    params[1] = OSSL_PARAM_construct_end();
-    tpmkms_err_set_mark();
-    if (pw_cb(pin, sizeof(pin), &len, params, pw_cbarg)) {
-        tpmkms_err_clear_last_mark();
-        rc = tpmkms_key_set_auth(key, pin, len);
-    } else {
-        tpmkms_err_pop_to_mark();
-        TPMKMS_debug("%s: no auth value given; signing will need one", key->uri);
-    }
-    OPENSSL_cleanse(pin, sizeof(pin));
-    return rc;
-}
-
 static int load_key(TPMKMS_STORE_CTX *ctx, OSSL_CALLBACK *object_cb,
                     void *object_cbarg, OSSL_PASSPHRASE_CALLBACK *pw_cb,
                     void *pw_cbarg)
@@ -144,8 +119,8 @@ static int load_key(TPMKMS_STORE_CTX *ctx, OSSL_CALLBACK *object_cb,
     int ok;
 
     ctx->key = NULL;
-    if (tpmkms_key_needs_auth(key)
-            && ask_pin(key, pw_cb, pw_cbarg) != TPMKMS_R_OK) {
+    /* A key with an auth value and none given: keyauth.h's one policy. */
+    if (tpmkms_key_ask_auth(key, pw_cb, pw_cbarg) != TPMKMS_R_OK) {
         tpmkms_key_free(key);
         return 0;
     }
@@ -157,37 +132,17 @@ static int load_key(TPMKMS_STORE_CTX *ctx, OSSL_CALLBACK *object_cb,
 
 static tpmkms_rc read_certs(TPMKMS_STORE_CTX *ctx)
 {
-    TPMKMS_RECORD *rec = NULL;
-    char *keydir = NULL, *certdir = NULL, *pem = NULL;
+    char *certdir = NULL, *pem = NULL;
     size_t len = 0;
-    tpmkms_scope where;
     tpmkms_rc rc;
     BIO *bio = NULL;
     X509 *x;
 
     if (ctx->uri->name == NULL)
         return TPMKMS_R_OK;
-    tpmkms_err_set_mark();
-    rc = tpmkms_record_resolve(ctx->uri, &rec, &keydir);
-    tpmkms_err_pop_to_mark();
-    /* The certificate lives where store-location says, else beside the key. */
-    if (ctx->uri->storage_directory != NULL) {
-        where = TPMKMS_SCOPE_UNSET;
-    } else if (ctx->uri->store_location != TPMKMS_SCOPE_UNSET) {
-        where = ctx->uri->store_location;
-    } else if (rc == TPMKMS_R_OK) {
-        where = rec->scope;
-    } else {
-        where = tpmkms_uri_key_scope(ctx->uri);
-    }
-    tpmkms_record_free(rec);
-    OPENSSL_free(keydir);
-    certdir = tpmkms_store_dir(where == TPMKMS_SCOPE_UNSET ? TPMKMS_SCOPE_USER : where,
-                               ctx->uri->storage_directory);
-    if (certdir == NULL) {
-        TPMKMS_raise(TPMKMS_R_INTERNAL, "out of memory");
-        return TPMKMS_R_INTERNAL;
-    }
+    /* Where store-location says, else in the store of the key's scope. */
+    if ((certdir = tpmkms_locate_cert_dir(ctx->uri, ctx->key_scope)) == NULL)
+        return TPMKMS_R_STORE_IO;
     rc = tpmkms_cert_load(certdir, ctx->uri->name, &pem, &len);
     OPENSSL_free(certdir);
     if (rc != TPMKMS_R_OK || pem == NULL)

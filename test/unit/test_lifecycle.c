@@ -1,0 +1,390 @@
+/*
+ * Deleting a key through the library (lifecycle.c), over the fake
+ * backend with a scripted TPM half: the record always goes first; an
+ * eviction the TPM refuses is a partial delete, raised naming the handle
+ * left and how to evict it; a handle that no longer holds the key leaves
+ * a note and a complete delete; the key's certificate goes, another key's
+ * stays.
+ */
+#define _GNU_SOURCE
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <ftw.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <openssl/crypto.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+#include "fake_backend.h"
+#include "ctx.h"
+#include "key.h"
+#include "lifecycle.h"
+#include "pubkey_evp.h"
+#include "record.h"
+#include "test_util.h"
+
+static char root[64];
+static char user_store[128];
+static char machine_store[128];
+
+/* The scripted TPM half: what is at the persistent handle, and evict. */
+static TPMKMS_BACKEND_METHOD method;
+static TPMKMS_ADMIN_METHODS admin;
+static TPMKMS_PUBLIC at_handle;          /* alg NONE: nothing there */
+static tpmkms_rc evict_fails_with;       /* 0: evict works */
+static int evictions;
+
+static tpmkms_rc scripted_read_persistent(void *state, uint32_t handle,
+                                          TPMKMS_PUBLIC *pub)
+{
+    if (at_handle.alg == TPMKMS_ALG_NONE) {
+        TPMKMS_raise(TPMKMS_R_KEY_NOT_FOUND,
+                     "no persistent key at handle 0x%08x", (unsigned)handle);
+        return TPMKMS_R_KEY_NOT_FOUND;
+    }
+    *pub = at_handle;
+    return TPMKMS_R_OK;
+}
+
+static tpmkms_rc scripted_evict(void *state, uint32_t handle,
+                                const char *label)
+{
+    if (evict_fails_with != 0) {
+        TPMKMS_raise(evict_fails_with, "%s: fake: the TPM refused the "
+                     "eviction of 0x%08x", label, (unsigned)handle);
+        return evict_fails_with;
+    }
+    evictions++;
+    memset(&at_handle, 0, sizeof(at_handle));
+    return TPMKMS_R_OK;
+}
+
+static int rm_one(const char *path, const struct stat *st, int flag,
+                  struct FTW *ftw)
+{
+    (void)st;
+    (void)ftw;
+    return flag == FTW_DP ? rmdir(path) : unlink(path);
+}
+
+static int setup(void **state)
+{
+    char home[96];
+
+    (void)state;
+    strcpy(root, "/tmp/tpmkms-lifecycle-XXXXXX");
+    if (mkdtemp(root) == NULL)
+        return -1;
+    snprintf(home, sizeof(home), "%s/home", root);
+    if (mkdir(home, 0700) != 0)
+        return -1;
+    setenv("HOME", home, 1);
+    unsetenv("XDG_DATA_HOME");
+    snprintf(user_store, sizeof(user_store), "%s/.local/share/tpmkms", home);
+    snprintf(machine_store, sizeof(machine_store), "%s/machine", root);
+    setenv("TPMKMS_MACHINE_STORE", machine_store, 1);
+    umask(022);
+    fake_backend_reset();
+    method = *fake_backend_method();
+    admin = *method.admin;
+    admin.read_persistent = scripted_read_persistent;
+    admin.evict = scripted_evict;
+    method.admin = &admin;
+    memset(&at_handle, 0, sizeof(at_handle));
+    evict_fails_with = 0;
+    evictions = 0;
+    ERR_clear_error();
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    return nftw(root, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+/* Saves a record of a fresh fake key in dir; its public half in *pub. */
+static void make_key(TPMKMS_CTX *ctx, const char *dir, const char *name,
+                     tpmkms_scope scope, uint32_t persistent,
+                     TPMKMS_PUBLIC *pub)
+{
+    TPMKMS_BACKEND *b = tpmkms_ctx_backend(ctx, NULL);
+    TPMKMS_CREATE_PARAMS params = { TPMKMS_ALG_EC_P256, NULL, 0, name };
+    TPMKMS_RECORD rec;
+    TPMKMS_KEYDATA made = { 0 };
+
+    memset(&rec, 0, sizeof(rec));
+    rec.version = TPMKMS_RECORD_VERSION;
+    rec.name = (char *)name;
+    rec.scope = scope;
+    rec.alg = TPMKMS_ALG_EC_P256;
+    rec.persistent = persistent;
+    assert_int_equal(tpmkms_backend_create_key(b, &params, &made, pub),
+                     TPMKMS_R_OK);
+    assert_int_equal(tpmkms_keydata_to_blob(&made, &rec.blob, name),
+                     TPMKMS_R_OK);
+    if (tpmkms_record_save(dir, &rec, 0) != TPMKMS_R_OK)
+        fail_msg("save %s: %s", name, last_message());
+    tpmkms_keyblob_clear(&rec.blob);
+    tpmkms_keydata_clear(&made);
+    tpmkms_backend_free(b);
+}
+
+/* A self-signed certificate for pub, stored as certs/<name>.pem in dir. */
+static void store_cert(TPMKMS_CTX *ctx, const char *dir, const char *name,
+                       const TPMKMS_PUBLIC *pub)
+{
+    EVP_PKEY *signer = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
+    EVP_PKEY *subject = tpmkms_public_to_evp(tpmkms_ctx_libctx(ctx), pub);
+    X509 *x = X509_new();
+    BIO *out = BIO_new(BIO_s_mem());
+    char *pem;
+    long len;
+
+    assert_non_null(signer);
+    assert_non_null(subject);
+    assert_true(X509_set_pubkey(x, subject));
+    X509_gmtime_adj(X509_getm_notBefore(x), 0);
+    X509_gmtime_adj(X509_getm_notAfter(x), 3600);
+    X509_NAME_add_entry_by_txt(X509_get_subject_name(x), "CN", MBSTRING_ASC,
+                               (const unsigned char *)name, -1, -1, 0);
+    assert_true(X509_sign(x, signer, EVP_sha256()) > 0);
+    assert_true(PEM_write_bio_X509(out, x));
+    len = BIO_get_mem_data(out, &pem);
+    assert_int_equal(tpmkms_cert_save(dir, name, pem, (size_t)len, 1),
+                     TPMKMS_R_OK);
+    BIO_free(out);
+    X509_free(x);
+    EVP_PKEY_free(subject);
+    EVP_PKEY_free(signer);
+}
+
+static TPMKMS_URI *parse(const char *text)
+{
+    TPMKMS_URI *uri = NULL;
+
+    if (tpmkms_uri_parse(text, &uri) != TPMKMS_R_OK)
+        fail_msg("parse %s: %s", text, last_message());
+    return uri;
+}
+
+static int cert_exists(const char *dir, const char *name)
+{
+    char path[256];
+
+    snprintf(path, sizeof(path), "%s/certs/%s.pem", dir, name);
+    return access(path, F_OK) == 0;
+}
+
+static void delete_removes_record_and_its_certificate(void **state)
+{
+    TPMKMS_CTX *ctx = tpmkms_ctx_new(NULL, NULL, &method);
+    TPMKMS_URI *uri = parse("tpmkms:name=web");
+    TPMKMS_DELETE_RESULT res;
+    TPMKMS_PUBLIC pub;
+
+    make_key(ctx, user_store, "web", TPMKMS_SCOPE_USER, 0, &pub);
+    store_cert(ctx, user_store, "web", &pub);
+    assert_int_equal(tpmkms_key_delete(ctx, uri, &res), TPMKMS_R_OK);
+    assert_string_equal(res.uri, "tpmkms:name=web;key-scope=user");
+    assert_int_equal(res.evicted, 0);
+    assert_non_null(strstr(res.removed, "/certs/web.pem"));
+    assert_string_equal(res.left, "");
+    assert_false(tpmkms_record_exists(user_store, "web"));
+    assert_false(cert_exists(user_store, "web"));
+    tpmkms_delete_result_clear(&res);
+    /* Again: not found, nothing raised but that. */
+    assert_int_equal(tpmkms_key_delete(ctx, uri, &res), TPMKMS_R_KEY_NOT_FOUND);
+    tpmkms_delete_result_clear(&res);
+    tpmkms_uri_free(uri);
+    tpmkms_ctx_free(ctx);
+}
+
+static void delete_leaves_another_keys_certificate_with_a_note(void **state)
+{
+    TPMKMS_CTX *ctx = tpmkms_ctx_new(NULL, NULL, &method);
+    TPMKMS_URI *uri = parse("tpmkms:name=web");
+    TPMKMS_DELETE_RESULT res;
+    TPMKMS_PUBLIC pub, other;
+
+    make_key(ctx, user_store, "web", TPMKMS_SCOPE_USER, 0, &pub);
+    make_key(ctx, machine_store, "web2", TPMKMS_SCOPE_MACHINE, 0, &other);
+    store_cert(ctx, machine_store, "web", &other);
+    assert_int_equal(tpmkms_key_delete(ctx, uri, &res), TPMKMS_R_OK);
+    assert_true(cert_exists(machine_store, "web"));
+    assert_non_null(strstr(res.notes, "its certificate is for another key"));
+    tpmkms_delete_result_clear(&res);
+    tpmkms_uri_free(uri);
+    tpmkms_ctx_free(ctx);
+}
+
+static void delete_evicts_the_keys_persistent_handle(void **state)
+{
+    TPMKMS_CTX *ctx = tpmkms_ctx_new(NULL, NULL, &method);
+    TPMKMS_URI *uri = parse("tpmkms:name=pk;key-scope=machine");
+    TPMKMS_DELETE_RESULT res;
+
+    make_key(ctx, machine_store, "pk", TPMKMS_SCOPE_MACHINE, 0x81000010,
+             &at_handle);
+    assert_int_equal(tpmkms_key_delete(ctx, uri, &res), TPMKMS_R_OK);
+    assert_int_equal(res.evicted, 0x81000010);
+    assert_int_equal(evictions, 1);
+    assert_false(tpmkms_record_exists(machine_store, "pk"));
+    tpmkms_delete_result_clear(&res);
+    tpmkms_uri_free(uri);
+    tpmkms_ctx_free(ctx);
+}
+
+static void delete_whose_eviction_fails_is_partial_and_removes_the_record(void **state)
+{
+    TPMKMS_CTX *ctx = tpmkms_ctx_new(NULL, NULL, &method);
+    TPMKMS_URI *uri = parse("tpmkms:name=pa;key-scope=machine");
+    TPMKMS_DELETE_RESULT res;
+
+    make_key(ctx, machine_store, "pa", TPMKMS_SCOPE_MACHINE, 0x81000012,
+             &at_handle);
+    store_cert(ctx, machine_store, "pa", &at_handle);
+    evict_fails_with = TPMKMS_R_TPM_UNAVAILABLE;
+    assert_int_equal(tpmkms_key_delete(ctx, uri, &res),
+                     TPMKMS_R_PARTIAL_DELETE);
+    assert_int_equal(last_reason(), TPMKMS_R_PARTIAL_DELETE);
+    assert_non_null(strstr(last_message(), "record removed, persistent handle "
+                                           "0x81000012 is still in the TPM: "));
+    assert_non_null(strstr(last_message(), "refused the eviction"));
+    assert_non_null(strstr(last_message(),
+                           "tpmkms delete 'tpmkms:handle=0x81000012'"));
+    assert_int_equal(res.evicted, 0);
+    assert_int_equal(evictions, 0);
+    /* The record and the certificate are gone all the same. */
+    assert_false(tpmkms_record_exists(machine_store, "pa"));
+    assert_false(cert_exists(machine_store, "pa"));
+    assert_non_null(strstr(res.removed, "/certs/pa.pem"));
+    tpmkms_delete_result_clear(&res);
+    ERR_clear_error();
+    assert_int_equal(tpmkms_key_delete(ctx, uri, &res), TPMKMS_R_KEY_NOT_FOUND);
+    tpmkms_delete_result_clear(&res);
+
+    /* What was left goes with handle=. */
+    evict_fails_with = 0;
+    tpmkms_uri_free(uri);
+    uri = parse("tpmkms:handle=0x81000012");
+    assert_int_equal(tpmkms_key_delete(ctx, uri, &res), TPMKMS_R_OK);
+    assert_int_equal(res.evicted, 0x81000012);
+    assert_int_equal(evictions, 1);
+    tpmkms_delete_result_clear(&res);
+    tpmkms_uri_free(uri);
+    tpmkms_ctx_free(ctx);
+}
+
+static void delete_whose_handle_holds_nothing_of_the_key_is_complete(void **state)
+{
+    TPMKMS_CTX *ctx = tpmkms_ctx_new(NULL, NULL, &method);
+    TPMKMS_URI *uri = parse("tpmkms:name=gone;key-scope=machine");
+    TPMKMS_DELETE_RESULT res;
+    TPMKMS_PUBLIC pub;
+
+    make_key(ctx, machine_store, "gone", TPMKMS_SCOPE_MACHINE, 0x81000011,
+             &pub);
+    /* at_handle is empty: evicted behind our back. */
+    assert_int_equal(tpmkms_key_delete(ctx, uri, &res), TPMKMS_R_OK);
+    assert_non_null(strstr(res.notes, "persistent handle 0x81000011 was not "
+                                      "in the TPM as this key, nothing to "
+                                      "evict"));
+    assert_int_equal(evictions, 0);
+    assert_int_equal(ERR_peek_error(), 0);
+    tpmkms_delete_result_clear(&res);
+    tpmkms_uri_free(uri);
+    tpmkms_ctx_free(ctx);
+}
+
+static void delete_by_handle_refuses_the_srk_and_a_recorded_handle(void **state)
+{
+    TPMKMS_CTX *ctx = tpmkms_ctx_new(NULL, NULL, &method);
+    TPMKMS_URI *srk = parse("tpmkms:handle=0x81000001");
+    TPMKMS_URI *owned = parse("tpmkms:handle=0x81000010");
+    TPMKMS_DELETE_RESULT res;
+
+    assert_int_equal(tpmkms_key_delete(ctx, srk, &res), TPMKMS_R_BAD_PARAMETER);
+    assert_non_null(strstr(last_message(), "SRK"));
+    make_key(ctx, machine_store, "pk", TPMKMS_SCOPE_MACHINE, 0x81000010,
+             &at_handle);
+    assert_int_equal(tpmkms_key_delete(ctx, owned, &res),
+                     TPMKMS_R_BAD_PARAMETER);
+    assert_non_null(strstr(last_message(), "belongs to the machine key 'pk'"));
+    assert_int_equal(evictions, 0);
+    tpmkms_delete_result_clear(&res);
+    tpmkms_uri_free(srk);
+    tpmkms_uri_free(owned);
+    tpmkms_ctx_free(ctx);
+}
+
+static void cert_import_stores_the_keys_chain_and_refuses_another_key(void **state)
+{
+    TPMKMS_CTX *ctx = tpmkms_ctx_new(NULL, NULL, &method);
+    TPMKMS_URI *uri = parse("tpmkms:name=svc;store-location=machine");
+    TPMKMS_IMPORT_RESULT res;
+    TPMKMS_PUBLIC pub, other;
+    STACK_OF(X509) *certs = sk_X509_new_null();
+    char path[256];
+
+    make_key(ctx, user_store, "svc", TPMKMS_SCOPE_USER, 0, &pub);
+    make_key(ctx, user_store, "x", TPMKMS_SCOPE_USER, 0, &other);
+    /* Another key's certificate first: refused. */
+    store_cert(ctx, user_store, "x", &other);
+    snprintf(path, sizeof(path), "%s/certs/x.pem", user_store);
+    assert_int_equal(tpmkms_certs_read_file(path, certs), TPMKMS_R_OK);
+    assert_int_equal(tpmkms_cert_import(ctx, uri, certs, path, 0, &res),
+                     TPMKMS_R_BAD_PARAMETER);
+    assert_non_null(strstr(last_message(), "is for another public key than "
+                                           "tpmkms:name=svc;key-scope=user"));
+    assert_false(cert_exists(machine_store, "svc"));
+    tpmkms_import_result_clear(&res);
+    sk_X509_pop_free(certs, X509_free);
+
+    /* Its own: stored where store-location says; again needs overwrite. */
+    certs = sk_X509_new_null();
+    store_cert(ctx, user_store, "svc", &pub);
+    snprintf(path, sizeof(path), "%s/certs/svc.pem", user_store);
+    assert_int_equal(tpmkms_certs_read_file(path, certs), TPMKMS_R_OK);
+    assert_int_equal(tpmkms_cert_import(ctx, uri, certs, path, 0, &res),
+                     TPMKMS_R_OK);
+    assert_int_equal(res.count, 1);
+    assert_string_equal(res.cert_dir, machine_store);
+    assert_string_equal(res.subject, "CN = svc");
+    assert_true(cert_exists(machine_store, "svc"));
+    tpmkms_import_result_clear(&res);
+    assert_int_equal(tpmkms_cert_import(ctx, uri, certs, path, 0, &res),
+                     TPMKMS_R_KEY_EXISTS);
+    assert_int_equal(tpmkms_cert_import(ctx, uri, certs, path, 1, &res),
+                     TPMKMS_R_OK);
+    tpmkms_import_result_clear(&res);
+    sk_X509_pop_free(certs, X509_free);
+    tpmkms_uri_free(uri);
+    tpmkms_ctx_free(ctx);
+}
+
+#define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        T(delete_removes_record_and_its_certificate),
+        T(delete_leaves_another_keys_certificate_with_a_note),
+        T(delete_evicts_the_keys_persistent_handle),
+        T(delete_whose_eviction_fails_is_partial_and_removes_the_record),
+        T(delete_whose_handle_holds_nothing_of_the_key_is_complete),
+        T(delete_by_handle_refuses_the_srk_and_a_recorded_handle),
+        T(cert_import_stores_the_keys_chain_and_refuses_another_key),
+    };
+
+    tpmkms_err_init_standalone();
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
