@@ -145,22 +145,6 @@ const char *tpmkms_hash_name(tpmkms_hash h)
     }
 }
 
-size_t tpmkms_hash_size(tpmkms_hash h)
-{
-    switch (h) {
-    case TPMKMS_HASH_SHA1:
-        return 20;
-    case TPMKMS_HASH_SHA256:
-        return 32;
-    case TPMKMS_HASH_SHA384:
-        return 48;
-    case TPMKMS_HASH_SHA512:
-        return 64;
-    default:
-        return 0;
-    }
-}
-
 /* The spellings OpenSSL accepts for these digests, and their OIDs. */
 static const struct {
     const char *name;

@@ -58,9 +58,8 @@ const char *tpmkms_alg_group(tpmkms_alg alg);    /* "P-256", "P-384", NULL */
 const char *tpmkms_alg_keytype(tpmkms_alg alg);  /* "EC" or "RSA" */
 /* Maximum signature size: DER ECDSA-Sig-Value or modulus bytes. */
 size_t tpmkms_alg_max_sig_size(tpmkms_alg alg);
-/* Name of the hash for OpenSSL ("SHA256"...), its size. */
+/* Name of the hash for OpenSSL ("SHA256"...). */
 const char *tpmkms_hash_name(tpmkms_hash h);
-size_t tpmkms_hash_size(tpmkms_hash h);
 tpmkms_hash tpmkms_hash_from_name(const char *name); /* NONE if unknown */
 
 #endif

@@ -413,49 +413,6 @@ void tpmkms_uri_free(TPMKMS_URI *uri)
     OPENSSL_free(uri);
 }
 
-static int dup_str(char **dst, const char *src)
-{
-    if (src == NULL) {
-        *dst = NULL;
-        return 1;
-    }
-    *dst = OPENSSL_strdup(src);
-    return *dst != NULL;
-}
-
-TPMKMS_URI *tpmkms_uri_dup(const TPMKMS_URI *uri)
-{
-    TPMKMS_URI *d;
-
-    if (uri == NULL)
-        return NULL;
-    d = OPENSSL_zalloc(sizeof(*d));
-    if (d == NULL)
-        return NULL;
-    d->key_scope = uri->key_scope;
-    d->store_location = uri->store_location;
-    d->handle = uri->handle;
-    if (!dup_str(&d->name, uri->name)
-            || !dup_str(&d->device, uri->device)
-            || !dup_str(&d->tcti, uri->tcti)
-            || !dup_str(&d->storage_directory, uri->storage_directory)
-            || !dup_str(&d->pin_source, uri->pin_source))
-        goto err;
-    if (uri->pin_value != NULL) {
-        d->pin_value = OPENSSL_malloc(uri->pin_value_len + 1);
-        if (d->pin_value == NULL)
-            goto err;
-        memcpy(d->pin_value, uri->pin_value, uri->pin_value_len);
-        d->pin_value[uri->pin_value_len] = '\0';
-        d->pin_value_len = uri->pin_value_len;
-    }
-    return d;
-
-err:
-    tpmkms_uri_free(d);
-    return NULL;
-}
-
 static int needs_escape(unsigned char c)
 {
     if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z')
@@ -535,13 +492,6 @@ tpmkms_scope tpmkms_uri_key_scope(const TPMKMS_URI *uri)
     if (uri->store_location != TPMKMS_SCOPE_UNSET)
         return uri->store_location;
     return TPMKMS_SCOPE_USER;
-}
-
-tpmkms_scope tpmkms_uri_store_location(const TPMKMS_URI *uri)
-{
-    if (uri->store_location != TPMKMS_SCOPE_UNSET)
-        return uri->store_location;
-    return tpmkms_uri_key_scope(uri);
 }
 
 const char *tpmkms_uri_tcti(const TPMKMS_URI *uri, char *buf, size_t buflen)

@@ -55,7 +55,6 @@ typedef struct tpmkms_uri_st {
 /* Parses text (which must start with "tpmkms:"); raises TPMKMS_R_BAD_URI. */
 tpmkms_rc tpmkms_uri_parse(const char *text, TPMKMS_URI **out);
 void tpmkms_uri_free(TPMKMS_URI *uri);
-TPMKMS_URI *tpmkms_uri_dup(const TPMKMS_URI *uri);
 
 /*
  * The canonical text: attributes in a fixed order (name, key-scope,
@@ -67,8 +66,6 @@ char *tpmkms_uri_to_string(const TPMKMS_URI *uri);
 
 /* key-scope if set, else derived from store-location, else user. */
 tpmkms_scope tpmkms_uri_key_scope(const TPMKMS_URI *uri);
-/* store-location if set, else the key scope. */
-tpmkms_scope tpmkms_uri_store_location(const TPMKMS_URI *uri);
 
 const char *tpmkms_scope_name(tpmkms_scope scope); /* "machine"/"user"/"unset" */
 int tpmkms_scope_from_string(const char *s, tpmkms_scope *out); /* 1/0 */
