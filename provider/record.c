@@ -28,14 +28,7 @@
 
 /* ---- small helpers ---- */
 
-static char *path_fmt(const char *fmt, ...)
-#if defined(__GNUC__)
-    __attribute__((format(printf, 1, 2)))
-#endif
-    ;
-
-/* An OPENSSL_malloc'd path; raises TPMKMS_R_INTERNAL on failure. */
-static char *path_fmt(const char *fmt, ...)
+char *tpmkms_path_fmt(const char *fmt, ...)
 {
     va_list ap;
     int n;
@@ -73,7 +66,7 @@ static tpmkms_rc prepare_dir(const char *dir, const char *sub,
 
     if ((rc = tpmkms_platform_dir_ensure(dir, protect)) != TPMKMS_R_OK)
         return rc;
-    if ((subdir = path_fmt("%s/%s", dir, sub)) == NULL)
+    if ((subdir = tpmkms_path_fmt("%s/%s", dir, sub)) == NULL)
         return TPMKMS_R_INTERNAL;
     rc = tpmkms_platform_dir_ensure(subdir, protect);
     OPENSSL_free(subdir);
@@ -85,14 +78,14 @@ static tpmkms_rc prepare_dir(const char *dir, const char *sub,
 char *tpmkms_store_dir(tpmkms_scope scope, const char *override)
 {
     if (override != NULL)
-        return path_fmt("%s", override);
+        return tpmkms_path_fmt("%s", override);
     return tpmkms_platform_store_dir(scope);
 }
 
 tpmkms_rc tpmkms_store_check_writable(const char *dir, tpmkms_scope scope,
                                       int certs)
 {
-    char *sub = path_fmt("%s/%s", dir, certs ? CERTS_SUBDIR : KEYS_SUBDIR);
+    char *sub = tpmkms_path_fmt("%s/%s", dir, certs ? CERTS_SUBDIR : KEYS_SUBDIR);
     tpmkms_rc rc;
 
     if (sub == NULL)
@@ -172,7 +165,7 @@ tpmkms_rc tpmkms_record_to_text(const TPMKMS_RECORD *rec, char **text)
     rc = tpmkms_tss2key_to_pem(&rec->blob, &pem);
     if (rc != TPMKMS_R_OK)
         return rc;
-    *text = path_fmt(RECORD_MAGIC "\n"
+    *text = tpmkms_path_fmt(RECORD_MAGIC "\n"
                      "version: %d\n"
                      "name: %s\n"
                      "key-scope: %s\n"
@@ -413,7 +406,7 @@ tpmkms_rc tpmkms_record_save(const char *dir, const TPMKMS_RECORD *rec,
         return rc;
     if ((rc = prepare_dir(dir, KEYS_SUBDIR, rec->scope)) != TPMKMS_R_OK)
         goto out;
-    path = path_fmt("%s/" KEYS_SUBDIR "/%s" RECORD_SUFFIX, dir, rec->name);
+    path = tpmkms_path_fmt("%s/" KEYS_SUBDIR "/%s" RECORD_SUFFIX, dir, rec->name);
     if (path == NULL) {
         rc = TPMKMS_R_INTERNAL;
         goto out;
@@ -449,7 +442,7 @@ tpmkms_rc tpmkms_record_load(const char *dir, const char *name,
         return rc;
     if (!exists)
         return not_found(name, dir);
-    if ((keys = path_fmt("%s/" KEYS_SUBDIR, dir)) == NULL)
+    if ((keys = tpmkms_path_fmt("%s/" KEYS_SUBDIR, dir)) == NULL)
         return TPMKMS_R_INTERNAL;
     if ((rc = tpmkms_platform_dir_check(keys, &exists)) != TPMKMS_R_OK)
         goto out;
@@ -457,7 +450,7 @@ tpmkms_rc tpmkms_record_load(const char *dir, const char *name,
         rc = not_found(name, dir);
         goto out;
     }
-    if ((path = path_fmt("%s/%s" RECORD_SUFFIX, keys, name)) == NULL) {
+    if ((path = tpmkms_path_fmt("%s/%s" RECORD_SUFFIX, keys, name)) == NULL) {
         rc = TPMKMS_R_INTERNAL;
         goto out;
     }
@@ -509,7 +502,7 @@ tpmkms_rc tpmkms_record_remove(const char *dir, const char *name)
 
     if (!tpmkms_name_is_valid(name))
         return bad_name(name);
-    if ((path = path_fmt("%s/" KEYS_SUBDIR "/%s" RECORD_SUFFIX, dir, name))
+    if ((path = tpmkms_path_fmt("%s/" KEYS_SUBDIR "/%s" RECORD_SUFFIX, dir, name))
             == NULL)
         return TPMKMS_R_INTERNAL;
     rc = tpmkms_platform_remove(path);
@@ -545,7 +538,7 @@ tpmkms_rc tpmkms_record_list(const char *dir,
     if ((rc = tpmkms_platform_dir_check(dir, &exists)) != TPMKMS_R_OK
             || !exists)
         return rc;
-    if ((keys = path_fmt("%s/" KEYS_SUBDIR, dir)) == NULL)
+    if ((keys = tpmkms_path_fmt("%s/" KEYS_SUBDIR, dir)) == NULL)
         return TPMKMS_R_INTERNAL;
     if ((rc = tpmkms_platform_dir_check(keys, &exists)) != TPMKMS_R_OK
             || !exists
@@ -769,7 +762,7 @@ err:
 
 static char *cert_path(const char *dir, const char *name)
 {
-    return path_fmt("%s/" CERTS_SUBDIR "/%s" CERT_SUFFIX, dir, name);
+    return tpmkms_path_fmt("%s/" CERTS_SUBDIR "/%s" CERT_SUFFIX, dir, name);
 }
 
 tpmkms_rc tpmkms_cert_save(const char *dir, const char *name,
@@ -815,7 +808,7 @@ tpmkms_rc tpmkms_cert_load(const char *dir, const char *name,
     if ((rc = tpmkms_platform_dir_check(dir, &exists)) != TPMKMS_R_OK
             || !exists)
         return rc;
-    if ((certs = path_fmt("%s/" CERTS_SUBDIR, dir)) == NULL)
+    if ((certs = tpmkms_path_fmt("%s/" CERTS_SUBDIR, dir)) == NULL)
         return TPMKMS_R_INTERNAL;
     rc = tpmkms_platform_dir_check(certs, &exists);
     OPENSSL_free(certs);

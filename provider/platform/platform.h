@@ -153,4 +153,14 @@ tpmkms_rc tpmkms_read_file(const char *path, char **data, size_t *len);
  */
 tpmkms_rc tpmkms_platform_at_exit(void (*fn)(void));
 
+/*
+ * An OPENSSL_malloc'd path (printf format); raises TPMKMS_R_INTERNAL on
+ * failure.  Portable: defined in record.c, used by every platform file.
+ */
+char *tpmkms_path_fmt(const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 1, 2)))
+#endif
+    ;
+
 #endif

@@ -25,32 +25,6 @@
 
 /* ---- small helpers ---- */
 
-static char *path_fmt(const char *fmt, ...)
-#if defined(__GNUC__)
-    __attribute__((format(printf, 1, 2)))
-#endif
-    ;
-
-/* An OPENSSL_malloc'd path; raises TPMKMS_R_INTERNAL on failure. */
-static char *path_fmt(const char *fmt, ...)
-{
-    va_list ap;
-    int n;
-    char *s;
-
-    va_start(ap, fmt);
-    n = vsnprintf(NULL, 0, fmt, ap);
-    va_end(ap);
-    if (n < 0 || (s = OPENSSL_malloc((size_t)n + 1)) == NULL) {
-        TPMKMS_raise(TPMKMS_R_INTERNAL, "out of memory building a path");
-        return NULL;
-    }
-    va_start(ap, fmt);
-    vsnprintf(s, (size_t)n + 1, fmt, ap);
-    va_end(ap);
-    return s;
-}
-
 static tpmkms_rc io_error(const char *what, const char *path, int err)
 {
     TPMKMS_raise(TPMKMS_R_STORE_IO, "%s %s: %s", what, path, strerror(err));
@@ -72,21 +46,21 @@ char *tpmkms_platform_store_dir(tpmkms_scope scope)
 
     if (scope == TPMKMS_SCOPE_MACHINE) {
         v = env("TPMKMS_MACHINE_STORE");
-        return path_fmt("%s", v != NULL ? v : TPMKMS_MACHINE_STORE_DEFAULT);
+        return tpmkms_path_fmt("%s", v != NULL ? v : TPMKMS_MACHINE_STORE_DEFAULT);
     }
     v = env("XDG_DATA_HOME");
     if (v != NULL && v[0] == '/')  /* the XDG spec ignores relative values */
-        return path_fmt("%s/tpmkms", v);
+        return tpmkms_path_fmt("%s/tpmkms", v);
     v = env("HOME");
     if (v != NULL)
-        return path_fmt("%s/.local/share/tpmkms", v);
+        return tpmkms_path_fmt("%s/.local/share/tpmkms", v);
     {
         struct passwd pw, *res = NULL;
         char buf[4096];
 
         if (getpwuid_r(geteuid(), &pw, buf, sizeof(buf), &res) == 0
                 && res != NULL && pw.pw_dir != NULL && pw.pw_dir[0] == '/')
-            return path_fmt("%s/.local/share/tpmkms", pw.pw_dir);
+            return tpmkms_path_fmt("%s/.local/share/tpmkms", pw.pw_dir);
     }
     TPMKMS_raise(TPMKMS_R_STORE_IO,
                  "cannot find the user key store: neither XDG_DATA_HOME nor "
@@ -564,7 +538,7 @@ static tpmkms_rc atomic_write(const char *path, const void *data, size_t len,
 
         OPENSSL_free(tmp);
         clock_gettime(CLOCK_REALTIME, &ts);
-        tmp = path_fmt("%s/.%s.%ld.%x.tmp", dir, base, (long)getpid(),
+        tmp = tpmkms_path_fmt("%s/.%s.%ld.%x.tmp", dir, base, (long)getpid(),
                        (unsigned)ts.tv_nsec ^ (counter++ * 0x9e3779b9u));
         if (tmp == NULL) {
             OPENSSL_free(dir);
