@@ -1,0 +1,240 @@
+/*
+ * The tpm2-tss ESYS backend (Linux), internal header.  The files in
+ * provider/esys/ are the only ones that include tss2 headers, and the
+ * only ones that include this header.  backend.c calls these methods with
+ * the backend lock held, one thread at a time, so nothing here locks.
+ *
+ * The files, by concern:
+ *
+ *   - rc.c: response codes and their decoding (esys_raise_tss and its
+ *     table, lockout text, retry backoff) and the names of algorithms, curves
+ *     and schemes that messages use;
+ *   - objects.c: the connection (TCTI, ESYS, fork), the owner's auth,
+ *     public areas, the SRK, the persistent-handle cache, object slots,
+ *     loading blobs; and the method table, tpmkms_backend_esys_method();
+ *   - keys.c: the key group (create, sign, unload, forget, describe,
+ *     check) with the helpers a signature calls;
+ *   - admin.c: the admin group (read a persistent handle, persist, evict,
+ *     probe, setup).
+ *
+ * The attestation group is NULL for now; a later change adds attest.c.
+ * Functions shared between the files are declared below with an esys_
+ * prefix; helpers used by one file stay static there.
+ *
+ * TPM objects and commands, per connection:
+ *
+ *   - the storage parent (SRK): looked up lazily at 0x81000001 with one
+ *     TPM2_ReadPublic; if absent, the TCG ECC P-256 SRK is derived with
+ *     TPM2_CreatePrimary and kept loaded until disconnect;
+ *   - keys from blobs: TPM2_Load on first use, kept loaded so that a warm
+ *     signature is exactly one command (TPM2_Sign or TPM2_RSA_Decrypt).
+ *     At most ESYS_MAX_KEYS stay loaded (least recently used is flushed):
+ *     without a resource manager a TPM holds about three objects;
+ *   - persistent objects (keys, parents): one Esys_TR_FromTPMPublic
+ *     (TPM2_ReadPublic) per handle per connection, cached, never flushed.
+ *
+ * Per-key state (key->loaded) names its connection and its slot by
+ * number, not by pointer, so a key from a dropped connection is simply
+ * "not loaded" and can be freed without touching any connection.
+ *
+ * Sharing a TPM without a resource manager (swtpm, mssim, /dev/tpm0 used
+ * by several processes): the TPM's few object slots are shared by every
+ * process, and objects one process keeps loaded are slots the others
+ * lack.  A connection therefore works in one of two modes:
+ *
+ *   - keep (the default): keys stay loaded as above; a warm signature is
+ *     one command (TPM2_Sign);
+ *   - shared: no object is held between entry points; each signature is
+ *     TPM2_Load, TPM2_Sign, TPM2_FlushContext (three commands; with a
+ *     transient SRK also TPM2_CreatePrimary and its flush), so a process
+ *     needs slots only for the length of a signature.
+ *
+ * A connection turns shared (and stays so) when TPM_RC_OBJECT_MEMORY
+ * persists after it flushed its own objects: other processes hold the
+ * slots.  It then retries with a short, bounded backoff (ESYS_SLOT_WAIT_MS)
+ * while the others finish their signatures.  A connection made in a
+ * forked child (a process other than the one that loaded tpmkms) to a
+ * TPM without a resource manager starts shared: its parent and siblings
+ * use the same TPM.  Through a resource manager (tpm2-abrmd, /dev/tpmrm0)
+ * each connection has its own slots and stays in keep mode.  Auth
+ * failures are never retried.
+ */
+#ifndef TPMKMS_ESYS_H
+#define TPMKMS_ESYS_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+#include <tss2/tss2_esys.h>
+#include <tss2/tss2_mu.h>
+#include <tss2/tss2_rc.h>
+#include <tss2/tss2_tctildr.h>
+#include "backend.h"
+#include "tss2key.h"
+
+#define ESYS_MAX_KEYS 2          /* loaded transient keys per connection */
+#define ESYS_TPM_OBJECT_SLOTS 3  /* what a TPM without resource manager has */
+#define ESYS_RETRIES 5           /* for TPM_RC_RETRY / YIELDED / TESTING */
+#define ESYS_SLOT_WAIT_MS 10000  /* wait for another process's object slot */
+#define ESYS_SLOT_BACKOFF_MS 50  /* longest pause between those retries */
+#define ESYS_SRK_ATTRS (TPMA_OBJECT_RESTRICTED | TPMA_OBJECT_DECRYPT        \
+                        | TPMA_OBJECT_FIXEDTPM | TPMA_OBJECT_FIXEDPARENT    \
+                        | TPMA_OBJECT_SENSITIVEDATAORIGIN                   \
+                        | TPMA_OBJECT_USERWITHAUTH | TPMA_OBJECT_NODA)
+#define ESYS_PROBE_HINT "`tpmkms probe` lists what this TPM supports"
+#define ESYS_RM_HINT "use the kernel resource manager " \
+    "(TPMKMS_TCTI=device:/dev/tpmrm0) or tpm2-abrmd"
+
+typedef struct {
+    ESYS_TR tr;
+    uint64_t seq;               /* 0: free */
+    uint64_t last_use;
+} ESYS_SLOT;
+
+typedef struct {
+    TPM2_HANDLE handle;
+    ESYS_TR tr;
+} ESYS_PERSISTENT;
+
+typedef struct {
+    TSS2_TCTI_CONTEXT *tcti;
+    ESYS_CONTEXT *ctx;          /* NULL until esys_open() */
+    char tcti_name[256];
+    int default_tcti;           /* no config: the TCTI loader's default */
+    char *owner_auth_file;      /* TPMKMS_OWNER_AUTH_FILE; NULL: none */
+    uint64_t conn_id;
+    uint64_t clock;             /* LRU clock and slot sequence numbers */
+    ESYS_TR srk;                /* ESYS_TR_NONE until first needed */
+    int srk_persistent;         /* srk is 0x81000001 (else our primary) */
+    int shared;                 /* hold no object between entry points */
+    int srk_absent;             /* 0x81000001 was empty: our own primary */
+    unsigned int waited_ms;     /* last wait for an object slot, for errors */
+    ESYS_SLOT slots[ESYS_MAX_KEYS];
+    ESYS_PERSISTENT *persist;
+    size_t npersist, cappersist;
+} ESYS_STATE;
+
+typedef struct {                /* one command's wait for a slot */
+    int flushed;                /* our own keys were flushed for it */
+    unsigned int waits;
+    struct timespec start;
+} ESYS_SLOT_WAIT;
+
+#define ESYS_SLOT_WAIT_INIT { 0, 0, { 0, 0 } }
+
+typedef struct {                /* what a key's public area says */
+    tpmkms_alg alg;
+    size_t size;                /* curve bytes or modulus bytes */
+    int can_sign, can_decrypt;
+    unsigned char n[TPMKMS_RSA_N_MAX]; /* RSA: the modulus, size bytes */
+} ESYS_KEYINFO;
+
+typedef struct {                /* TPMKMS_KEYREF.loaded */
+    uint64_t conn_id;
+    int have_info;
+    ESYS_KEYINFO info;
+    int slot;                   /* transient keys: slots[slot] if seq matches */
+    uint64_t seq;
+} ESYS_KEY;
+
+struct esys_alg {
+    tpmkms_alg alg;
+    const char *name;
+    TPM2_ALG_ID type;
+    TPM2_ECC_CURVE curve;
+    TPMI_RSA_KEY_BITS bits;
+    size_t size;
+};
+
+struct esys_hash {
+    tpmkms_hash hash;
+    TPM2_ALG_ID alg;
+    size_t size;
+    const char *name;
+};
+
+/* ESYS resubmits RETRY/YIELDED/TESTING itself without pausing; this adds
+ * up to ESYS_RETRIES paced attempts.  Auth failures are never retried. */
+#define ESYS_RETRY(rc, call)                                            \
+    do {                                                                \
+        int esys_try_ = 0;                                              \
+        for (;;) {                                                      \
+            (rc) = (call);                                              \
+            if (!esys_rc_is_retry(rc) || ++esys_try_ > ESYS_RETRIES)    \
+                break;                                                  \
+            esys_backoff(esys_try_);                                    \
+        }                                                               \
+    } while (0)
+
+/* rc.c: names */
+const struct esys_alg *esys_alg_info(tpmkms_alg alg);
+const struct esys_alg *esys_alg_of_public(const TPMT_PUBLIC *p);
+const char *esys_alg_name(tpmkms_alg alg);
+const struct esys_hash *esys_hash_info(tpmkms_hash hash);
+const char *esys_scheme_name(tpmkms_scheme scheme);
+void esys_describe_public(const TPMT_PUBLIC *p, char *buf, size_t n);
+
+/* rc.c: response codes */
+uint32_t esys_tpm_base(TSS2_RC rc);
+int esys_rc_is_stale_object(TSS2_RC rc);
+int esys_rc_is_retry(TSS2_RC rc);
+int esys_rc_is_io(TSS2_RC rc);
+void esys_backoff(int attempt);
+tpmkms_rc esys_raise_tss(ESYS_STATE *st, TSS2_RC rc, tpmkms_rc dflt,
+                         const char *label, const char *cmd,
+                         const char *what);
+tpmkms_rc esys_raise_owner(ESYS_STATE *st, TSS2_RC rc, const char *label,
+                           const char *cmd, const char *what);
+
+/* objects.c: owner auth, public areas */
+tpmkms_rc esys_owner_evict_control(ESYS_STATE *st, const char *label,
+                                   ESYS_TR obj, TPM2_HANDLE handle,
+                                   ESYS_TR *out, TSS2_RC *rc);
+tpmkms_rc esys_keyinfo_of(const TPMT_PUBLIC *p, ESYS_KEYINFO *info,
+                          const char *label);
+tpmkms_rc esys_public_convert(const TPMT_PUBLIC *p, TPMKMS_PUBLIC *out,
+                              const char *label);
+int esys_srk_matches(const TPMT_PUBLIC *p);
+tpmkms_rc esys_raise_wrong_srk(const TPMT_PUBLIC *p, const char *label);
+
+/* objects.c: persistent objects */
+ESYS_TR esys_persistent_find(ESYS_STATE *st, TPM2_HANDLE h);
+void esys_persistent_forget(ESYS_STATE *st, TPM2_HANDLE h);
+int esys_persistent_add(ESYS_STATE *st, TPM2_HANDLE h, ESYS_TR tr);
+TSS2_RC esys_persistent_open(ESYS_STATE *st, TPM2_HANDLE h, int refresh,
+                             ESYS_TR *tr);
+TSS2_RC esys_tr_public(ESYS_STATE *st, ESYS_TR tr, TPM2B_PUBLIC *pub);
+
+/* objects.c: object budget */
+int esys_srk_is_transient(const ESYS_STATE *st);
+void esys_flush_tr(ESYS_STATE *st, ESYS_TR *tr);
+void esys_slot_flush(ESYS_STATE *st, int i);
+void esys_slot_drop(ESYS_STATE *st, int i);
+void esys_make_room(ESYS_STATE *st, int extra, int adding_key);
+int esys_slot_wait(ESYS_STATE *st, ESYS_SLOT_WAIT *w, const char *label);
+void esys_release_if_shared(ESYS_STATE *st);
+
+/* objects.c: the SRK, loading */
+tpmkms_rc esys_create_primary(ESYS_STATE *st, const char *label,
+                              ESYS_TR *out);
+tpmkms_rc esys_ensure_srk(ESYS_STATE *st, const char *label);
+tpmkms_rc esys_blob_of(const TPMKMS_KEYDATA *kd, TPMKMS_KEYBLOB *blob,
+                       const char *label);
+tpmkms_rc esys_blob_unmarshal(const TPMKMS_KEYBLOB *blob, TPM2B_PUBLIC *pub,
+                              TPM2B_PRIVATE *priv, const char *label);
+int esys_handle_is_persistent(uint32_t h);
+tpmkms_rc esys_load_blob(ESYS_STATE *st, const TPMKMS_KEYBLOB *blob,
+                         const char *label, int as_key, ESYS_TR *tr);
+
+/* objects.c: the connection */
+tpmkms_rc esys_open(ESYS_STATE *st, const char *label);
+
+/* admin.c (esys_check reads the parent's handle) */
+tpmkms_rc esys_read_persistent(void *state, uint32_t handle,
+                               TPMKMS_PUBLIC *pub);
+
+/* The method groups, for the method table in objects.c. */
+extern const TPMKMS_KEY_METHODS esys_keys;      /* keys.c */
+extern const TPMKMS_ADMIN_METHODS esys_admin;   /* admin.c */
+
+#endif

@@ -1,0 +1,978 @@
+/*
+ * The connection and the TPM objects it holds: opening ESYS on first use,
+ * the owner's auth, public areas, the SRK, the persistent-handle cache,
+ * the object slots a TPM without a resource manager shares between
+ * processes, and loading key blobs.  At the bottom, the method table that
+ * backend.c gets.
+ */
+#include <stdatomic.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <openssl/crypto.h>
+#include "debug.h"
+#include "errors.h"
+#include "esys.h"
+
+static atomic_uint_fast64_t esys_connections;
+/* The process that fetched this method table (loaded tpmkms); a connection
+ * made under another pid is a forked child's. */
+static atomic_long esys_origin_pid;
+
+/* ---------------------------------------------------------- owner auth */
+
+/*
+ * The owner hierarchy's auth value, for the few owner commands (the SRK's
+ * CreatePrimary, EvictControl): the first line of the file that
+ * TPMKMS_OWNER_AUTH_FILE names, if set.  Set just before the command and
+ * cleared (in ESYS and in memory) right after it.
+ */
+static tpmkms_rc owner_auth_begin(ESYS_STATE *st, const char *label)
+{
+    const char *path = st->owner_auth_file;
+    char line[sizeof(((TPM2B_AUTH *)0)->buffer) + 3];
+    TPM2B_AUTH auth;
+    size_t len;
+    FILE *f;
+
+    if (path == NULL || *path == '\0')
+        return TPMKMS_R_OK;
+    if ((f = fopen(path, "r")) == NULL) {
+        TPMKMS_raise(TPMKMS_R_BAD_PARAMETER,
+                     "%s: cannot read the owner auth file %s "
+                     "(TPMKMS_OWNER_AUTH_FILE): %s",
+                     label != NULL ? label : "tpmkms", path, strerror(errno));
+        return TPMKMS_R_BAD_PARAMETER;
+    }
+    memset(line, 0, sizeof(line));
+    if (fgets(line, sizeof(line), f) == NULL)
+        line[0] = '\0';
+    fclose(f);
+    len = strcspn(line, "\r\n");
+    if (len > sizeof(auth.buffer)) {
+        OPENSSL_cleanse(line, sizeof(line));
+        TPMKMS_raise(TPMKMS_R_BAD_PARAMETER,
+                     "%s: the owner auth in %s is longer than %zu bytes",
+                     label != NULL ? label : "tpmkms", path,
+                     sizeof(auth.buffer));
+        return TPMKMS_R_BAD_PARAMETER;
+    }
+    memset(&auth, 0, sizeof(auth));
+    auth.size = (UINT16)len;
+    memcpy(auth.buffer, line, len);
+    Esys_TR_SetAuth(st->ctx, ESYS_TR_RH_OWNER, &auth);
+    OPENSSL_cleanse(line, sizeof(line));
+    OPENSSL_cleanse(&auth, sizeof(auth));
+    return TPMKMS_R_OK;
+}
+
+static void owner_auth_end(ESYS_STATE *st)
+{
+    TPM2B_AUTH none;
+
+    memset(&none, 0, sizeof(none));
+    Esys_TR_SetAuth(st->ctx, ESYS_TR_RH_OWNER, &none);
+}
+
+/*
+ * TPM2_EvictControl under the owner's auth: obj made persistent at handle
+ * (*out its new ESYS_TR), or, for a persistent obj, evicted.  Returns a
+ * raised reason if the owner auth could not be read (nothing was sent),
+ * else TPMKMS_R_OK with the command's answer in *rc.
+ */
+tpmkms_rc esys_owner_evict_control(ESYS_STATE *st, const char *label,
+                                   ESYS_TR obj, TPM2_HANDLE handle,
+                                   ESYS_TR *out, TSS2_RC *rc)
+{
+    tpmkms_rc r = owner_auth_begin(st, label);
+
+    if (r != TPMKMS_R_OK)
+        return r;
+    ESYS_RETRY(*rc, Esys_EvictControl(st->ctx, ESYS_TR_RH_OWNER, obj,
+                                      ESYS_TR_PASSWORD, ESYS_TR_NONE,
+                                      ESYS_TR_NONE, handle, out));
+    owner_auth_end(st);
+    return TPMKMS_R_OK;
+}
+
+/* --------------------------------------------------------- public areas */
+
+static tpmkms_rc public_unmarshal(const unsigned char *buf, size_t len,
+                                  TPM2B_PUBLIC *pub, const char *label)
+{
+    size_t off = 0;
+    TSS2_RC rc;
+
+    memset(pub, 0, sizeof(*pub));
+    rc = Tss2_MU_TPM2B_PUBLIC_Unmarshal(buf, len, &off, pub);
+    if (rc != TSS2_RC_SUCCESS || off != len) {
+        TPMKMS_raise(TPMKMS_R_BAD_KEY_FILE,
+                     "%s: the key's public part (TPM2B_PUBLIC, %zu bytes) "
+                     "does not parse: %s", label, len,
+                     rc != TSS2_RC_SUCCESS ? Tss2_RC_Decode(rc)
+                                           : "trailing bytes");
+        return TPMKMS_R_BAD_KEY_FILE;
+    }
+    return TPMKMS_R_OK;
+}
+
+tpmkms_rc esys_keyinfo_of(const TPMT_PUBLIC *p, ESYS_KEYINFO *info,
+                          const char *label)
+{
+    const struct esys_alg *a = esys_alg_of_public(p);
+    TPMA_OBJECT at = p->objectAttributes;
+
+    if (a == NULL) {
+        char desc[256];
+
+        esys_describe_public(p, desc, sizeof(desc));
+        TPMKMS_raise(TPMKMS_R_UNSUPPORTED_ALGORITHM,
+                     "%s: the key is %s; tpmkms handles ec-p256, ec-p384, "
+                     "rsa-2048 and rsa-3072 keys", label, desc);
+        return TPMKMS_R_UNSUPPORTED_ALGORITHM;
+    }
+    info->alg = a->alg;
+    info->size = a->size;
+    /* A restricted key signs only TPM-made digests (or with a ticket). */
+    info->can_sign = (at & TPMA_OBJECT_SIGN_ENCRYPT)
+        && !(at & TPMA_OBJECT_RESTRICTED);
+    info->can_decrypt = (at & TPMA_OBJECT_DECRYPT)
+        && !(at & TPMA_OBJECT_RESTRICTED);
+    memset(info->n, 0, sizeof(info->n));
+    if (p->type == TPM2_ALG_RSA) {
+        if (p->unique.rsa.size > info->size || info->size > sizeof(info->n)) {
+            TPMKMS_raise(TPMKMS_R_BAD_KEY_FILE,
+                         "%s: the key's RSA modulus has %u bytes, more than "
+                         "%s allows", label, (unsigned)p->unique.rsa.size,
+                         a->name);
+            return TPMKMS_R_BAD_KEY_FILE;
+        }
+        memcpy(info->n + info->size - p->unique.rsa.size,
+               p->unique.rsa.buffer, p->unique.rsa.size);
+    }
+    return TPMKMS_R_OK;
+}
+
+tpmkms_rc esys_public_convert(const TPMT_PUBLIC *p, TPMKMS_PUBLIC *out,
+                              const char *label)
+{
+    ESYS_KEYINFO info;
+    tpmkms_rc r;
+
+    if ((r = esys_keyinfo_of(p, &info, label)) != TPMKMS_R_OK)
+        return r;
+    memset(out, 0, sizeof(*out));
+    out->alg = info.alg;
+    out->can_sign = info.can_sign;
+    out->can_decrypt = info.can_decrypt;
+    if (p->type == TPM2_ALG_ECC) {
+        const TPM2B_ECC_PARAMETER *x = &p->unique.ecc.x, *y = &p->unique.ecc.y;
+
+        if (x->size > info.size || y->size > info.size) {
+            TPMKMS_raise(TPMKMS_R_BAD_KEY_FILE,
+                         "%s: the key's EC point has coordinates of %u and %u "
+                         "bytes, more than %s allows", label,
+                         (unsigned)x->size, (unsigned)y->size,
+                         esys_alg_name(info.alg));
+            return TPMKMS_R_BAD_KEY_FILE;
+        }
+        out->ec_point[0] = 0x04;
+        memcpy(out->ec_point + 1 + info.size - x->size, x->buffer, x->size);
+        memcpy(out->ec_point + 1 + 2 * info.size - y->size, y->buffer,
+               y->size);
+        out->ec_point_len = 1 + 2 * info.size;
+    } else {
+        memcpy(out->rsa_n, info.n, info.size);
+        out->rsa_n_len = info.size;
+        out->rsa_e = p->parameters.rsaDetail.exponent != 0
+            ? p->parameters.rsaDetail.exponent : 65537;
+    }
+    return TPMKMS_R_OK;
+}
+
+/* The TCG ECC P-256 SRK template (TCG TPM v2.0 Provisioning Guidance). */
+static void srk_template(TPM2B_PUBLIC *t)
+{
+    TPMT_PUBLIC *p = &t->publicArea;
+
+    memset(t, 0, sizeof(*t));
+    p->type = TPM2_ALG_ECC;
+    p->nameAlg = TPM2_ALG_SHA256;
+    p->objectAttributes = ESYS_SRK_ATTRS;
+    p->parameters.eccDetail.symmetric.algorithm = TPM2_ALG_AES;
+    p->parameters.eccDetail.symmetric.keyBits.aes = 128;
+    p->parameters.eccDetail.symmetric.mode.aes = TPM2_ALG_CFB;
+    p->parameters.eccDetail.scheme.scheme = TPM2_ALG_NULL;
+    p->parameters.eccDetail.curveID = TPM2_ECC_NIST_P256;
+    p->parameters.eccDetail.kdf.scheme = TPM2_ALG_NULL;
+    /*
+     * unique left empty, as tpm2-openssl and tpm2_createprimary leave it:
+     * a TSS2 key file whose parent is 0x40000001 is then made and loaded
+     * under the same primary by tpmkms and by tpm2-openssl (with 32 zero
+     * bytes of x and y the primaries differ and TPM2_Load fails its
+     * integrity check).
+     */
+}
+
+int esys_srk_matches(const TPMT_PUBLIC *p)
+{
+    const TPMS_ECC_PARMS *e = &p->parameters.eccDetail;
+
+    return p->type == TPM2_ALG_ECC
+        && p->nameAlg == TPM2_ALG_SHA256
+        && p->objectAttributes == ESYS_SRK_ATTRS
+        && p->authPolicy.size == 0
+        && e->symmetric.algorithm == TPM2_ALG_AES
+        && e->symmetric.keyBits.aes == 128
+        && e->symmetric.mode.aes == TPM2_ALG_CFB
+        && e->scheme.scheme == TPM2_ALG_NULL
+        && e->curveID == TPM2_ECC_NIST_P256
+        && e->kdf.scheme == TPM2_ALG_NULL;
+}
+
+tpmkms_rc esys_raise_wrong_srk(const TPMT_PUBLIC *p, const char *label)
+{
+    char desc[256];
+
+    esys_describe_public(p, desc, sizeof(desc));
+    TPMKMS_raise(TPMKMS_R_WRONG_SRK,
+                 "%s: the persistent handle 0x%08x holds %s, not the TCG ECC "
+                 "P-256 SRK (restricted decrypt key, AES-128-CFB, SHA-256, "
+                 "attributes 0x%08x) that tpmkms keys are made under; "
+                 "another program provisioned it: keep it and use another "
+                 "TPM, or remove it (tpm2_evictcontrol) and run tpmkms setup",
+                 label != NULL ? label : "tpmkms", TPMKMS_SRK_HANDLE, desc,
+                 (unsigned)ESYS_SRK_ATTRS);
+    return TPMKMS_R_WRONG_SRK;
+}
+
+/* ------------------------------------------------- persistent objects */
+
+ESYS_TR esys_persistent_find(ESYS_STATE *st, TPM2_HANDLE h)
+{
+    size_t i;
+
+    for (i = 0; i < st->npersist; i++)
+        if (st->persist[i].handle == h)
+            return st->persist[i].tr;
+    return ESYS_TR_NONE;
+}
+
+/* Drops the cache entry; ESYS has closed the TR or the caller does. */
+void esys_persistent_forget(ESYS_STATE *st, TPM2_HANDLE h)
+{
+    size_t i;
+
+    for (i = 0; i < st->npersist; i++) {
+        if (st->persist[i].handle != h)
+            continue;
+        if (st->srk_persistent && st->srk == st->persist[i].tr)
+            st->srk = ESYS_TR_NONE;
+        st->persist[i] = st->persist[--st->npersist];
+        return;
+    }
+}
+
+int esys_persistent_add(ESYS_STATE *st, TPM2_HANDLE h, ESYS_TR tr)
+{
+    if (st->npersist == st->cappersist) {
+        size_t cap = st->cappersist == 0 ? 4 : 2 * st->cappersist;
+        ESYS_PERSISTENT *p = OPENSSL_realloc(st->persist, cap * sizeof(*p));
+
+        if (p == NULL)
+            return 0;
+        st->persist = p;
+        st->cappersist = cap;
+    }
+    st->persist[st->npersist].handle = h;
+    st->persist[st->npersist].tr = tr;
+    st->npersist++;
+    return 1;
+}
+
+/*
+ * The ESYS_TR of a persistent handle: cached, else one TPM2_ReadPublic.
+ * refresh: ask the TPM again even when cached (ESYS reuses its node for
+ * the handle and checks the name).  ESYS closes the node on failure.
+ * Returns the raw TSS2_RC: callers decide what an absent handle means.
+ */
+static TSS2_RC persistent_open_once(ESYS_STATE *st, TPM2_HANDLE h,
+                                    int refresh, ESYS_TR *tr)
+{
+    ESYS_TR cached = esys_persistent_find(st, h), t = ESYS_TR_NONE;
+    TSS2_RC rc;
+
+    if (cached != ESYS_TR_NONE && !refresh) {
+        *tr = cached;
+        return TSS2_RC_SUCCESS;
+    }
+    TPMKMS_debug("TPM2_ReadPublic(0x%08x)", h);
+    ESYS_RETRY(rc, Esys_TR_FromTPMPublic(st->ctx, h, ESYS_TR_NONE,
+                                         ESYS_TR_NONE, ESYS_TR_NONE, &t));
+    if (rc != TSS2_RC_SUCCESS && cached != ESYS_TR_NONE) {
+        esys_persistent_forget(st, h);
+        if (esys_tpm_base(rc) != 0 || esys_rc_is_io(rc))
+            return rc;
+        /* ESYS refused a name that changed (another object was put at
+         * the handle since): its node is gone, ask afresh. */
+        cached = ESYS_TR_NONE;
+        ESYS_RETRY(rc, Esys_TR_FromTPMPublic(st->ctx, h, ESYS_TR_NONE,
+                                             ESYS_TR_NONE, ESYS_TR_NONE, &t));
+    }
+    if (rc != TSS2_RC_SUCCESS)
+        return rc;
+    if (cached == ESYS_TR_NONE && !esys_persistent_add(st, h, t)) {
+        Esys_TR_Close(st->ctx, &t);
+        return TSS2_ESYS_RC_MEMORY;
+    }
+    *tr = t;
+    return TSS2_RC_SUCCESS;
+}
+
+/* The TPM reads a persistent object into a free slot to answer. */
+TSS2_RC esys_persistent_open(ESYS_STATE *st, TPM2_HANDLE h, int refresh,
+                             ESYS_TR *tr)
+{
+    ESYS_SLOT_WAIT wait = ESYS_SLOT_WAIT_INIT;
+    TSS2_RC rc;
+
+    while ((rc = persistent_open_once(st, h, refresh, tr)) != TSS2_RC_SUCCESS
+           && esys_tpm_base(rc) == TPM2_RC_OBJECT_MEMORY
+           && esys_slot_wait(st, &wait, "TPM2_ReadPublic"))
+        ;
+    return rc;
+}
+
+/*
+ * The public area ESYS cached for a TR (no command): Esys_TR_Serialize
+ * writes handle, TPM2B_NAME, resource type and, for keys, TPM2B_PUBLIC
+ * (the stable format of serialized ESYS_TR files).  Falls back to
+ * TPM2_ReadPublic if the serialization is not what we expect.
+ */
+#define ESYS_IESYSC_KEY_RSRC 1u
+
+TSS2_RC esys_tr_public(ESYS_STATE *st, ESYS_TR tr, TPM2B_PUBLIC *pub)
+{
+    uint8_t *buf = NULL;
+    size_t len = 0, off = 0;
+    TPM2_HANDLE handle;
+    TPM2B_NAME name;
+    UINT32 type = 0;
+    TPM2B_PUBLIC *rp = NULL;
+    TSS2_RC rc;
+
+    memset(pub, 0, sizeof(*pub));
+    memset(&name, 0, sizeof(name));
+    rc = Esys_TR_Serialize(st->ctx, tr, &buf, &len);
+    if (rc == TSS2_RC_SUCCESS
+        && Tss2_MU_TPM2_HANDLE_Unmarshal(buf, len, &off, &handle) == 0
+        && Tss2_MU_TPM2B_NAME_Unmarshal(buf, len, &off, &name) == 0
+        && Tss2_MU_UINT32_Unmarshal(buf, len, &off, &type) == 0
+        && type == ESYS_IESYSC_KEY_RSRC
+        && Tss2_MU_TPM2B_PUBLIC_Unmarshal(buf, len, &off, pub) == 0
+        && off == len) {
+        Esys_Free(buf);
+        return TSS2_RC_SUCCESS;
+    }
+    Esys_Free(buf);
+    TPMKMS_debug("ESYS_TR serialization not understood; TPM2_ReadPublic");
+    ESYS_RETRY(rc, Esys_ReadPublic(st->ctx, tr, ESYS_TR_NONE, ESYS_TR_NONE,
+                                   ESYS_TR_NONE, &rp, NULL, NULL));
+    if (rc == TSS2_RC_SUCCESS)
+        *pub = *rp;
+    Esys_Free(rp);
+    return rc;
+}
+
+/* ------------------------------------------------------- object budget */
+
+static int keys_loaded(const ESYS_STATE *st)
+{
+    int i, n = 0;
+
+    for (i = 0; i < ESYS_MAX_KEYS; i++)
+        n += st->slots[i].seq != 0;
+    return n;
+}
+
+int esys_srk_is_transient(const ESYS_STATE *st)
+{
+    return st->srk != ESYS_TR_NONE && !st->srk_persistent;
+}
+
+void esys_flush_tr(ESYS_STATE *st, ESYS_TR *tr)
+{
+    TSS2_RC rc;
+
+    TPMKMS_debug("TPM2_FlushContext");
+    ESYS_RETRY(rc, Esys_FlushContext(st->ctx, *tr));
+    if (rc != TSS2_RC_SUCCESS) {
+        TPMKMS_debug("TPM2_FlushContext failed: 0x%08x (%s)", (unsigned)rc,
+                     Tss2_RC_Decode(rc));
+        Esys_TR_Close(st->ctx, tr);
+    }
+    *tr = ESYS_TR_NONE;
+}
+
+void esys_slot_flush(ESYS_STATE *st, int i)
+{
+    if (st->slots[i].seq == 0)
+        return;
+    esys_flush_tr(st, &st->slots[i].tr);
+    st->slots[i].seq = 0;
+}
+
+/* The object is already gone from the TPM: forget it without a command. */
+void esys_slot_drop(ESYS_STATE *st, int i)
+{
+    if (st->slots[i].seq == 0)
+        return;
+    Esys_TR_Close(st->ctx, &st->slots[i].tr);
+    st->slots[i].tr = ESYS_TR_NONE;
+    st->slots[i].seq = 0;
+}
+
+static void flush_all_keys(ESYS_STATE *st)
+{
+    int i;
+
+    for (i = 0; i < ESYS_MAX_KEYS; i++)
+        esys_slot_flush(st, i);
+}
+
+/*
+ * Before a command that needs `extra` free object slots (a Load's new
+ * object, a persistent object the TPM pulls in for the command), flush
+ * least-recently-used keys until our transient objects plus `extra` fit
+ * in a TPM with ESYS_TPM_OBJECT_SLOTS, and, when adding a key, until at
+ * most ESYS_MAX_KEYS stay loaded afterwards.
+ */
+void esys_make_room(ESYS_STATE *st, int extra, int adding_key)
+{
+    for (;;) {
+        int keys = keys_loaded(st), lru = -1, i;
+        int transient = keys + esys_srk_is_transient(st);
+
+        if ((!adding_key || keys + 1 <= ESYS_MAX_KEYS)
+            && transient + extra <= ESYS_TPM_OBJECT_SLOTS)
+            return;
+        for (i = 0; i < ESYS_MAX_KEYS; i++)
+            if (st->slots[i].seq != 0
+                && (lru < 0 || st->slots[i].last_use < st->slots[lru].last_use))
+                lru = i;
+        if (lru < 0)
+            return;
+        esys_slot_flush(st, lru);
+    }
+}
+
+static unsigned int elapsed_ms(const struct timespec *t0)
+{
+    struct timespec now;
+
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (unsigned int)((now.tv_sec - t0->tv_sec) * 1000
+                          + (now.tv_nsec - t0->tv_nsec) / 1000000);
+}
+
+/*
+ * One command's wait for an object slot (TPM_RC_OBJECT_MEMORY).  The
+ * first time, flush our own keys and retry at once.  If the TPM is still
+ * full, other processes hold its slots: this connection turns shared (it
+ * holds nothing between entry points from now on) and retries after a
+ * pause that doubles up to ESYS_SLOT_BACKOFF_MS, with jitter so that
+ * processes waiting together do not retry in step, for at most
+ * ESYS_SLOT_WAIT_MS.  Returns 1 to retry, 0 to give up (st->waited_ms
+ * says how long it waited, for the error).
+ */
+int esys_slot_wait(ESYS_STATE *st, ESYS_SLOT_WAIT *w, const char *label)
+{
+    unsigned int pause, waited;
+    struct timespec ts;
+
+    if (!w->flushed) {
+        w->flushed = 1;
+        clock_gettime(CLOCK_MONOTONIC, &w->start);
+        st->waited_ms = 0;
+        if (keys_loaded(st) > 0) {
+            TPMKMS_debug("%s: TPM object memory full: flushing our keys",
+                         label);
+            flush_all_keys(st);
+            return 1;
+        }
+    }
+    if (!st->shared) {
+        TPMKMS_debug("%s: other processes hold the TPM's object slots: "
+                     "holding no object between signatures on this "
+                     "connection from now on", label);
+        st->shared = 1;
+    }
+    waited = elapsed_ms(&w->start);
+    st->waited_ms = waited;
+    if (waited >= ESYS_SLOT_WAIT_MS)
+        return 0;
+    /* Hold nothing while waiting: our primary is derived again after. */
+    if (esys_srk_is_transient(st))
+        esys_flush_tr(st, &st->srk);
+    pause = w->waits < 7 ? 1u << w->waits : ESYS_SLOT_BACKOFF_MS;
+    if (pause > ESYS_SLOT_BACKOFF_MS)
+        pause = ESYS_SLOT_BACKOFF_MS;
+    pause += (unsigned int)(getpid() + 7919u * w->waits) % (pause / 2 + 1);
+    if (waited + pause > ESYS_SLOT_WAIT_MS)
+        pause = ESYS_SLOT_WAIT_MS - waited;
+    w->waits++;
+    ts.tv_sec = pause / 1000;
+    ts.tv_nsec = (long)(pause % 1000) * 1000000L;
+    nanosleep(&ts, NULL);
+    return 1;
+}
+
+/* Shared mode: at the end of an entry point, let go of every object. */
+void esys_release_if_shared(ESYS_STATE *st)
+{
+    if (!st->shared)
+        return;
+    flush_all_keys(st);
+    if (esys_srk_is_transient(st))
+        esys_flush_tr(st, &st->srk);
+}
+
+/* ----------------------------------------------------------- the SRK */
+
+tpmkms_rc esys_create_primary(ESYS_STATE *st, const char *label,
+                              ESYS_TR *out)
+{
+    TPM2B_SENSITIVE_CREATE sens;
+    TPM2B_PUBLIC tmpl;
+    TPM2B_DATA outside;
+    TPML_PCR_SELECTION pcrs;
+    ESYS_SLOT_WAIT wait = ESYS_SLOT_WAIT_INIT;
+    TSS2_RC rc;
+
+    memset(&sens, 0, sizeof(sens));
+    memset(&outside, 0, sizeof(outside));
+    memset(&pcrs, 0, sizeof(pcrs));
+    srk_template(&tmpl);
+    for (;;) {
+        esys_make_room(st, 1, 0);
+        TPMKMS_debug("TPM2_CreatePrimary(owner, TCG ECC P-256 SRK)");
+        if (owner_auth_begin(st, label) != TPMKMS_R_OK)
+            return TPMKMS_R_BAD_PARAMETER;
+        ESYS_RETRY(rc, Esys_CreatePrimary(st->ctx, ESYS_TR_RH_OWNER,
+                                          ESYS_TR_PASSWORD, ESYS_TR_NONE,
+                                          ESYS_TR_NONE, &sens, &tmpl,
+                                          &outside, &pcrs, out, NULL, NULL,
+                                          NULL, NULL));
+        owner_auth_end(st);
+        if (rc == TSS2_RC_SUCCESS)
+            return TPMKMS_R_OK;
+        if (esys_tpm_base(rc) == TPM2_RC_OBJECT_MEMORY
+            && esys_slot_wait(st, &wait, label))
+            continue;
+        return esys_raise_owner(st, rc, label, "TPM2_CreatePrimary (the TCG "
+                                "ECC P-256 SRK)", NULL);
+    }
+}
+
+/* The storage parent for blobs under 0x81000001 or 0x40000001. */
+tpmkms_rc esys_ensure_srk(ESYS_STATE *st, const char *label)
+{
+    TPM2B_PUBLIC pub;
+    ESYS_TR tr = ESYS_TR_NONE;
+    TSS2_RC rc;
+    tpmkms_rc r;
+
+    if (st->srk != ESYS_TR_NONE)
+        return TPMKMS_R_OK;
+    /* Known absent on this connection (shared mode derives it per
+     * signature): no TPM2_ReadPublic each time. */
+    rc = st->srk_absent ? TPM2_RC_HANDLE
+                        : esys_persistent_open(st, TPMKMS_SRK_HANDLE, 1, &tr);
+    if (rc == TSS2_RC_SUCCESS) {
+        rc = esys_tr_public(st, tr, &pub);
+        if (rc != TSS2_RC_SUCCESS)
+            return esys_raise_tss(st, rc, TPMKMS_R_TPM_ERROR, label,
+                                  "TPM2_ReadPublic(0x81000001)", NULL);
+        if (!esys_srk_matches(&pub.publicArea))
+            return esys_raise_wrong_srk(&pub.publicArea, label);
+        st->srk = tr;
+        st->srk_persistent = 1;
+        return TPMKMS_R_OK;
+    }
+    if (esys_tpm_base(rc) != TPM2_RC_HANDLE)
+        return esys_raise_tss(st, rc, TPMKMS_R_TPM_ERROR, label,
+                              "TPM2_ReadPublic(0x81000001)", NULL);
+    /* No persistent SRK: derive the same key from the owner seed. */
+    st->srk_absent = 1;
+    if ((r = esys_create_primary(st, label, &tr)) != TPMKMS_R_OK)
+        return r;
+    st->srk = tr;
+    st->srk_persistent = 0;
+    return TPMKMS_R_OK;
+}
+
+/* ------------------------------------------------------------- loading */
+
+/*
+ * The TSS2 PRIVATE KEY in a key's material (parsed where it is needed:
+ * describing a key, loading it; never on a warm signature).
+ */
+tpmkms_rc esys_blob_of(const TPMKMS_KEYDATA *kd, TPMKMS_KEYBLOB *blob,
+                       const char *label)
+{
+    memset(blob, 0, sizeof(*blob));
+    if (kd->format != TPMKMS_KEYFMT_TSS2_DER || kd->data == NULL) {
+        TPMKMS_raise(TPMKMS_R_BAD_KEY_FILE,
+                     "%s: the key's material is not a TSS2 PRIVATE KEY "
+                     "(format %d): this key belongs to another TPM backend",
+                     label, (int)kd->format);
+        return TPMKMS_R_BAD_KEY_FILE;
+    }
+    return tpmkms_tss2key_from_der(kd->data, kd->len, blob);
+}
+
+tpmkms_rc esys_blob_unmarshal(const TPMKMS_KEYBLOB *blob, TPM2B_PUBLIC *pub,
+                              TPM2B_PRIVATE *priv, const char *label)
+{
+    size_t off = 0;
+    TSS2_RC rc;
+    tpmkms_rc r;
+
+    if (blob->pub == NULL || (priv != NULL && blob->priv == NULL)) {
+        TPMKMS_raise(TPMKMS_R_BAD_KEY_FILE, "%s: the key blob is empty",
+                     label);
+        return TPMKMS_R_BAD_KEY_FILE;
+    }
+    if ((r = public_unmarshal(blob->pub, blob->pub_len, pub, label))
+        != TPMKMS_R_OK)
+        return r;
+    if (priv == NULL)
+        return TPMKMS_R_OK;
+    memset(priv, 0, sizeof(*priv));
+    rc = Tss2_MU_TPM2B_PRIVATE_Unmarshal(blob->priv, blob->priv_len, &off,
+                                         priv);
+    if (rc != TSS2_RC_SUCCESS || off != blob->priv_len) {
+        TPMKMS_raise(TPMKMS_R_BAD_KEY_FILE,
+                     "%s: the key's private part (TPM2B_PRIVATE, %zu bytes) "
+                     "does not parse: %s", label, blob->priv_len,
+                     rc != TSS2_RC_SUCCESS ? Tss2_RC_Decode(rc)
+                                           : "trailing bytes");
+        return TPMKMS_R_BAD_KEY_FILE;
+    }
+    return TPMKMS_R_OK;
+}
+
+int esys_handle_is_persistent(uint32_t h)
+{
+    return (h >> TPM2_HR_SHIFT) == TPM2_HT_PERSISTENT;
+}
+
+/* TPM2_Load of a blob under its parent; *tr is a new transient object. */
+tpmkms_rc esys_load_blob(ESYS_STATE *st, const TPMKMS_KEYBLOB *blob,
+                         const char *label, int as_key, ESYS_TR *tr)
+{
+    TPM2B_PUBLIC pub;
+    TPM2B_PRIVATE priv;
+    int under_srk = blob->parent == TPMKMS_SRK_HANDLE
+        || blob->parent == TPMKMS_PARENT_OWNER;
+    ESYS_SLOT_WAIT wait = ESYS_SLOT_WAIT_INIT;
+    int tried_srk = 0;
+    char cmd[64];
+    tpmkms_rc r;
+    TSS2_RC rc;
+
+    if ((r = esys_blob_unmarshal(blob, &pub, &priv, label)) != TPMKMS_R_OK)
+        return r;
+    if (!under_srk && !esys_handle_is_persistent(blob->parent)) {
+        TPMKMS_raise(TPMKMS_R_BAD_KEY_FILE,
+                     "%s: the key's parent is 0x%08x; tpmkms loads keys "
+                     "under 0x40000001 (the owner hierarchy's SRK), "
+                     "0x81000001 or another persistent handle 0x81xxxxxx",
+                     label, blob->parent);
+        return TPMKMS_R_BAD_KEY_FILE;
+    }
+    snprintf(cmd, sizeof(cmd), "TPM2_Load (parent 0x%08x)", blob->parent);
+    for (;;) {
+        ESYS_TR parent = ESYS_TR_NONE;
+        int parent_persistent;
+
+        if (under_srk) {
+            if ((r = esys_ensure_srk(st, label)) != TPMKMS_R_OK)
+                return r;
+            parent = st->srk;
+            parent_persistent = st->srk_persistent;
+        } else {
+            rc = esys_persistent_open(st, blob->parent, 0, &parent);
+            if (esys_tpm_base(rc) == TPM2_RC_HANDLE) {
+                TPMKMS_raise(TPMKMS_R_KEY_NOT_FOUND,
+                             "%s: the key's parent 0x%08x is not in the TPM: "
+                             "0x%08x (%s)", label, blob->parent,
+                             (unsigned)rc, Tss2_RC_Decode(rc));
+                return TPMKMS_R_KEY_NOT_FOUND;
+            }
+            if (rc != TSS2_RC_SUCCESS)
+                return esys_raise_tss(st, rc, TPMKMS_R_TPM_ERROR, label,
+                                      "TPM2_ReadPublic (the key's parent)",
+                                      NULL);
+            parent_persistent = 1;
+        }
+        esys_make_room(st, 1 + parent_persistent, as_key);
+        TPMKMS_debug("TPM2_Load under 0x%08x for %s", blob->parent, label);
+        ESYS_RETRY(rc, Esys_Load(st->ctx, parent, ESYS_TR_PASSWORD,
+                                 ESYS_TR_NONE, ESYS_TR_NONE, &priv, &pub, tr));
+        if (rc == TSS2_RC_SUCCESS)
+            return TPMKMS_R_OK;
+        if (esys_tpm_base(rc) == TPM2_RC_OBJECT_MEMORY
+            && esys_slot_wait(st, &wait, label))
+            continue;
+        if (under_srk && esys_srk_is_transient(st)
+            && esys_rc_is_stale_object(rc) && !tried_srk) {
+            /* Our primary was flushed behind our back: derive it again. */
+            tried_srk = 1;
+            Esys_TR_Close(st->ctx, &st->srk);
+            st->srk = ESYS_TR_NONE;
+            continue;
+        }
+        return esys_raise_tss(st, rc, TPMKMS_R_TPM_ERROR, label, cmd, NULL);
+    }
+}
+
+/* --------------------------------------------------------- connection */
+
+/*
+ * Whether a TCTI config talks to a TPM with no resource manager in
+ * between, so that every process shares its object slots: swtpm, mssim,
+ * device:/dev/tpm<N> (a pcap: wrapper is looked through).  tabrmd,
+ * /dev/tpmrm<N>, the loader's default (which tries tpm2-abrmd and then
+ * /dev/tpmrm0 first) and TCTIs we do not know count as managed.
+ */
+static int tcti_is_direct(const char *conf)
+{
+    while (conf != NULL && strncmp(conf, "pcap:", 5) == 0)
+        conf += 5;
+    if (conf == NULL || *conf == '\0')
+        return 0;
+    if (strncmp(conf, "swtpm", 5) == 0 || strncmp(conf, "mssim", 5) == 0)
+        return conf[5] == '\0' || conf[5] == ':';
+    if (strcmp(conf, "device") == 0 || strcmp(conf, "device:") == 0)
+        return 1;                   /* the device TCTI's default, /dev/tpm0 */
+    if (strncmp(conf, "device:/dev/tpm", 15) == 0)
+        return conf[15] >= '0' && conf[15] <= '9';
+    return 0;
+}
+
+/*
+ * The TCTI config a connection string names: the string itself, else
+ * $TPMKMS_TCTI, else NULL (the TCTI loader's default).
+ */
+static const char *tcti_of(const char *conn)
+{
+    if (conn == NULL || *conn == '\0')
+        conn = getenv("TPMKMS_TCTI");
+    return conn != NULL && *conn != '\0' ? conn : NULL;
+}
+
+static int esys_is_direct(const char *conn)
+{
+    return tcti_is_direct(tcti_of(conn));
+}
+
+/*
+ * TCTIs that leave nothing in the process once closed: device, swtpm,
+ * mssim (by name or library file).  tabrmd keeps a D-Bus connection and
+ * its threads; the loader's default may pick tabrmd; others are unknown.
+ */
+static int esys_survives_fork(const char *conn)
+{
+    static const char *const safe[] = { "device", "swtpm", "mssim" };
+    const char *tcti = tcti_of(conn);
+    size_t len;
+
+    if (tcti == NULL)
+        return 0;
+    len = strcspn(tcti, ":");
+    for (size_t i = 0; i < sizeof(safe) / sizeof(safe[0]); i++) {
+        char lib[32];
+
+        snprintf(lib, sizeof(lib), "libtss2-tcti-%s.so", safe[i]);
+        if ((len == strlen(safe[i]) && strncmp(tcti, safe[i], len) == 0)
+                || strncmp(tcti, lib, strlen(lib)) == 0)
+            return 1;
+    }
+    return 0;
+}
+
+/*
+ * tpm2-tss logs to stderr what tpmkms handles and reports itself (an
+ * absent SRK, a wrong PIN), in words users cannot act on.  Unless the
+ * user chose a TSS2_LOG, or asked for TPMKMS_DEBUG, keep it quiet: every
+ * failure still reaches OpenSSL's error queue with its decoded code.
+ * Called while the provider (or the command) starts, before any TPM
+ * library runs.
+ */
+static void esys_process_init(void)
+{
+    if (!tpmkms_debug_enabled())
+        setenv("TSS2_LOG", "all+NONE", 0);
+}
+
+static void note_origin_pid(void)
+{
+    long none = 0;
+
+    atomic_compare_exchange_strong(&esys_origin_pid, &none, (long)getpid());
+}
+
+/* A forked child of the process that loaded tpmkms. */
+static int in_forked_child(void)
+{
+    long origin = atomic_load(&esys_origin_pid);
+
+    return origin != 0 && origin != (long)getpid();
+}
+
+/*
+ * The connection's state; the TCTI itself is opened by esys_open() when
+ * the first method needs the TPM, so that a failure to reach it names the
+ * key it was for.
+ */
+static tpmkms_rc esys_connect(const TPMKMS_CONN_CONFIG *cfg, void **state)
+{
+    ESYS_STATE *st;
+    const char *name = tcti_of(cfg->conn);
+
+    *state = NULL;
+    TPMKMS_debug("connecting to %s", name != NULL ? name : "the default TCTI");
+    if ((st = OPENSSL_zalloc(sizeof(*st))) == NULL
+            || (cfg->owner_auth_file != NULL
+                && (st->owner_auth_file
+                    = OPENSSL_strdup(cfg->owner_auth_file)) == NULL)) {
+        OPENSSL_free(st);
+        TPMKMS_raise(TPMKMS_R_INTERNAL, "out of memory");
+        return TPMKMS_R_INTERNAL;
+    }
+    snprintf(st->tcti_name, sizeof(st->tcti_name), "%s",
+             name != NULL ? name : "(the TCTI loader's default)");
+    st->default_tcti = name == NULL;
+    st->srk = ESYS_TR_NONE;
+    st->conn_id = atomic_fetch_add(&esys_connections, 1) + 1;
+    /* Its parent and siblings share the TPM's few object slots. */
+    st->shared = in_forked_child() && tcti_is_direct(name);
+    *state = st;
+    return TPMKMS_R_OK;
+}
+
+/* Opens the TCTI and ESYS on first use; label: what it is for. */
+tpmkms_rc esys_open(ESYS_STATE *st, const char *label)
+{
+    TSS2_RC rc;
+
+    if (st->ctx != NULL)
+        return TPMKMS_R_OK;
+    if (label == NULL)
+        label = "tpmkms";
+    if (st->tcti == NULL) {
+        rc = Tss2_TctiLdr_Initialize(st->default_tcti ? NULL : st->tcti_name,
+                                     &st->tcti);
+        if (rc != TSS2_RC_SUCCESS) {
+            st->tcti = NULL;
+            TPMKMS_raise(TPMKMS_R_TPM_UNAVAILABLE,
+                         "%s: cannot open the TPM through TCTI \"%s\": "
+                         "0x%08x (%s)", label, st->tcti_name, (unsigned)rc,
+                         Tss2_RC_Decode(rc));
+            return TPMKMS_R_TPM_UNAVAILABLE;
+        }
+    }
+    rc = Esys_Initialize(&st->ctx, st->tcti, NULL);
+    if (rc != TSS2_RC_SUCCESS) {
+        st->ctx = NULL;
+        TPMKMS_raise(TPMKMS_R_TPM_UNAVAILABLE,
+                     "%s: cannot set up ESYS on TCTI \"%s\": 0x%08x (%s)",
+                     label, st->tcti_name, (unsigned)rc, Tss2_RC_Decode(rc));
+        return TPMKMS_R_TPM_UNAVAILABLE;
+    }
+    TPMKMS_debug("connected through %s (connection %llu%s)", st->tcti_name,
+                 (unsigned long long)st->conn_id,
+                 st->shared ? "; a forked child on a TPM without a resource "
+                 "manager: holding no object between signatures" : "");
+    return TPMKMS_R_OK;
+}
+
+/*
+ * Frees a connection's state.  flush: flush what we loaded first (an
+ * orderly disconnect).  close_tcti: finalize the TCTI too.
+ */
+static void esys_free_state(ESYS_STATE *st, int flush, int close_tcti)
+{
+    if (st == NULL)
+        return;
+    if (st->ctx != NULL) {
+        if (flush) {
+            flush_all_keys(st);
+            if (esys_srk_is_transient(st))
+                esys_flush_tr(st, &st->srk);
+        }
+        Esys_Finalize(&st->ctx);    /* frees ESYS memory; sends nothing */
+    }
+    if (close_tcti && st->tcti != NULL)
+        Tss2_TctiLdr_Finalize(&st->tcti);
+    OPENSSL_free(st->owner_auth_file);
+    OPENSSL_free(st->persist);
+    OPENSSL_free(st);
+}
+
+static void esys_disconnect(void *state)
+{
+    esys_free_state(state, 1, 1);
+}
+
+/*
+ * In a forked child: no command is sent, and the TCTI is leaked on
+ * purpose: finalizing it may talk on the socket the parent still uses
+ * (mssim sends a session end) or touch threads that did not survive
+ * fork() (tabrmd's D-Bus connection).
+ */
+static void esys_abandon(void *state)
+{
+    esys_free_state(state, 0, 0);
+}
+
+/*
+ * The connection broke: nothing to flush to (a resource manager or the
+ * TPM's reset cleans up what was loaded); close the TCTI.
+ */
+static void esys_drop(void *state)
+{
+    esys_free_state(state, 0, 1);
+}
+
+/* ------------------------------------------------------- method table */
+
+static const TPMKMS_BACKEND_METHOD esys_method = {
+    "tpm2-tss ESYS",
+    esys_connect,
+    esys_disconnect,
+    esys_abandon,
+    esys_drop,
+    esys_survives_fork,
+    esys_is_direct,
+    esys_process_init,
+    &esys_keys,
+    &esys_admin,
+    NULL,                       /* attestation: not yet */
+};
+
+const TPMKMS_BACKEND_METHOD *tpmkms_backend_esys_method(void)
+{
+    note_origin_pid();
+    return &esys_method;
+}
+
+const TPMKMS_BACKEND_METHOD *tpmkms_backend_default_method(void)
+{
+    note_origin_pid();
+    return &esys_method;
+}
