@@ -135,7 +135,12 @@ int cli_cmd_create(CLI *cli, int argc, char **argv)
     if (co.replaced) {
         /* The old key's certificates certify a key that is gone. */
         if (old_pub != NULL) {
-            tpmkms_key_remove_certs(uri, uri->name, dir, old_pub, &gone);
+            /*
+             * The new key is made either way: what could not be removed
+             * is in gone.left and printed below, not a failure.
+             */
+            tpmkms_rc_ignored(tpmkms_key_remove_certs(uri, uri->name, dir,
+                                                      old_pub, &gone));
             cli_print_notes(gone.notes);
         }
         fprintf(stderr, "tpmkms: replaced the existing key %s", canonical);

@@ -54,6 +54,7 @@ typedef struct tpmkms_keydata_st {
     size_t len;
 } TPMKMS_KEYDATA;
 
+TPMKMS_MUST_CHECK
 tpmkms_rc tpmkms_keydata_copy(TPMKMS_KEYDATA *dst, const TPMKMS_KEYDATA *src);
 void tpmkms_keydata_clear(TPMKMS_KEYDATA *kd);  /* frees, zeroes */
 
@@ -237,6 +238,7 @@ void tpmkms_backend_process_init(const TPMKMS_BACKEND_METHOD *meth);
 TPMKMS_BACKEND *tpmkms_backend_new(const TPMKMS_BACKEND_METHOD *meth,
                                    const char *conn);
 /* Before the first command: the owner auth file (copied; NULL: none). */
+TPMKMS_MUST_CHECK
 tpmkms_rc tpmkms_backend_set_owner_auth_file(TPMKMS_BACKEND *b,
                                              const char *path);
 int tpmkms_backend_up_ref(TPMKMS_BACKEND *b);
@@ -249,16 +251,20 @@ int tpmkms_backend_survives_fork(const TPMKMS_BACKEND *b);
 int tpmkms_backend_is_direct(const TPMKMS_BACKEND *b);
 
 /* Keys. */
+TPMKMS_MUST_CHECK
 tpmkms_rc tpmkms_backend_create_key(TPMKMS_BACKEND *b,
                                     const TPMKMS_CREATE_PARAMS *params,
                                     TPMKMS_KEYDATA *key, TPMKMS_PUBLIC *pub);
+TPMKMS_MUST_CHECK
 tpmkms_rc tpmkms_backend_sign(TPMKMS_BACKEND *b, TPMKMS_KEYREF *key,
                               tpmkms_scheme scheme, tpmkms_hash hash,
                               const unsigned char *in, size_t inlen,
                               unsigned char *sig, size_t *siglen);
+TPMKMS_MUST_CHECK
 tpmkms_rc tpmkms_backend_decrypt(TPMKMS_BACKEND *b, TPMKMS_KEYREF *key,
                                  const unsigned char *in, size_t inlen,
                                  unsigned char *out, size_t *outlen);
+TPMKMS_MUST_CHECK
 tpmkms_rc tpmkms_backend_derive(TPMKMS_BACKEND *b, TPMKMS_KEYREF *key,
                                 const unsigned char *peer_point,
                                 size_t peer_len, unsigned char *secret,
@@ -266,36 +272,48 @@ tpmkms_rc tpmkms_backend_derive(TPMKMS_BACKEND *b, TPMKMS_KEYREF *key,
 /* Called when a key is freed: flush what is loaded for it. */
 void tpmkms_backend_release_key(TPMKMS_BACKEND *b, TPMKMS_KEYREF *key);
 /* Pure: no lock, no connection. */
+TPMKMS_MUST_CHECK
 tpmkms_rc tpmkms_backend_describe(const TPMKMS_BACKEND *b,
                                   const TPMKMS_KEYDATA *key,
                                   TPMKMS_KEYINFO *info, const char *label);
+TPMKMS_MUST_CHECK
 tpmkms_rc tpmkms_backend_check_key(TPMKMS_BACKEND *b,
                                    const TPMKMS_KEYREF *key);
 
 /* Administration. */
+TPMKMS_MUST_CHECK
 tpmkms_rc tpmkms_backend_read_persistent(TPMKMS_BACKEND *b, uint32_t handle,
                                          TPMKMS_PUBLIC *pub);
+TPMKMS_MUST_CHECK
 tpmkms_rc tpmkms_backend_persist(TPMKMS_BACKEND *b, const TPMKMS_KEYDATA *key,
                                  uint32_t handle, const char *label);
+TPMKMS_MUST_CHECK
 tpmkms_rc tpmkms_backend_evict(TPMKMS_BACKEND *b, uint32_t handle,
                                const char *label);
+TPMKMS_MUST_CHECK
 tpmkms_rc tpmkms_backend_probe(TPMKMS_BACKEND *b, TPMKMS_PROBE *probe);
+TPMKMS_MUST_CHECK
 tpmkms_rc tpmkms_backend_setup(TPMKMS_BACKEND *b, tpmkms_setup_result *res);
 
 /* Attestation. */
+TPMKMS_MUST_CHECK
 tpmkms_rc tpmkms_backend_ek(TPMKMS_BACKEND *b, tpmkms_alg alg,
                             TPMKMS_PUBLIC *pub, TPMKMS_BUF *cert);
+TPMKMS_MUST_CHECK
 tpmkms_rc tpmkms_backend_ak_create(TPMKMS_BACKEND *b,
                                    const TPMKMS_CREATE_PARAMS *params,
                                    TPMKMS_KEYDATA *key, TPMKMS_PUBLIC *pub);
+TPMKMS_MUST_CHECK
 tpmkms_rc tpmkms_backend_certify(TPMKMS_BACKEND *b, TPMKMS_KEYREF *ak,
                                  TPMKMS_KEYREF *key,
                                  const unsigned char *nonce, size_t nonce_len,
                                  TPMKMS_BUF *attest, TPMKMS_BUF *sig);
+TPMKMS_MUST_CHECK
 tpmkms_rc tpmkms_backend_quote(TPMKMS_BACKEND *b, TPMKMS_KEYREF *ak,
                                tpmkms_hash bank, uint32_t pcr_mask,
                                const unsigned char *nonce, size_t nonce_len,
                                TPMKMS_BUF *attest, TPMKMS_BUF *sig);
+TPMKMS_MUST_CHECK
 tpmkms_rc tpmkms_backend_activate(TPMKMS_BACKEND *b, TPMKMS_KEYREF *ak,
                                   const TPMKMS_BUF *credential,
                                   const TPMKMS_BUF *secret, TPMKMS_BUF *out);

@@ -4,6 +4,21 @@
  * OpenSSL-facing functions return 1/0.  Internal functions return tpmkms_rc:
  * TPMKMS_R_OK on success, otherwise the reason code that was raised.
  * Raise once, where the failure is understood; callers pass the code up.
+ *
+ * The two conventions are opposite (0 is failure for one, success for the
+ * other), so test a tpmkms_rc against TPMKMS_R_OK, never with `!`.  What
+ * the compiler checks for us:
+ *  - TPMKMS_MUST_CHECK (warn_unused_result, GCC and Clang) on the seam and
+ *    core functions: a result dropped on the floor is a warning (an error
+ *    with TPMKMS_WERROR).  A deliberate drop is written
+ *    tpmkms_rc_ignored(f(...)) with a comment saying why; a (void) cast
+ *    does not silence GCC.
+ *  - tpmkms_rc is a named enum, so -Wenum-conversion and -Wswitch see it
+ *    (a tpmkms_rc assigned from another enum, a switch missing a case).
+ * What it cannot check: C converts enums to and from int freely, so
+ * `if (!tpmkms_f(...))`, `return tpmkms_f(...);` from a function that
+ * returns 1/0, or a 1/0 result stored in a tpmkms_rc all compile silently.
+ * Reviews and tests still have to catch those.
  */
 #ifndef TPMKMS_ERRORS_H
 #define TPMKMS_ERRORS_H
@@ -11,10 +26,14 @@
 #include <openssl/core.h>
 #include <openssl/crypto.h>
 
-typedef int tpmkms_rc;
+#if defined(__GNUC__) || defined(__clang__)
+#define TPMKMS_MUST_CHECK __attribute__((warn_unused_result))
+#else
+#define TPMKMS_MUST_CHECK
+#endif
 
 /* New codes go at the end: the numbers are visible to users. */
-enum {
+typedef enum tpmkms_rc_e {
     TPMKMS_R_OK = 0,
     TPMKMS_R_BAD_URI = 100,          /* a tpmkms: URI does not parse        */
     TPMKMS_R_KEY_NOT_FOUND,          /* no record / handle for that name    */
@@ -39,7 +58,17 @@ enum {
     TPMKMS_R_WRONG_SRK,              /* 0x81000001 holds an unexpected key  */
     TPMKMS_R_NOT_SUPPORTED,          /* the TPM backend lacks the operation */
     TPMKMS_R_MAX
-};
+} tpmkms_rc;
+
+/*
+ * A tpmkms_rc deliberately not acted on, where a comment says why.  It
+ * counts as a use for warn_unused_result (a (void) cast does not, on GCC)
+ * and makes every such place one grep away.
+ */
+static inline void tpmkms_rc_ignored(tpmkms_rc rc)
+{
+    (void)rc;
+}
 
 /* The OpenSSL library code under which the reasons are raised. */
 int tpmkms_err_lib(void);

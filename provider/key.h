@@ -47,10 +47,12 @@ void tpmkms_key_free(TPMKMS_KEY *key);
  * or, for handle=, from TPM2_ReadPublic.  The auth value comes from
  * pin-value/pin-source.  Raises and returns the reason on failure.
  */
+TPMKMS_MUST_CHECK
 tpmkms_rc tpmkms_key_open(TPMKMS_CTX *ctx, const TPMKMS_URI *uri,
                           TPMKMS_KEY **out);
 
 /* Makes a key of a TSS2 PRIVATE KEY blob (key files); label for errors. */
+TPMKMS_MUST_CHECK
 tpmkms_rc tpmkms_key_from_blob(TPMKMS_CTX *ctx, const TPMKMS_KEYBLOB *blob,
                                const char *label, TPMKMS_KEY **out);
 
@@ -66,18 +68,23 @@ int tpmkms_key_hand_out(TPMKMS_KEY *key, OSSL_CALLBACK *object_cb,
  * Key records and key files hold a TSS2 PRIVATE KEY (tss2key.h); the
  * backend gets it as opaque material of format TPMKMS_KEYFMT_TSS2_DER.
  */
+TPMKMS_MUST_CHECK
 tpmkms_rc tpmkms_keydata_from_blob(const TPMKMS_KEYBLOB *blob,
                                    TPMKMS_KEYDATA *kd);
+TPMKMS_MUST_CHECK
 tpmkms_rc tpmkms_keydata_to_blob(const TPMKMS_KEYDATA *kd,
                                  TPMKMS_KEYBLOB *blob, const char *label);
 /* What a blob describes (public half, auth), without a TPM. */
+TPMKMS_MUST_CHECK
 tpmkms_rc tpmkms_keyblob_info(const TPMKMS_BACKEND *backend,
                               const TPMKMS_KEYBLOB *blob,
                               TPMKMS_KEYINFO *info, const char *label);
 
 /* Sets (copies) the auth value; NULL clears it. */
+TPMKMS_MUST_CHECK
 tpmkms_rc tpmkms_key_set_auth(TPMKMS_KEY *key, const void *auth, size_t len);
 
+TPMKMS_MUST_CHECK
 tpmkms_rc tpmkms_key_sign(TPMKMS_KEY *key, tpmkms_scheme scheme,
                           tpmkms_hash hash, const unsigned char *in,
                           size_t inlen, unsigned char *sig, size_t *siglen);
@@ -87,6 +94,7 @@ tpmkms_rc tpmkms_key_sign(TPMKMS_KEY *key, tpmkms_scheme scheme,
  * (tpmkms_uri_key_scope) and store.  overwrite: replace an existing record.
  * On success *out (may be NULL) is the opened key.
  */
+TPMKMS_MUST_CHECK
 tpmkms_rc tpmkms_key_create(TPMKMS_CTX *ctx, const TPMKMS_URI *uri,
                             tpmkms_alg alg, int overwrite, TPMKMS_KEY **out);
 
@@ -111,6 +119,7 @@ typedef struct tpmkms_create_opts_st {
  * persistent (TPMKMS_R_BAD_PARAMETER); a handle another record names is
  * TPMKMS_R_KEY_EXISTS.  Certificates are not touched.
  */
+TPMKMS_MUST_CHECK
 tpmkms_rc tpmkms_key_create_ex(TPMKMS_CTX *ctx, const TPMKMS_URI *uri,
                                TPMKMS_CREATE_OPTS *opts, TPMKMS_KEY **out);
 
@@ -124,6 +133,7 @@ int tpmkms_public_equal(const TPMKMS_PUBLIC *a, const TPMKMS_PUBLIC *b);
  * what is there) when the handle is empty or holds another key: nothing of
  * this key is left in the TPM.  Any other failure: it may still be there.
  */
+TPMKMS_MUST_CHECK
 tpmkms_rc tpmkms_key_evict(TPMKMS_BACKEND *backend, uint32_t handle,
                            const TPMKMS_KEYBLOB *blob, const char *label);
 

@@ -354,7 +354,13 @@ static tpmkms_rc delete_named(TPMKMS_CTX *ctx, const TPMKMS_URI *uri,
     if ((rc = tpmkms_record_remove(loc.key_dir, rec->name)) != TPMKMS_R_OK)
         goto out;
     TPMKMS_debug("deleted the record of %s in %s", loc.uri, loc.key_dir);
-    tpmkms_key_remove_certs(uri, rec->name, loc.key_dir, pub, res);
+    /*
+     * Not acted on here: what is left of the certificates is in res->left,
+     * which decides the partial delete below together with the handle's,
+     * and the handle is evicted either way.
+     */
+    tpmkms_rc_ignored(tpmkms_key_remove_certs(uri, rec->name, loc.key_dir,
+                                              pub, res));
 
     if (rec->persistent != 0) {
         tpmkms_err_set_mark();

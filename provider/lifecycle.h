@@ -53,6 +53,7 @@ void tpmkms_delete_result_clear(TPMKMS_DELETE_RESULT *res);
  *
  * res is filled in either case (cleared first).
  */
+TPMKMS_MUST_CHECK
 tpmkms_rc tpmkms_key_delete(TPMKMS_CTX *ctx, const TPMKMS_URI *uri,
                             TPMKMS_DELETE_RESULT *res);
 
@@ -66,6 +67,7 @@ tpmkms_rc tpmkms_key_delete(TPMKMS_CTX *ctx, const TPMKMS_URI *uri,
  * TPMKMS_R_OK when nothing of the key's is left, else
  * TPMKMS_R_PARTIAL_DELETE, not raised (res->left says what).
  */
+TPMKMS_MUST_CHECK
 tpmkms_rc tpmkms_key_remove_certs(const TPMKMS_URI *uri, const char *name,
                                   const char *key_dir, EVP_PKEY *pub,
                                   TPMKMS_DELETE_RESULT *res);
@@ -90,6 +92,7 @@ void tpmkms_import_result_clear(TPMKMS_IMPORT_RESULT *res);
  * certificate is TPMKMS_R_KEY_EXISTS unless overwrite.  Writing needs
  * write access to that store (REQUIRES_ELEVATION for the machine's).
  */
+TPMKMS_MUST_CHECK
 tpmkms_rc tpmkms_cert_import(TPMKMS_CTX *ctx, const TPMKMS_URI *uri,
                              STACK_OF(X509) *certs, const char *source,
                              int overwrite, TPMKMS_IMPORT_RESULT *res);
@@ -99,6 +102,7 @@ tpmkms_rc tpmkms_cert_import(TPMKMS_CTX *ctx, const TPMKMS_URI *uri,
  * DER.  TPMKMS_R_BAD_PARAMETER (raised, naming the file) when it cannot
  * be read or holds no certificate.
  */
+TPMKMS_MUST_CHECK
 tpmkms_rc tpmkms_certs_read_file(const char *file, STACK_OF(X509) *certs);
 
 /*

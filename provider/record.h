@@ -55,23 +55,29 @@ void tpmkms_record_free(TPMKMS_RECORD *rec);
  */
 char *tpmkms_store_dir(tpmkms_scope scope, const char *override);
 
+TPMKMS_MUST_CHECK
 tpmkms_rc tpmkms_record_to_text(const TPMKMS_RECORD *rec, char **text);
+TPMKMS_MUST_CHECK
 tpmkms_rc tpmkms_record_from_text(const char *text, size_t len,
                                   const char *origin, TPMKMS_RECORD **out);
 
 /* Creates dir/keys as needed.  overwrite 0: TPMKMS_R_KEY_EXISTS if present. */
+TPMKMS_MUST_CHECK
 tpmkms_rc tpmkms_record_save(const char *dir, const TPMKMS_RECORD *rec,
                              int overwrite);
 /* TPMKMS_R_KEY_NOT_FOUND (raised) when there is no such record. */
+TPMKMS_MUST_CHECK
 tpmkms_rc tpmkms_record_load(const char *dir, const char *name,
                              TPMKMS_RECORD **out);
 /* TPMKMS_R_KEY_NOT_FOUND when nothing was there. */
+TPMKMS_MUST_CHECK
 tpmkms_rc tpmkms_record_remove(const char *dir, const char *name);
 /* 1 if dir holds a record of that name (no error raised). */
 int tpmkms_record_exists(const char *dir, const char *name);
 
 /* Calls cb for each readable record in dir/keys, sorted by name; a
  * non-zero return from cb stops the walk.  A missing dir is empty. */
+TPMKMS_MUST_CHECK
 tpmkms_rc tpmkms_record_list(const char *dir,
                              int (*cb)(const TPMKMS_RECORD *rec, void *arg),
                              void *arg);
@@ -84,15 +90,19 @@ tpmkms_rc tpmkms_record_list(const char *dir,
  * key-scope=.  A record whose scope disagrees with the store it sits in
  * is TPMKMS_R_SCOPE_MISMATCH.  *dir_out (may be NULL) gets the store dir.
  */
+TPMKMS_MUST_CHECK
 tpmkms_rc tpmkms_record_resolve(const TPMKMS_URI *uri, TPMKMS_RECORD **out,
                                 char **dir_out);
 
 /* Certificates: dir/certs/<name>.pem, PEM text, written atomically. */
+TPMKMS_MUST_CHECK
 tpmkms_rc tpmkms_cert_save(const char *dir, const char *name,
                            const char *pem, size_t len, int overwrite);
 /* *pem NULL and TPMKMS_R_OK when there is none. */
+TPMKMS_MUST_CHECK
 tpmkms_rc tpmkms_cert_load(const char *dir, const char *name,
                            char **pem, size_t *len);
+TPMKMS_MUST_CHECK
 tpmkms_rc tpmkms_cert_remove(const char *dir, const char *name);
 
 /*
@@ -102,6 +112,7 @@ tpmkms_rc tpmkms_cert_remove(const char *dir, const char *name);
  * machine scope (naming the store and its owner), TPMKMS_R_STORE_IO for
  * the user scope.  Sends nothing anywhere; raises on failure.
  */
+TPMKMS_MUST_CHECK
 tpmkms_rc tpmkms_store_check_writable(const char *dir, tpmkms_scope scope,
                                       int certs);
 

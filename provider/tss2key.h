@@ -37,16 +37,21 @@ typedef struct tpmkms_keyblob_st {
 } TPMKMS_KEYBLOB;
 
 /* DER in both directions; decode raises TPMKMS_R_BAD_KEY_FILE. */
+TPMKMS_MUST_CHECK
 tpmkms_rc tpmkms_tss2key_to_der(const TPMKMS_KEYBLOB *blob,
                                 unsigned char **der, size_t *der_len);
+TPMKMS_MUST_CHECK
 tpmkms_rc tpmkms_tss2key_from_der(const unsigned char *der, size_t der_len,
                                   TPMKMS_KEYBLOB *blob);
 /* PEM text ("-----BEGIN TSS2 PRIVATE KEY-----..."), NUL terminated. */
+TPMKMS_MUST_CHECK
 tpmkms_rc tpmkms_tss2key_to_pem(const TPMKMS_KEYBLOB *blob, char **pem);
 /* Finds the first TSS2 PRIVATE KEY PEM block anywhere in text. */
+TPMKMS_MUST_CHECK
 tpmkms_rc tpmkms_tss2key_from_pem(const char *text, size_t len,
                                   TPMKMS_KEYBLOB *blob);
 
+TPMKMS_MUST_CHECK
 tpmkms_rc tpmkms_keyblob_copy(TPMKMS_KEYBLOB *dst, const TPMKMS_KEYBLOB *src);
 void tpmkms_keyblob_clear(TPMKMS_KEYBLOB *blob); /* frees members, zeroes */
 

@@ -53,6 +53,7 @@ typedef struct tpmkms_uri_st {
 } TPMKMS_URI;
 
 /* Parses text (which must start with "tpmkms:"); raises TPMKMS_R_BAD_URI. */
+TPMKMS_MUST_CHECK
 tpmkms_rc tpmkms_uri_parse(const char *text, TPMKMS_URI **out);
 void tpmkms_uri_free(TPMKMS_URI *uri);
 
@@ -86,6 +87,7 @@ const char *tpmkms_uri_tcti(const TPMKMS_URI *uri, char *buf, size_t buflen);
  * *pin = NULL, *len = 0, TPMKMS_R_OK.  Unreadable file: TPMKMS_R_BAD_URI
  * naming pin-source and the OS error.
  */
+TPMKMS_MUST_CHECK
 tpmkms_rc tpmkms_uri_get_pin(const TPMKMS_URI *uri, char **pin, size_t *len);
 
 #endif

@@ -291,7 +291,7 @@ static const char *key_group_name(tpmkms_alg alg)
 
 static const char *key_default_digest(const TPMKMS_KEY *key)
 {
-    return key->pub.alg == TPMKMS_ALG_EC_P384 ? "SHA384" : "SHA256";
+    return tpmkms_hash_name(tpmkms_alg_default_hash(key->pub.alg));
 }
 
 /* Sets p (if non-NULL) to the big-endian number in buf. */

@@ -68,41 +68,6 @@ static OSSL_FUNC_signature_set_ctx_params_fn tpmkms_signature_set_ctx_params;
 static OSSL_FUNC_signature_settable_ctx_params_fn tpmkms_ecdsa_settable_ctx_params;
 static OSSL_FUNC_signature_settable_ctx_params_fn tpmkms_rsa_settable_ctx_params;
 
-/*
- * The digests a TPM signs with, and the DER of their object identifiers
- * (contents octets only): id-shaN (RFC 4055 2.1, RFC 3279 2.2.1),
- * ecdsa-with-SHAN (RFC 5758 3.2, RFC 3279 2.2.3) and the last arc of
- * shaNWithRSAEncryption, 1.2.840.113549.1.1.N (RFC 4055 5).
- */
-typedef struct sig_hash_st {
-    tpmkms_hash hash;
-    const char *name;               /* OpenSSL's name, for EVP_MD_is_a */
-    const char *label;              /* for messages */
-    size_t size;
-    unsigned char oid[9];
-    size_t oid_len;
-    unsigned char ecdsa_oid[8];
-    size_t ecdsa_oid_len;
-    unsigned char rsa_arc;
-} SIG_HASH;
-
-static const SIG_HASH sig_hashes[] = {
-    { TPMKMS_HASH_SHA1, "SHA1", "SHA1", 20,
-      { 0x2b, 0x0e, 0x03, 0x02, 0x1a }, 5,
-      { 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x04, 0x01 }, 7, 5 },
-    { TPMKMS_HASH_SHA256, "SHA2-256", "SHA256", 32,
-      { 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x01 }, 9,
-      { 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x04, 0x03, 0x02 }, 8, 11 },
-    { TPMKMS_HASH_SHA384, "SHA2-384", "SHA384", 48,
-      { 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x02 }, 9,
-      { 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x04, 0x03, 0x03 }, 8, 12 },
-    { TPMKMS_HASH_SHA512, "SHA2-512", "SHA512", 64,
-      { 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x03 }, 9,
-      { 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x04, 0x03, 0x04 }, 8, 13 },
-};
-#define SIG_HASHES_TEXT "SHA1, SHA256, SHA384 or SHA512"
-#define SIG_NHASHES (sizeof(sig_hashes) / sizeof(sig_hashes[0]))
-
 /* 1.2.840.113549.1.1: pkcs-1 */
 static const unsigned char oid_pkcs1[] = {
     0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01
@@ -120,7 +85,8 @@ typedef struct tpmkms_sig_ctx_st {
     int operation;                  /* SIG_OP_* */
     int digest_op;                  /* digest_sign/verify_init done */
     EVP_MD *md;                     /* the set digest, or NULL */
-    const SIG_HASH *hash;           /* md's entry, or NULL */
+    const TPMKMS_HASH_INFO *hash;   /* md's entry in pubkey.h's table of
+                                     * hashes (names, size, OIDs), or NULL */
     char *mdprops;                  /* "properties" for digest fetches */
     char md_asked[32];              /* the name md was fetched for by
                                      * digest_*_init, or "" */
@@ -130,7 +96,7 @@ typedef struct tpmkms_sig_ctx_st {
     int pad_mode;                   /* RSA_PKCS1_PADDING, RSA_PKCS1_PSS_PADDING */
     int saltlen;                    /* >= 0, or RSA_PSS_SALTLEN_* */
     int saltlen_set;
-    const SIG_HASH *mgf1;           /* set mgf1-digest, or NULL */
+    const TPMKMS_HASH_INFO *mgf1;   /* set mgf1-digest, or NULL */
     EVP_PKEY *pubkey;               /* software public key for verifying */
     TPMKMS_SOFT_SIG *soft;          /* a software key's operation, in its
                                      * own provider; NULL for a TPM key */
@@ -142,32 +108,17 @@ static const char *sig_label(const TPMKMS_SIG_CTX *ctx)
                                                       : "signature";
 }
 
-static const SIG_HASH *sig_hash_of_md(const EVP_MD *md)
+static const TPMKMS_HASH_INFO *sig_hash_of_md(const EVP_MD *md)
 {
     /* By NID first: EVP_MD_is_a walks the name table on every call. */
+    const TPMKMS_HASH_INFO *hash;
     tpmkms_hash h;
 
-    switch (EVP_MD_get_type(md)) {
-    case NID_sha1: h = TPMKMS_HASH_SHA1; break;
-    case NID_sha256: h = TPMKMS_HASH_SHA256; break;
-    case NID_sha384: h = TPMKMS_HASH_SHA384; break;
-    case NID_sha512: h = TPMKMS_HASH_SHA512; break;
-    default: h = TPMKMS_HASH_NONE; break;
-    }
-    for (size_t i = 0; i < SIG_NHASHES; i++)
-        if (h != TPMKMS_HASH_NONE && sig_hashes[i].hash == h)
-            return &sig_hashes[i];
-    for (size_t i = 0; i < SIG_NHASHES; i++)
-        if (EVP_MD_is_a(md, sig_hashes[i].name))
-            return &sig_hashes[i];
-    return NULL;
-}
-
-static const SIG_HASH *sig_hash_of_size(size_t size)
-{
-    for (size_t i = 0; i < SIG_NHASHES; i++)
-        if (sig_hashes[i].size == size)
-            return &sig_hashes[i];
+    if ((hash = tpmkms_hash_info_by_nid(EVP_MD_get_type(md))) != NULL)
+        return hash;
+    for (h = TPMKMS_HASH_SHA1; (hash = tpmkms_hash_info(h)) != NULL; h++)
+        if (EVP_MD_is_a(md, hash->ossl_name))
+            return hash;
     return NULL;
 }
 
@@ -206,7 +157,7 @@ static EVP_MD *sig_cached_md(void *provctx, const char *name)
 
 /* Fetches a digest the TPM can sign with; raises and returns NULL if not. */
 static EVP_MD *sig_fetch_md(const TPMKMS_SIG_CTX *ctx, const char *name,
-                            const char *props, const SIG_HASH **hash)
+                            const char *props, const TPMKMS_HASH_INFO **hash)
 {
     EVP_MD *md;
 
@@ -228,7 +179,7 @@ static EVP_MD *sig_fetch_md(const TPMKMS_SIG_CTX *ctx, const char *name,
     if ((*hash = sig_hash_of_md(md)) == NULL) {
         TPMKMS_raise(TPMKMS_R_UNSUPPORTED_ALGORITHM,
                      "%s: digest %s cannot be used: the TPM signs with "
-                     SIG_HASHES_TEXT, sig_label(ctx), name);
+                     TPMKMS_HASHES_TEXT, sig_label(ctx), name);
         EVP_MD_free(md);
         return NULL;
     }
@@ -257,25 +208,11 @@ static size_t sig_ec_size(const TPMKMS_PUBLIC *pub)
     return pub->ec_point_len > 1 ? (pub->ec_point_len - 1) / 2 : 0;
 }
 
-/* DER length octets for a content of len bytes. */
-static size_t der_len_size(size_t len)
-{
-    return len < 0x80 ? 1 : len < 0x100 ? 2 : 3;
-}
-
-/* The largest DER ECDSA-Sig-Value for a curve of csize bytes. */
-static size_t sig_ecdsa_der_max(size_t csize)
-{
-    size_t ints = 2 * (1 + der_len_size(csize + 1) + csize + 1);
-
-    return 1 + der_len_size(ints) + ints;
-}
-
 static size_t sig_max_size(const TPMKMS_SIG_CTX *ctx)
 {
     if (ctx->rsa)
         return ctx->key->pub.rsa_n_len;
-    return sig_ecdsa_der_max(sig_ec_size(&ctx->key->pub));
+    return tpmkms_ecdsa_der_max(sig_ec_size(&ctx->key->pub));
 }
 
 static const char *sig_saltlen_text(int saltlen, char *buf, size_t len)
@@ -312,7 +249,8 @@ static const char *sig_salt_desc(int saltlen, long bytes, char *buf, size_t len)
  * The salt length of an RSA-PSS signature with this digest and key.
  * "auto" means the largest when signing, as in OpenSSL.
  */
-static tpmkms_rc sig_pss_salt(const TPMKMS_SIG_CTX *ctx, const SIG_HASH *hash,
+static tpmkms_rc sig_pss_salt(const TPMKMS_SIG_CTX *ctx,
+                              const TPMKMS_HASH_INFO *hash,
                               size_t *salt)
 {
     size_t bits = sig_rsa_bits(&ctx->key->pub);
@@ -323,7 +261,7 @@ static tpmkms_rc sig_pss_salt(const TPMKMS_SIG_CTX *ctx, const SIG_HASH *hash,
     if (max < 0) {
         TPMKMS_raise(TPMKMS_R_UNSUPPORTED_ALGORITHM,
                      "%s: a %zu-bit RSA key is too small for RSA-PSS with %s",
-                     sig_label(ctx), bits, hash->label);
+                     sig_label(ctx), bits, hash->name);
         return TPMKMS_R_UNSUPPORTED_ALGORITHM;
     }
     switch (ctx->saltlen) {
@@ -346,7 +284,7 @@ static tpmkms_rc sig_pss_salt(const TPMKMS_SIG_CTX *ctx, const SIG_HASH *hash,
                      "%s: RSA-PSS salt length %s is too large for a %zu-bit "
                      "key with %s: at most %ld", sig_label(ctx),
                      sig_salt_desc(ctx->saltlen, want, buf, sizeof(buf)),
-                     bits, hash->label, max);
+                     bits, hash->name, max);
         return TPMKMS_R_BAD_PARAMETER;
     }
     *salt = (size_t)want;
@@ -357,25 +295,25 @@ static tpmkms_rc sig_pss_salt(const TPMKMS_SIG_CTX *ctx, const SIG_HASH *hash,
  * The digest to sign or verify tbslen bytes with: the one set, whose
  * length must match, or else the one of that length.
  */
-static const SIG_HASH *sig_hash_for_input(const TPMKMS_SIG_CTX *ctx,
-                                          size_t tbslen)
+static const TPMKMS_HASH_INFO *sig_hash_for_input(const TPMKMS_SIG_CTX *ctx,
+                                                  size_t tbslen)
 {
-    const SIG_HASH *hash = ctx->hash;
+    const TPMKMS_HASH_INFO *hash = ctx->hash;
 
     if (hash != NULL) {
         if (tbslen != hash->size) {
             TPMKMS_raise(TPMKMS_R_BAD_PARAMETER,
                          "%s: the input is %zu bytes but a %s digest is %zu "
-                         "bytes", sig_label(ctx), tbslen, hash->label,
+                         "bytes", sig_label(ctx), tbslen, hash->name,
                          hash->size);
             return NULL;
         }
         return hash;
     }
-    if ((hash = sig_hash_of_size(tbslen)) == NULL)
+    if ((hash = tpmkms_hash_info_by_size(tbslen)) == NULL)
         TPMKMS_raise(TPMKMS_R_BAD_PARAMETER,
                      "%s: a %zu-byte input is no digest the TPM signs ("
-                     SIG_HASHES_TEXT "); pass a digest or set one with "
+                     TPMKMS_HASHES_TEXT "); pass a digest or set one with "
                      "-pkeyopt digest:NAME", sig_label(ctx), tbslen);
     return hash;
 }
@@ -509,11 +447,11 @@ static int sig_init_soft(TPMKMS_SIG_CTX *ctx, TPMKMS_KEY *key, int operation,
 static int sig_digest_start(TPMKMS_SIG_CTX *ctx, const char *mdname,
                             int operation, const OSSL_PARAM params[])
 {
-    const SIG_HASH *hash = NULL;
+    const TPMKMS_HASH_INFO *hash = NULL;
     EVP_MD *md;
 
     if (mdname == NULL || mdname[0] == '\0')
-        mdname = ctx->key->pub.alg == TPMKMS_ALG_EC_P384 ? "SHA384" : "SHA256";
+        mdname = tpmkms_hash_name(tpmkms_alg_default_hash(ctx->key->pub.alg));
     /*
      * Signing many messages re-initialises one context for the same
      * digest (EVP_DigestSignInit_ex with no key): keep what we have.
@@ -533,14 +471,14 @@ static int sig_digest_start(TPMKMS_SIG_CTX *ctx, const char *mdname,
     if ((ctx->mdctx == NULL && (ctx->mdctx = EVP_MD_CTX_new()) == NULL)
         || !EVP_DigestInit_ex(ctx->mdctx, ctx->md, NULL)) {
         TPMKMS_raise(TPMKMS_R_INTERNAL, "%s: cannot start a %s digest",
-                     ctx->key->uri, ctx->hash->label);
+                     ctx->key->uri, ctx->hash->name);
         return 0;
     }
     ctx->digest_op = 1;
     ctx->mdctx_fresh = 1;
     TPMKMS_debug("%s: digest %s with %s", ctx->key->uri,
                  operation == SIG_OP_SIGN ? "sign" : "verify",
-                 ctx->hash->label);
+                 ctx->hash->name);
     return tpmkms_signature_set_ctx_params(ctx, params);
 }
 
@@ -674,7 +612,7 @@ static int sig_rsa_out(const TPMKMS_SIG_CTX *ctx, const unsigned char *raw,
 }
 
 /* RSA-PSS with a salt the TPM's RSAPSS scheme does not use. */
-static int sig_rsa_pss_raw(TPMKMS_SIG_CTX *ctx, const SIG_HASH *hash,
+static int sig_rsa_pss_raw(TPMKMS_SIG_CTX *ctx, const TPMKMS_HASH_INFO *hash,
                            size_t salt, const unsigned char *dgst,
                            unsigned char *out, size_t *outlen)
 {
@@ -693,11 +631,11 @@ static int sig_rsa_pss_raw(TPMKMS_SIG_CTX *ctx, const SIG_HASH *hash,
                      "with %s); set rsa_pss_saltlen:digest (-pkeyopt or "
                      "-sigopt)", ctx->key->uri,
                      sig_salt_desc(ctx->saltlen, (long)salt, buf, sizeof(buf)),
-                     hash->size, hash->label);
+                     hash->size, hash->name);
         return 0;
     }
     if (md == NULL
-        && (md = owned = sig_fetch_md(ctx, hash->name, ctx->mdprops,
+        && (md = owned = sig_fetch_md(ctx, hash->ossl_name, ctx->mdprops,
                                       &hash)) == NULL)
         return 0;
     if (pub->rsa_n_len > sizeof(em)
@@ -706,7 +644,7 @@ static int sig_rsa_pss_raw(TPMKMS_SIG_CTX *ctx, const SIG_HASH *hash,
                              ctx->key->uri) != TPMKMS_R_OK)
         goto out_cleanse;
     TPMKMS_debug("%s: RSA-PSS %s salt %zu via the raw RSA operation",
-                 ctx->key->uri, hash->label, salt);
+                 ctx->key->uri, hash->name, salt);
     ok = tpmkms_key_sign(ctx->key, TPMKMS_SCHEME_RSA_RAW, hash->hash, em,
                          pub->rsa_n_len, out, outlen) == TPMKMS_R_OK;
 out_cleanse:
@@ -716,7 +654,7 @@ out_cleanse:
 }
 
 /* Signs a digest made with hash. */
-static int sig_sign_digest(TPMKMS_SIG_CTX *ctx, const SIG_HASH *hash,
+static int sig_sign_digest(TPMKMS_SIG_CTX *ctx, const TPMKMS_HASH_INFO *hash,
                            const unsigned char *dgst, unsigned char *sig,
                            size_t *siglen, size_t sigsize)
 {
@@ -733,7 +671,7 @@ static int sig_sign_digest(TPMKMS_SIG_CTX *ctx, const SIG_HASH *hash,
         return 0;
     }
     if (!ctx->rsa) {
-        TPMKMS_debug("%s: ECDSA %s", ctx->key->uri, hash->label);
+        TPMKMS_debug("%s: ECDSA %s", ctx->key->uri, hash->name);
         if (tpmkms_key_sign(ctx->key, TPMKMS_SCHEME_ECDSA, hash->hash, dgst,
                             hash->size, raw, &rawlen) != TPMKMS_R_OK)
             return 0;
@@ -747,7 +685,7 @@ static int sig_sign_digest(TPMKMS_SIG_CTX *ctx, const SIG_HASH *hash,
             TPMKMS_raise(TPMKMS_R_UNSUPPORTED_ALGORITHM,
                          "%s: RSA-PSS MGF1 digest %s differs from the signature "
                          "digest %s: the TPM uses the signature digest for MGF1",
-                         ctx->key->uri, ctx->mgf1->label, hash->label);
+                         ctx->key->uri, ctx->mgf1->name, hash->name);
             return 0;
         }
         if (sig_pss_salt(ctx, hash, &salt) != TPMKMS_R_OK)
@@ -761,7 +699,7 @@ static int sig_sign_digest(TPMKMS_SIG_CTX *ctx, const SIG_HASH *hash,
     }
     TPMKMS_debug("%s: RSA %s %s", ctx->key->uri,
                  scheme == TPMKMS_SCHEME_RSA_PSS ? "PSS" : "PKCS1",
-                 hash->label);
+                 hash->name);
     if (tpmkms_key_sign(ctx->key, scheme, hash->hash, dgst, hash->size, raw,
                         &rawlen) != TPMKMS_R_OK)
         return 0;
@@ -786,7 +724,7 @@ static int tpmkms_signature_sign(void *vctx, unsigned char *sig,
                                  const unsigned char *tbs, size_t tbslen)
 {
     TPMKMS_SIG_CTX *ctx = vctx;
-    const SIG_HASH *hash;
+    const TPMKMS_HASH_INFO *hash;
 
     if (ctx->soft != NULL)
         return tpmkms_soft_sig_sign(ctx->soft, sig, siglen, sigsize, tbs,
@@ -818,7 +756,7 @@ static int tpmkms_signature_digest_update(void *vctx,
     ctx->mdctx_fresh = 0;
     if (!EVP_DigestUpdate(ctx->mdctx, data, datalen)) {
         TPMKMS_raise(TPMKMS_R_INTERNAL, "%s: %s update failed",
-                     sig_label(ctx), ctx->hash->label);
+                     sig_label(ctx), ctx->hash->name);
         return 0;
     }
     return 1;
@@ -832,7 +770,7 @@ static int sig_digest_final(TPMKMS_SIG_CTX *ctx, unsigned char *dgst)
     if (!EVP_DigestFinal_ex(ctx->mdctx, dgst, &dlen)
         || dlen != ctx->hash->size) {
         TPMKMS_raise(TPMKMS_R_INTERNAL, "%s: %s final failed",
-                     sig_label(ctx), ctx->hash->label);
+                     sig_label(ctx), ctx->hash->name);
         return 0;
     }
     return 1;
@@ -878,7 +816,7 @@ static int tpmkms_signature_digest_sign(void *vctx, unsigned char *sig,
     /* Right after digest_sign_init the digest has just been started. */
     if (!ctx->mdctx_fresh && !EVP_DigestInit_ex(ctx->mdctx, ctx->md, NULL)) {
         TPMKMS_raise(TPMKMS_R_INTERNAL, "%s: cannot restart the %s digest",
-                     sig_label(ctx), ctx->hash->label);
+                     sig_label(ctx), ctx->hash->name);
         return 0;
     }
     if (!tpmkms_signature_digest_update(ctx, tbs, tbslen))
@@ -888,7 +826,7 @@ static int tpmkms_signature_digest_sign(void *vctx, unsigned char *sig,
 
 /* ---- verifying (software public key; no TPM) -------------------------- */
 
-static int sig_verify_digest(TPMKMS_SIG_CTX *ctx, const SIG_HASH *hash,
+static int sig_verify_digest(TPMKMS_SIG_CTX *ctx, const TPMKMS_HASH_INFO *hash,
                              const unsigned char *sig, size_t siglen,
                              const unsigned char *dgst)
 {
@@ -907,7 +845,7 @@ static int sig_verify_digest(TPMKMS_SIG_CTX *ctx, const SIG_HASH *hash,
         goto out_free;
     }
     *p++ = OSSL_PARAM_construct_utf8_string(OSSL_SIGNATURE_PARAM_DIGEST,
-                                            (char *)hash->name, 0);
+                                            (char *)hash->ossl_name, 0);
     if (ctx->rsa) {
         *p++ = OSSL_PARAM_construct_int(OSSL_SIGNATURE_PARAM_PAD_MODE, &pad);
         if (pad == RSA_PKCS1_PSS_PADDING) {
@@ -919,7 +857,7 @@ static int sig_verify_digest(TPMKMS_SIG_CTX *ctx, const SIG_HASH *hash,
                                             &saltlen);
             if (ctx->mgf1 != NULL)
                 *p++ = OSSL_PARAM_construct_utf8_string(
-                    OSSL_SIGNATURE_PARAM_MGF1_DIGEST, (char *)ctx->mgf1->name, 0);
+                    OSSL_SIGNATURE_PARAM_MGF1_DIGEST, (char *)ctx->mgf1->ossl_name, 0);
         }
     }
     *p = OSSL_PARAM_construct_end();
@@ -941,7 +879,7 @@ static int tpmkms_signature_verify(void *vctx, const unsigned char *sig,
                                    size_t tbslen)
 {
     TPMKMS_SIG_CTX *ctx = vctx;
-    const SIG_HASH *hash;
+    const TPMKMS_HASH_INFO *hash;
 
     if (ctx->soft != NULL)
         return tpmkms_soft_sig_verify(ctx->soft, sig, siglen, tbs, tbslen);
@@ -1119,7 +1057,7 @@ static void der_uint(DER_BUF *b, size_t v)
 }
 
 /* { id-shaN, NULL }, as RFC 4055 section 2.1 spells shaNIdentifier. */
-static void der_hash_aid(DER_BUF *b, const SIG_HASH *hash)
+static void der_hash_aid(DER_BUF *b, const TPMKMS_HASH_INFO *hash)
 {
     DER_BUF seq = { .len = 0 };
 
@@ -1132,7 +1070,7 @@ static void der_hash_aid(DER_BUF *b, const SIG_HASH *hash)
  * RSASSA-PSS-params (RFC 4055 section 3.1, RFC 8017 A.2.3): DER leaves
  * out the DEFAULT values (SHA-1, MGF1 with SHA-1, salt 20, trailer 1).
  */
-static void der_pss_aid(DER_BUF *b, const SIG_HASH *hash, size_t salt)
+static void der_pss_aid(DER_BUF *b, const TPMKMS_HASH_INFO *hash, size_t salt)
 {
     DER_BUF params = { .len = 0 }, tmp = { .len = 0 }, aid = { .len = 0 };
 
@@ -1212,7 +1150,7 @@ static int tpmkms_signature_get_ctx_params(void *vctx, OSSL_PARAM params[])
         return tpmkms_soft_sig_get_params(ctx->soft, params);
 
     if ((p = OSSL_PARAM_locate(params, OSSL_SIGNATURE_PARAM_DIGEST)) != NULL
-        && !OSSL_PARAM_set_utf8_string(p, ctx->hash != NULL ? ctx->hash->label
+        && !OSSL_PARAM_set_utf8_string(p, ctx->hash != NULL ? ctx->hash->name
                                                             : ""))
         goto out_bad;
 
@@ -1246,9 +1184,10 @@ static int tpmkms_signature_get_ctx_params(void *vctx, OSSL_PARAM params[])
     }
 
     if ((p = OSSL_PARAM_locate(params, OSSL_SIGNATURE_PARAM_MGF1_DIGEST)) != NULL) {
-        const SIG_HASH *mgf1 = ctx->mgf1 != NULL ? ctx->mgf1 : ctx->hash;
+        const TPMKMS_HASH_INFO *mgf1 = ctx->mgf1 != NULL ? ctx->mgf1
+                                                         : ctx->hash;
 
-        if (!OSSL_PARAM_set_utf8_string(p, mgf1 != NULL ? mgf1->label : ""))
+        if (!OSSL_PARAM_set_utf8_string(p, mgf1 != NULL ? mgf1->name : ""))
             goto out_bad;
     }
     return 1;
@@ -1404,7 +1343,7 @@ static int tpmkms_signature_set_ctx_params(void *vctx, const OSSL_PARAM params[]
     char mdname[64], props[256], mgf1name[64];
     char *new_props = NULL;
     EVP_MD *new_md = NULL, *mgf1_md = NULL;
-    const SIG_HASH *new_hash = ctx->hash, *new_mgf1 = ctx->mgf1;
+    const TPMKMS_HASH_INFO *new_hash = ctx->hash, *new_mgf1 = ctx->mgf1;
     int new_pad = ctx->pad_mode, new_saltlen = ctx->saltlen;
     int ok = 0;
 
@@ -1443,7 +1382,7 @@ static int tpmkms_signature_set_ctx_params(void *vctx, const OSSL_PARAM params[]
             TPMKMS_raise(TPMKMS_R_BAD_PARAMETER,
                          "%s: the digest cannot change from %s to %s once "
                          "hashing has started", sig_label(ctx),
-                         ctx->hash->label, new_hash->label);
+                         ctx->hash->name, new_hash->name);
             goto out_free;
         }
     }
@@ -1474,8 +1413,8 @@ static int tpmkms_signature_set_ctx_params(void *vctx, const OSSL_PARAM params[]
             TPMKMS_raise(TPMKMS_R_UNSUPPORTED_ALGORITHM,
                          "%s: RSA-PSS MGF1 digest %s differs from the "
                          "signature digest %s: the TPM uses the signature "
-                         "digest for MGF1", sig_label(ctx), new_mgf1->label,
-                         new_hash->label);
+                         "digest for MGF1", sig_label(ctx), new_mgf1->name,
+                         new_hash->name);
             goto out_free;
         }
     }

@@ -100,7 +100,7 @@ static int expect_error(tpmkms_rc rc, int reason, const char *must1,
     int got, n = take_errors(&got, msg, sizeof(msg));
 
     printf("    error: %s\n", msg);
-    CHECK(rc == reason, "rc %d, expected %d (%s)", rc, reason,
+    CHECK((int)rc == reason, "rc %d, expected %d (%s)", rc, reason,
           tpmkms_err_reason_string(reason));
     CHECK(n == 1, "%d errors raised, expected exactly one", n);
     CHECK(got == reason, "raised reason %d, expected %d", got, reason);

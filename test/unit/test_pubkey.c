@@ -13,6 +13,7 @@
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/obj_mac.h>
+#include <openssl/objects.h>
 #include "errors.h"
 #include "pubkey.h"
 
@@ -184,6 +185,117 @@ static void hash_from_name_knows_every_libcrypto_name(void **state)
     }
 }
 
+/* An ECDSA_SIG whose r and s are n bytes with the top bit set: the
+ * largest DER a group order of n bytes can need. */
+static int der_ecdsa_sig_worst(size_t n)
+{
+    unsigned char buf[128];
+    ECDSA_SIG *sig = ECDSA_SIG_new();
+    BIGNUM *r, *s;
+    int len;
+
+    assert_true(n <= sizeof(buf));
+    memset(buf, 0xff, n);
+    r = BN_bin2bn(buf, (int)n, NULL);
+    s = BN_bin2bn(buf, (int)n, NULL);
+    assert_non_null(sig);
+    assert_non_null(r);
+    assert_non_null(s);
+    assert_true(ECDSA_SIG_set0(sig, r, s));
+    len = i2d_ECDSA_SIG(sig, NULL);
+    ECDSA_SIG_free(sig);
+    return len;
+}
+
+static void ecdsa_der_max_is_exact_for_nist_curves(void **state)
+{
+    static const struct { size_t order_bytes; size_t max; } cases[] = {
+        { 32, 72 }, { 48, 104 }, { 66, 141 }       /* P-256, P-384, P-521 */
+    };
+
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        size_t n = cases[i].order_bytes;
+        int worst = der_ecdsa_sig_worst(n);
+
+        assert_int_equal(tpmkms_ecdsa_der_max(n), cases[i].max);
+        assert_true(worst > 0);
+        assert_int_equal(tpmkms_ecdsa_der_max(n), (size_t)worst);
+    }
+    assert_int_equal(tpmkms_alg_max_sig_size(TPMKMS_ALG_EC_P256),
+                     tpmkms_ecdsa_der_max(32));
+    assert_int_equal(tpmkms_alg_max_sig_size(TPMKMS_ALG_EC_P384),
+                     tpmkms_ecdsa_der_max(48));
+}
+
+/* Never smaller than the worst case, across the lengths' size steps. */
+static void ecdsa_der_max_never_below_worst_case(void **state)
+{
+    for (size_t n = 1; n <= 128; n++)
+        if (tpmkms_ecdsa_der_max(n) < (size_t)der_ecdsa_sig_worst(n))
+            fail_msg("order of %zu bytes: bound %zu < DER %d", n,
+                     tpmkms_ecdsa_der_max(n), der_ecdsa_sig_worst(n));
+}
+
+/* The one hash table agrees with libcrypto: NIDs, sizes, names, OIDs. */
+static void hash_table_matches_libcrypto(void **state)
+{
+    for (size_t i = 0; i < N_HASHES; i++) {
+        const TPMKMS_HASH_INFO *info = tpmkms_hash_info(all_hashes[i]);
+        EVP_MD *md;
+        const ASN1_OBJECT *obj;
+        int sig_nid;
+
+        assert_non_null(info);
+        assert_int_equal(info->hash, all_hashes[i]);
+        assert_ptr_equal(tpmkms_hash_info_by_nid(info->nid), info);
+        assert_ptr_equal(tpmkms_hash_info_by_size(info->size), info);
+        assert_ptr_equal(tpmkms_hash_info_by_name(info->ossl_name), info);
+        assert_non_null(strstr(TPMKMS_HASHES_TEXT, info->name));
+        md = EVP_MD_fetch(NULL, info->ossl_name, NULL);
+        assert_non_null(md);
+        assert_int_equal(EVP_MD_get_type(md), info->nid);
+        assert_int_equal(EVP_MD_get_size(md), (int)info->size);
+        assert_true(EVP_MD_is_a(md, info->name));
+        EVP_MD_free(md);
+
+        obj = OBJ_nid2obj(info->nid);
+        assert_int_equal(OBJ_length(obj), info->oid_len);
+        assert_memory_equal(OBJ_get0_data(obj), info->oid, info->oid_len);
+
+        assert_true(OBJ_find_sigid_by_algs(&sig_nid, info->nid,
+                                           NID_X9_62_id_ecPublicKey));
+        obj = OBJ_nid2obj(sig_nid);
+        assert_int_equal(OBJ_length(obj), info->ecdsa_oid_len);
+        assert_memory_equal(OBJ_get0_data(obj), info->ecdsa_oid,
+                            info->ecdsa_oid_len);
+
+        assert_true(OBJ_find_sigid_by_algs(&sig_nid, info->nid,
+                                           NID_rsaEncryption));
+        obj = OBJ_nid2obj(sig_nid);
+        assert_int_equal(OBJ_length(obj), 9);
+        assert_int_equal(OBJ_get0_data(obj)[8], info->rsa_arc);
+    }
+    assert_null(tpmkms_hash_info(TPMKMS_HASH_NONE));
+    assert_null(tpmkms_hash_info((tpmkms_hash)(TPMKMS_HASH_SHA512 + 1)));
+    assert_null(tpmkms_hash_info_by_nid(NID_sha224));
+    assert_null(tpmkms_hash_info_by_nid(NID_undef));
+    assert_null(tpmkms_hash_info_by_size(28));
+    assert_null(tpmkms_hash_info_by_name("SHA3-256"));
+    assert_null(tpmkms_hash_info_by_name(NULL));
+}
+
+static void default_hash_follows_the_curve(void **state)
+{
+    assert_int_equal(tpmkms_alg_default_hash(TPMKMS_ALG_EC_P256),
+                     TPMKMS_HASH_SHA256);
+    assert_int_equal(tpmkms_alg_default_hash(TPMKMS_ALG_EC_P384),
+                     TPMKMS_HASH_SHA384);
+    assert_int_equal(tpmkms_alg_default_hash(TPMKMS_ALG_RSA_2048),
+                     TPMKMS_HASH_SHA256);
+    assert_int_equal(tpmkms_alg_default_hash(TPMKMS_ALG_RSA_3072),
+                     TPMKMS_HASH_SHA256);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -195,6 +307,10 @@ int main(void)
         cmocka_unit_test(hash_names_fetch_digests_of_that_size),
         cmocka_unit_test(hash_from_name_accepts_aliases_in_any_case),
         cmocka_unit_test(hash_from_name_knows_every_libcrypto_name),
+        cmocka_unit_test(ecdsa_der_max_is_exact_for_nist_curves),
+        cmocka_unit_test(ecdsa_der_max_never_below_worst_case),
+        cmocka_unit_test(hash_table_matches_libcrypto),
+        cmocka_unit_test(default_hash_follows_the_curve),
     };
 
     tpmkms_err_init_standalone();
