@@ -337,6 +337,7 @@ static tpmkms_rc fake_setup(void *state, tpmkms_setup_result *res)
 
 static tpmkms_rc fake_check(void *state, const TPMKMS_KEYREF *key)
 {
+    fake_counts.checks++;
     return TPMKMS_R_OK;
 }
 

@@ -13,6 +13,7 @@ typedef struct {
     int connects, disconnects, abandons;
     int creates, loads, signs, unloads, forgets;
     int admin_calls;            /* read_persistent persist evict probe setup */
+    int checks;                 /* keys->check (the decoder's TPM check) */
     int last_connect_generation;
     char last_tcti[256];
 } FAKE_COUNTS;
