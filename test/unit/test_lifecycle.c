@@ -30,10 +30,8 @@
 #include "pubkey_evp.h"
 #include "record.h"
 #include "test_util.h"
+#include "temp_store.h"
 
-static char root[64];
-static char user_store[128];
-static char machine_store[128];
 
 /* The scripted TPM half: what is at the persistent handle, and evict. */
 static TPMKMS_BACKEND_METHOD method;
@@ -67,31 +65,11 @@ static tpmkms_rc scripted_evict(void *state, uint32_t handle,
     return TPMKMS_R_OK;
 }
 
-static int rm_one(const char *path, const struct stat *st, int flag,
-                  struct FTW *ftw)
-{
-    (void)st;
-    (void)ftw;
-    return flag == FTW_DP ? rmdir(path) : unlink(path);
-}
-
 static int setup(void **state)
 {
-    char home[96];
-
     (void)state;
-    strcpy(root, "/tmp/tpmkms-lifecycle-XXXXXX");
-    if (mkdtemp(root) == NULL)
+    if (temp_store_make("lifecycle") != 0)
         return -1;
-    snprintf(home, sizeof(home), "%s/home", root);
-    if (mkdir(home, 0700) != 0)
-        return -1;
-    setenv("HOME", home, 1);
-    unsetenv("XDG_DATA_HOME");
-    snprintf(user_store, sizeof(user_store), "%s/.local/share/tpmkms", home);
-    snprintf(machine_store, sizeof(machine_store), "%s/machine", root);
-    setenv("TPMKMS_MACHINE_STORE", machine_store, 1);
-    umask(022);
     fake_backend_reset();
     method = *fake_backend_method();
     admin = *method.admin;
@@ -108,7 +86,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     (void)state;
-    return nftw(root, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+    return temp_store_remove();
 }
 
 /* Saves a record of a fresh fake key in dir; its public half in *pub. */
@@ -191,15 +169,15 @@ static void delete_removes_record_and_its_certificate(void **state)
     TPMKMS_DELETE_RESULT res;
     TPMKMS_PUBLIC pub;
 
-    make_key(ctx, user_store, "web", TPMKMS_SCOPE_USER, 0, &pub);
-    store_cert(ctx, user_store, "web", &pub);
+    make_key(ctx, ts_user_store, "web", TPMKMS_SCOPE_USER, 0, &pub);
+    store_cert(ctx, ts_user_store, "web", &pub);
     assert_int_equal(tpmkms_key_delete(ctx, uri, &res), TPMKMS_R_OK);
     assert_string_equal(res.uri, "tpmkms:name=web;key-scope=user");
     assert_int_equal(res.evicted, 0);
     assert_non_null(strstr(res.removed, "/certs/web.pem"));
     assert_string_equal(res.left, "");
-    assert_false(tpmkms_record_exists(user_store, "web"));
-    assert_false(cert_exists(user_store, "web"));
+    assert_false(tpmkms_record_exists(ts_user_store, "web"));
+    assert_false(cert_exists(ts_user_store, "web"));
     tpmkms_delete_result_clear(&res);
     /* Again: not found, nothing raised but that. */
     assert_int_equal(tpmkms_key_delete(ctx, uri, &res), TPMKMS_R_KEY_NOT_FOUND);
@@ -215,11 +193,11 @@ static void delete_leaves_another_keys_certificate_with_a_note(void **state)
     TPMKMS_DELETE_RESULT res;
     TPMKMS_PUBLIC pub, other;
 
-    make_key(ctx, user_store, "web", TPMKMS_SCOPE_USER, 0, &pub);
-    make_key(ctx, machine_store, "web2", TPMKMS_SCOPE_MACHINE, 0, &other);
-    store_cert(ctx, machine_store, "web", &other);
+    make_key(ctx, ts_user_store, "web", TPMKMS_SCOPE_USER, 0, &pub);
+    make_key(ctx, ts_machine_store, "web2", TPMKMS_SCOPE_MACHINE, 0, &other);
+    store_cert(ctx, ts_machine_store, "web", &other);
     assert_int_equal(tpmkms_key_delete(ctx, uri, &res), TPMKMS_R_OK);
-    assert_true(cert_exists(machine_store, "web"));
+    assert_true(cert_exists(ts_machine_store, "web"));
     assert_non_null(strstr(res.notes, "its certificate is for another key"));
     tpmkms_delete_result_clear(&res);
     tpmkms_uri_free(uri);
@@ -232,12 +210,12 @@ static void delete_evicts_the_keys_persistent_handle(void **state)
     TPMKMS_URI *uri = parse("tpmkms:name=pk;key-scope=machine");
     TPMKMS_DELETE_RESULT res;
 
-    make_key(ctx, machine_store, "pk", TPMKMS_SCOPE_MACHINE, 0x81000010,
+    make_key(ctx, ts_machine_store, "pk", TPMKMS_SCOPE_MACHINE, 0x81000010,
              &at_handle);
     assert_int_equal(tpmkms_key_delete(ctx, uri, &res), TPMKMS_R_OK);
     assert_int_equal(res.evicted, 0x81000010);
     assert_int_equal(evictions, 1);
-    assert_false(tpmkms_record_exists(machine_store, "pk"));
+    assert_false(tpmkms_record_exists(ts_machine_store, "pk"));
     tpmkms_delete_result_clear(&res);
     tpmkms_uri_free(uri);
     tpmkms_ctx_free(ctx);
@@ -249,9 +227,9 @@ static void delete_whose_eviction_fails_is_partial_and_removes_the_record(void *
     TPMKMS_URI *uri = parse("tpmkms:name=pa;key-scope=machine");
     TPMKMS_DELETE_RESULT res;
 
-    make_key(ctx, machine_store, "pa", TPMKMS_SCOPE_MACHINE, 0x81000012,
+    make_key(ctx, ts_machine_store, "pa", TPMKMS_SCOPE_MACHINE, 0x81000012,
              &at_handle);
-    store_cert(ctx, machine_store, "pa", &at_handle);
+    store_cert(ctx, ts_machine_store, "pa", &at_handle);
     evict_fails_with = TPMKMS_R_TPM_UNAVAILABLE;
     assert_int_equal(tpmkms_key_delete(ctx, uri, &res),
                      TPMKMS_R_PARTIAL_DELETE);
@@ -264,8 +242,8 @@ static void delete_whose_eviction_fails_is_partial_and_removes_the_record(void *
     assert_int_equal(res.evicted, 0);
     assert_int_equal(evictions, 0);
     /* The record and the certificate are gone all the same. */
-    assert_false(tpmkms_record_exists(machine_store, "pa"));
-    assert_false(cert_exists(machine_store, "pa"));
+    assert_false(tpmkms_record_exists(ts_machine_store, "pa"));
+    assert_false(cert_exists(ts_machine_store, "pa"));
     assert_non_null(strstr(res.removed, "/certs/pa.pem"));
     tpmkms_delete_result_clear(&res);
     ERR_clear_error();
@@ -291,7 +269,7 @@ static void delete_whose_handle_holds_nothing_of_the_key_is_complete(void **stat
     TPMKMS_DELETE_RESULT res;
     TPMKMS_PUBLIC pub;
 
-    make_key(ctx, machine_store, "gone", TPMKMS_SCOPE_MACHINE, 0x81000011,
+    make_key(ctx, ts_machine_store, "gone", TPMKMS_SCOPE_MACHINE, 0x81000011,
              &pub);
     /* at_handle is empty: evicted behind our back. */
     assert_int_equal(tpmkms_key_delete(ctx, uri, &res), TPMKMS_R_OK);
@@ -314,7 +292,7 @@ static void delete_by_handle_refuses_the_srk_and_a_recorded_handle(void **state)
 
     assert_int_equal(tpmkms_key_delete(ctx, srk, &res), TPMKMS_R_BAD_PARAMETER);
     assert_non_null(strstr(last_message(), "SRK"));
-    make_key(ctx, machine_store, "pk", TPMKMS_SCOPE_MACHINE, 0x81000010,
+    make_key(ctx, ts_machine_store, "pk", TPMKMS_SCOPE_MACHINE, 0x81000010,
              &at_handle);
     assert_int_equal(tpmkms_key_delete(ctx, owned, &res),
                      TPMKMS_R_BAD_PARAMETER);
@@ -335,31 +313,31 @@ static void cert_import_stores_the_keys_chain_and_refuses_another_key(void **sta
     STACK_OF(X509) *certs = sk_X509_new_null();
     char path[256];
 
-    make_key(ctx, user_store, "svc", TPMKMS_SCOPE_USER, 0, &pub);
-    make_key(ctx, user_store, "x", TPMKMS_SCOPE_USER, 0, &other);
+    make_key(ctx, ts_user_store, "svc", TPMKMS_SCOPE_USER, 0, &pub);
+    make_key(ctx, ts_user_store, "x", TPMKMS_SCOPE_USER, 0, &other);
     /* Another key's certificate first: refused. */
-    store_cert(ctx, user_store, "x", &other);
-    snprintf(path, sizeof(path), "%s/certs/x.pem", user_store);
+    store_cert(ctx, ts_user_store, "x", &other);
+    snprintf(path, sizeof(path), "%s/certs/x.pem", ts_user_store);
     assert_int_equal(tpmkms_certs_read_file(path, certs), TPMKMS_R_OK);
     assert_int_equal(tpmkms_cert_import(ctx, uri, certs, path, 0, &res),
                      TPMKMS_R_BAD_PARAMETER);
     assert_non_null(strstr(last_message(), "is for another public key than "
                                            "tpmkms:name=svc;key-scope=user"));
-    assert_false(cert_exists(machine_store, "svc"));
+    assert_false(cert_exists(ts_machine_store, "svc"));
     tpmkms_import_result_clear(&res);
     sk_X509_pop_free(certs, X509_free);
 
     /* Its own: stored where store-location says; again needs overwrite. */
     certs = sk_X509_new_null();
-    store_cert(ctx, user_store, "svc", &pub);
-    snprintf(path, sizeof(path), "%s/certs/svc.pem", user_store);
+    store_cert(ctx, ts_user_store, "svc", &pub);
+    snprintf(path, sizeof(path), "%s/certs/svc.pem", ts_user_store);
     assert_int_equal(tpmkms_certs_read_file(path, certs), TPMKMS_R_OK);
     assert_int_equal(tpmkms_cert_import(ctx, uri, certs, path, 0, &res),
                      TPMKMS_R_OK);
     assert_int_equal(res.count, 1);
-    assert_string_equal(res.cert_dir, machine_store);
+    assert_string_equal(res.cert_dir, ts_machine_store);
     assert_string_equal(res.subject, "CN = svc");
-    assert_true(cert_exists(machine_store, "svc"));
+    assert_true(cert_exists(ts_machine_store, "svc"));
     tpmkms_import_result_clear(&res);
     assert_int_equal(tpmkms_cert_import(ctx, uri, certs, path, 0, &res),
                      TPMKMS_R_KEY_EXISTS);

@@ -26,38 +26,16 @@
 #include "locate.h"
 #include "record.h"
 #include "test_util.h"
+#include "temp_store.h"
 
-static char root[64];
-static char user_store[128];
-static char machine_store[128];
 static char other_dir[128];
-
-static int rm_one(const char *path, const struct stat *st, int flag,
-                  struct FTW *ftw)
-{
-    (void)st;
-    (void)ftw;
-    return flag == FTW_DP ? rmdir(path) : unlink(path);
-}
 
 static int setup(void **state)
 {
-    char home[96];
-
     (void)state;
-    strcpy(root, "/tmp/tpmkms-locate-XXXXXX");
-    if (mkdtemp(root) == NULL)
+    if (temp_store_make("locate") != 0)
         return -1;
-    snprintf(home, sizeof(home), "%s/home", root);
-    if (mkdir(home, 0700) != 0)
-        return -1;
-    setenv("HOME", home, 1);
-    unsetenv("XDG_DATA_HOME");
-    snprintf(user_store, sizeof(user_store), "%s/.local/share/tpmkms", home);
-    snprintf(machine_store, sizeof(machine_store), "%s/machine", root);
-    snprintf(other_dir, sizeof(other_dir), "%s/elsewhere", root);
-    setenv("TPMKMS_MACHINE_STORE", machine_store, 1);
-    umask(022);
+    snprintf(other_dir, sizeof(other_dir), "%s/elsewhere", ts_root);
     ERR_clear_error();
     return 0;
 }
@@ -65,7 +43,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     (void)state;
-    return nftw(root, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+    return temp_store_remove();
 }
 
 static TPMKMS_URI *parse(const char *text)
@@ -102,7 +80,7 @@ static void save(const char *dir, const char *name, tpmkms_scope scope)
 
 static const char *store_of(tpmkms_scope scope)
 {
-    return scope == TPMKMS_SCOPE_MACHINE ? machine_store : user_store;
+    return scope == TPMKMS_SCOPE_MACHINE ? ts_machine_store : ts_user_store;
 }
 
 /* ---- the certificate directory ---- */
@@ -124,13 +102,13 @@ static void cert_dir_is(const char *text, tpmkms_scope key_scope,
 
 static void cert_dir_without_store_location_is_the_key_scope_store(void **state)
 {
-    cert_dir_is("tpmkms:name=web", TPMKMS_SCOPE_USER, user_store);
-    cert_dir_is("tpmkms:name=web", TPMKMS_SCOPE_MACHINE, machine_store);
+    cert_dir_is("tpmkms:name=web", TPMKMS_SCOPE_USER, ts_user_store);
+    cert_dir_is("tpmkms:name=web", TPMKMS_SCOPE_MACHINE, ts_machine_store);
     /* The record's scope wins over the URI's (they agree once resolved). */
     cert_dir_is("tpmkms:name=web;key-scope=machine", TPMKMS_SCOPE_MACHINE,
-                machine_store);
+                ts_machine_store);
     cert_dir_is("tpmkms:name=web;key-scope=user", TPMKMS_SCOPE_USER,
-                user_store);
+                ts_user_store);
 }
 
 static void cert_dir_follows_store_location_for_every_key_scope(void **state)
@@ -146,20 +124,20 @@ static void cert_dir_follows_store_location_for_every_key_scope(void **state)
 
             snprintf(text, sizeof(text), "tpmkms:name=web%s;store-location=user",
                      ks[i]);
-            cert_dir_is(text, rec[j], user_store);
+            cert_dir_is(text, rec[j], ts_user_store);
             snprintf(text, sizeof(text),
                      "tpmkms:name=web%s;store-location=machine", ks[i]);
-            cert_dir_is(text, rec[j], machine_store);
+            cert_dir_is(text, rec[j], ts_machine_store);
         }
 }
 
 static void cert_dir_of_an_unknown_record_is_the_uri_key_scope_store(void **state)
 {
-    cert_dir_is("tpmkms:name=web", TPMKMS_SCOPE_UNSET, user_store);
+    cert_dir_is("tpmkms:name=web", TPMKMS_SCOPE_UNSET, ts_user_store);
     cert_dir_is("tpmkms:name=web;key-scope=user", TPMKMS_SCOPE_UNSET,
-                user_store);
+                ts_user_store);
     cert_dir_is("tpmkms:name=web;key-scope=machine", TPMKMS_SCOPE_UNSET,
-                machine_store);
+                ts_machine_store);
 }
 
 static void cert_dir_storage_directory_overrides_both(void **state)
@@ -250,12 +228,12 @@ static void locate_key_fills_record_dirs_and_uri(void **state)
     TPMKMS_URI *uri = parse("tpmkms:name=svc;store-location=user;pin-value=9");
     TPMKMS_LOCATION loc;
 
-    save(machine_store, "svc", TPMKMS_SCOPE_MACHINE);
+    save(ts_machine_store, "svc", TPMKMS_SCOPE_MACHINE);
     assert_int_equal(tpmkms_locate_key(uri, &loc), TPMKMS_R_OK);
     assert_string_equal(loc.rec->name, "svc");
     assert_int_equal(loc.rec->scope, TPMKMS_SCOPE_MACHINE);
-    assert_string_equal(loc.key_dir, machine_store);
-    assert_string_equal(loc.cert_dir, user_store);
+    assert_string_equal(loc.key_dir, ts_machine_store);
+    assert_string_equal(loc.cert_dir, ts_user_store);
     assert_int_equal(loc.cert_scope, TPMKMS_SCOPE_USER);
     assert_string_equal(loc.uri,
                         "tpmkms:name=svc;key-scope=machine;store-location=user");

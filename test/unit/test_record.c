@@ -23,36 +23,14 @@
 #include "platform/platform.h"
 #include "record.h"
 #include "test_util.h"
+#include "temp_store.h"
 
-static char root[64];
-static char user_store[128];
-static char machine_store[128];
-
-static int rm_one(const char *path, const struct stat *st, int flag,
-                  struct FTW *ftw)
-{
-    (void)st;
-    (void)ftw;
-    return flag == FTW_DP ? rmdir(path) : unlink(path);
-}
 
 static int setup(void **state)
 {
-    char home[96];
-
     (void)state;
-    strcpy(root, "/tmp/tpmkms-record-XXXXXX");
-    if (mkdtemp(root) == NULL)
+    if (temp_store_make("record") != 0)
         return -1;
-    snprintf(home, sizeof(home), "%s/home", root);
-    if (mkdir(home, 0700) != 0)
-        return -1;
-    setenv("HOME", home, 1);
-    unsetenv("XDG_DATA_HOME");
-    snprintf(user_store, sizeof(user_store), "%s/.local/share/tpmkms", home);
-    snprintf(machine_store, sizeof(machine_store), "%s/machine", root);
-    setenv("TPMKMS_MACHINE_STORE", machine_store, 1);
-    umask(022);
     ERR_clear_error();
     return 0;
 }
@@ -60,7 +38,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     (void)state;
-    return nftw(root, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+    return temp_store_remove();
 }
 
 #define assert_message_has(word) do {                                   \
@@ -354,13 +332,13 @@ static void record_save_then_load_round_trips(void **state)
 {
     TPMKMS_RECORD r = make_record("web", TPMKMS_SCOPE_USER), *back = NULL;
 
-    assert_int_equal(tpmkms_record_save(user_store, &r, 0), TPMKMS_R_OK);
-    assert_int_equal(tpmkms_record_load(user_store, "web", &back), TPMKMS_R_OK);
+    assert_int_equal(tpmkms_record_save(ts_user_store, &r, 0), TPMKMS_R_OK);
+    assert_int_equal(tpmkms_record_load(ts_user_store, "web", &back), TPMKMS_R_OK);
     assert_record_matches(back, &r);
     tpmkms_record_free(back);
-    assert_true(tpmkms_record_exists(user_store, "web"));
-    assert_false(tpmkms_record_exists(user_store, "other"));
-    assert_false(tpmkms_record_exists(user_store, "../web"));
+    assert_true(tpmkms_record_exists(ts_user_store, "web"));
+    assert_false(tpmkms_record_exists(ts_user_store, "other"));
+    assert_false(tpmkms_record_exists(ts_user_store, "../web"));
 }
 
 static void record_save_sets_modes_of_the_scope(void **state)
@@ -368,17 +346,17 @@ static void record_save_sets_modes_of_the_scope(void **state)
     char path[256];
 
     umask(077);   /* the modes must not depend on the umask */
-    save(user_store, "u", TPMKMS_SCOPE_USER);
-    save(machine_store, "m", TPMKMS_SCOPE_MACHINE);
-    assert_int_equal(mode_of(user_store), 0700);
-    snprintf(path, sizeof(path), "%s/keys", user_store);
+    save(ts_user_store, "u", TPMKMS_SCOPE_USER);
+    save(ts_machine_store, "m", TPMKMS_SCOPE_MACHINE);
+    assert_int_equal(mode_of(ts_user_store), 0700);
+    snprintf(path, sizeof(path), "%s/keys", ts_user_store);
     assert_int_equal(mode_of(path), 0700);
-    record_path(path, sizeof(path), user_store, "u");
+    record_path(path, sizeof(path), ts_user_store, "u");
     assert_int_equal(mode_of(path), 0600);
-    assert_int_equal(mode_of(machine_store), 0750);
-    snprintf(path, sizeof(path), "%s/keys", machine_store);
+    assert_int_equal(mode_of(ts_machine_store), 0750);
+    snprintf(path, sizeof(path), "%s/keys", ts_machine_store);
     assert_int_equal(mode_of(path), 0750);
-    record_path(path, sizeof(path), machine_store, "m");
+    record_path(path, sizeof(path), ts_machine_store, "m");
     assert_int_equal(mode_of(path), 0640);
 }
 
@@ -386,19 +364,19 @@ static void record_save_refuses_existing_name_unless_overwrite(void **state)
 {
     TPMKMS_RECORD r = make_record("web", TPMKMS_SCOPE_USER), *back = NULL;
 
-    save(user_store, "web", TPMKMS_SCOPE_USER);
+    save(ts_user_store, "web", TPMKMS_SCOPE_USER);
     r.alg = TPMKMS_ALG_RSA_2048;
-    assert_int_equal(tpmkms_record_save(user_store, &r, 0), TPMKMS_R_KEY_EXISTS);
+    assert_int_equal(tpmkms_record_save(ts_user_store, &r, 0), TPMKMS_R_KEY_EXISTS);
     assert_int_equal(last_reason(), TPMKMS_R_KEY_EXISTS);
     assert_message_has("'web'");
-    assert_message_has(user_store);
+    assert_message_has(ts_user_store);
     ERR_clear_error();
-    assert_int_equal(tpmkms_record_load(user_store, "web", &back), TPMKMS_R_OK);
+    assert_int_equal(tpmkms_record_load(ts_user_store, "web", &back), TPMKMS_R_OK);
     assert_int_equal(back->alg, TPMKMS_ALG_EC_P256);
     tpmkms_record_free(back);
 
-    assert_int_equal(tpmkms_record_save(user_store, &r, 1), TPMKMS_R_OK);
-    assert_int_equal(tpmkms_record_load(user_store, "web", &back), TPMKMS_R_OK);
+    assert_int_equal(tpmkms_record_save(ts_user_store, &r, 1), TPMKMS_R_OK);
+    assert_int_equal(tpmkms_record_load(ts_user_store, "web", &back), TPMKMS_R_OK);
     assert_int_equal(back->alg, TPMKMS_ALG_RSA_2048);
     tpmkms_record_free(back);
 }
@@ -428,11 +406,11 @@ static void atomic_write_leaves_no_temp_file(void **state)
     char keys[256];
     int temps;
 
-    save(user_store, "web", TPMKMS_SCOPE_USER);
-    assert_int_equal(tpmkms_record_save(user_store, &r, 1), TPMKMS_R_OK);
-    assert_int_equal(tpmkms_record_save(user_store, &r, 0), TPMKMS_R_KEY_EXISTS);
+    save(ts_user_store, "web", TPMKMS_SCOPE_USER);
+    assert_int_equal(tpmkms_record_save(ts_user_store, &r, 1), TPMKMS_R_OK);
+    assert_int_equal(tpmkms_record_save(ts_user_store, &r, 0), TPMKMS_R_KEY_EXISTS);
     ERR_clear_error();
-    snprintf(keys, sizeof(keys), "%s/keys", user_store);
+    snprintf(keys, sizeof(keys), "%s/keys", ts_user_store);
     assert_int_equal(count_entries(keys, &temps), 1);
     assert_int_equal(temps, 0);
 }
@@ -442,7 +420,7 @@ static void atomic_write_failure_unlinks_temp_and_names_path(void **state)
     char dir[128], target[160], inner[192];
     int temps;
 
-    snprintf(dir, sizeof(dir), "%s/w", root);
+    snprintf(dir, sizeof(dir), "%s/w", ts_root);
     assert_int_equal(mkdir(dir, 0700), 0);
     /* rename() cannot replace a non-empty directory. */
     snprintf(target, sizeof(target), "%s/busy", dir);
@@ -470,7 +448,7 @@ static void atomic_write_replaces_content_with_the_mode(void **state)
     char *data = NULL;
     size_t len = 0;
 
-    snprintf(path, sizeof(path), "%s/f", root);
+    snprintf(path, sizeof(path), "%s/f", ts_root);
     assert_int_equal(tpmkms_write_file_atomic(path, "first", 5, 0600), TPMKMS_R_OK);
     assert_int_equal(tpmkms_write_file_atomic(path, "second", 6, 0640), TPMKMS_R_OK);
     assert_int_equal(tpmkms_read_file(path, &data, &len), TPMKMS_R_OK);
@@ -487,12 +465,12 @@ static void read_file_reports_missing_and_too_large(void **state)
     size_t len = 1;
     int fd;
 
-    snprintf(path, sizeof(path), "%s/nothing", root);
+    snprintf(path, sizeof(path), "%s/nothing", ts_root);
     assert_int_equal(tpmkms_read_file(path, &data, &len), TPMKMS_R_KEY_NOT_FOUND);
     assert_null(data);
     assert_message_has(path);
     ERR_clear_error();
-    snprintf(path, sizeof(path), "%s/big", root);
+    snprintf(path, sizeof(path), "%s/big", ts_root);
     fd = open(path, O_WRONLY | O_CREAT, 0600);
     assert_true(fd >= 0);
     assert_int_equal(ftruncate(fd, 1024 * 1024 + 1), 0);
@@ -510,13 +488,13 @@ static void record_load_missing_is_not_found(void **state)
 {
     TPMKMS_RECORD *rec = NULL;
 
-    assert_int_equal(tpmkms_record_load(user_store, "web", &rec),
+    assert_int_equal(tpmkms_record_load(ts_user_store, "web", &rec),
                      TPMKMS_R_KEY_NOT_FOUND);
     assert_message_has("'web'");
-    assert_message_has(user_store);
+    assert_message_has(ts_user_store);
     ERR_clear_error();
-    save(user_store, "other", TPMKMS_SCOPE_USER);
-    assert_int_equal(tpmkms_record_load(user_store, "web", &rec),
+    save(ts_user_store, "other", TPMKMS_SCOPE_USER);
+    assert_int_equal(tpmkms_record_load(ts_user_store, "web", &rec),
                      TPMKMS_R_KEY_NOT_FOUND);
     assert_int_equal(last_reason(), TPMKMS_R_KEY_NOT_FOUND);
     assert_null(rec);
@@ -527,11 +505,11 @@ static void record_load_rejects_name_that_differs_from_file(void **state)
     char from[256], to[256];
     TPMKMS_RECORD *rec = NULL;
 
-    save(user_store, "web", TPMKMS_SCOPE_USER);
-    record_path(from, sizeof(from), user_store, "web");
-    record_path(to, sizeof(to), user_store, "mail");
+    save(ts_user_store, "web", TPMKMS_SCOPE_USER);
+    record_path(from, sizeof(from), ts_user_store, "web");
+    record_path(to, sizeof(to), ts_user_store, "mail");
     assert_int_equal(rename(from, to), 0);
-    assert_int_equal(tpmkms_record_load(user_store, "mail", &rec),
+    assert_int_equal(tpmkms_record_load(ts_user_store, "mail", &rec),
                      TPMKMS_R_BAD_RECORD);
     assert_message_has("mail.tpmkey");
     assert_message_has("'web'");
@@ -555,29 +533,29 @@ static void record_load_refuses_group_writable_store(void **state)
 {
     char path[256];
 
-    save(user_store, "web", TPMKMS_SCOPE_USER);
-    assert_int_equal(chmod(user_store, 0770), 0);
-    expect_insecure(user_store, "web", "0770");
-    expect_insecure(user_store, "web", user_store);
-    assert_int_equal(chmod(user_store, 0702), 0);
-    expect_insecure(user_store, "web", "0702");
-    assert_int_equal(chmod(user_store, 0700), 0);
+    save(ts_user_store, "web", TPMKMS_SCOPE_USER);
+    assert_int_equal(chmod(ts_user_store, 0770), 0);
+    expect_insecure(ts_user_store, "web", "0770");
+    expect_insecure(ts_user_store, "web", ts_user_store);
+    assert_int_equal(chmod(ts_user_store, 0702), 0);
+    expect_insecure(ts_user_store, "web", "0702");
+    assert_int_equal(chmod(ts_user_store, 0700), 0);
 
-    snprintf(path, sizeof(path), "%s/keys", user_store);
+    snprintf(path, sizeof(path), "%s/keys", ts_user_store);
     assert_int_equal(chmod(path, 0720), 0);
-    expect_insecure(user_store, "web", "keys");
+    expect_insecure(ts_user_store, "web", "keys");
     assert_int_equal(chmod(path, 0700), 0);
 
-    record_path(path, sizeof(path), user_store, "web");
+    record_path(path, sizeof(path), ts_user_store, "web");
     assert_int_equal(chmod(path, 0620), 0);
-    expect_insecure(user_store, "web", "web.tpmkey");
+    expect_insecure(ts_user_store, "web", "web.tpmkey");
     assert_int_equal(chmod(path, 0606), 0);
-    expect_insecure(user_store, "web", "0606");
+    expect_insecure(ts_user_store, "web", "0606");
     assert_int_equal(chmod(path, 0644), 0);   /* readable is fine */
     {
         TPMKMS_RECORD *rec = NULL;
 
-        assert_int_equal(tpmkms_record_load(user_store, "web", &rec), TPMKMS_R_OK);
+        assert_int_equal(tpmkms_record_load(ts_user_store, "web", &rec), TPMKMS_R_OK);
         tpmkms_record_free(rec);
     }
 }
@@ -586,35 +564,35 @@ static void record_save_refuses_group_writable_store(void **state)
 {
     TPMKMS_RECORD r = make_record("web", TPMKMS_SCOPE_USER);
 
-    assert_int_equal(mkdir(machine_store, 0777), 0);
-    assert_int_equal(chmod(machine_store, 0777), 0);
+    assert_int_equal(mkdir(ts_machine_store, 0777), 0);
+    assert_int_equal(chmod(ts_machine_store, 0777), 0);
     r.scope = TPMKMS_SCOPE_MACHINE;
-    assert_int_equal(tpmkms_record_save(machine_store, &r, 0),
+    assert_int_equal(tpmkms_record_save(ts_machine_store, &r, 0),
                      TPMKMS_R_INSECURE_STORE);
-    assert_message_has(machine_store);
+    assert_message_has(ts_machine_store);
 }
 
 static void record_load_refuses_symlinked_record(void **state)
 {
     char target[256], link_path[256];
 
-    save(user_store, "real", TPMKMS_SCOPE_USER);
-    save(user_store, "web", TPMKMS_SCOPE_USER);
-    record_path(target, sizeof(target), user_store, "real");
-    record_path(link_path, sizeof(link_path), user_store, "web");
+    save(ts_user_store, "real", TPMKMS_SCOPE_USER);
+    save(ts_user_store, "web", TPMKMS_SCOPE_USER);
+    record_path(target, sizeof(target), ts_user_store, "real");
+    record_path(link_path, sizeof(link_path), ts_user_store, "web");
     assert_int_equal(unlink(link_path), 0);
     assert_int_equal(symlink(target, link_path), 0);
-    expect_insecure(user_store, "web", "symbolic link");
+    expect_insecure(ts_user_store, "web", "symbolic link");
 }
 
 static void record_load_refuses_non_regular_record(void **state)
 {
     char path[256];
 
-    save(user_store, "real", TPMKMS_SCOPE_USER);
-    record_path(path, sizeof(path), user_store, "web");
+    save(ts_user_store, "real", TPMKMS_SCOPE_USER);
+    record_path(path, sizeof(path), ts_user_store, "web");
     assert_int_equal(mkfifo(path, 0600), 0);
-    expect_insecure(user_store, "web", "regular file");
+    expect_insecure(ts_user_store, "web", "regular file");
 }
 
 static void record_load_refuses_user_record_of_another_uid(void **state)
@@ -626,15 +604,15 @@ static void record_load_refuses_user_record_of_another_uid(void **state)
      * fails here rather than passing without proving anything. */
     if (geteuid() != 0)
         fail_msg("this test needs root to chown a record to another uid");
-    save(user_store, "web", TPMKMS_SCOPE_USER);
-    save(machine_store, "srv", TPMKMS_SCOPE_MACHINE);
-    record_path(path, sizeof(path), user_store, "web");
+    save(ts_user_store, "web", TPMKMS_SCOPE_USER);
+    save(ts_machine_store, "srv", TPMKMS_SCOPE_MACHINE);
+    record_path(path, sizeof(path), ts_user_store, "web");
     assert_int_equal(chown(path, 4242, 4242), 0);
-    expect_insecure(user_store, "web", "uid 4242");
+    expect_insecure(ts_user_store, "web", "uid 4242");
     /* Machine records may belong to anyone allowed to write the store. */
-    record_path(path, sizeof(path), machine_store, "srv");
+    record_path(path, sizeof(path), ts_machine_store, "srv");
     assert_int_equal(chown(path, 4242, 4242), 0);
-    assert_int_equal(tpmkms_record_load(machine_store, "srv", &rec), TPMKMS_R_OK);
+    assert_int_equal(tpmkms_record_load(ts_machine_store, "srv", &rec), TPMKMS_R_OK);
     tpmkms_record_free(rec);
 }
 
@@ -642,18 +620,18 @@ static void record_load_refuses_invalid_names(void **state)
 {
     TPMKMS_RECORD *rec = NULL;
 
-    assert_int_equal(tpmkms_record_load(user_store, "../../etc/passwd", &rec),
+    assert_int_equal(tpmkms_record_load(ts_user_store, "../../etc/passwd", &rec),
                      TPMKMS_R_BAD_PARAMETER);
-    assert_int_equal(tpmkms_record_remove(user_store, ".."),
+    assert_int_equal(tpmkms_record_remove(ts_user_store, ".."),
                      TPMKMS_R_BAD_PARAMETER);
 }
 
 static void record_remove_deletes_and_reports_missing(void **state)
 {
-    save(user_store, "web", TPMKMS_SCOPE_USER);
-    assert_int_equal(tpmkms_record_remove(user_store, "web"), TPMKMS_R_OK);
-    assert_false(tpmkms_record_exists(user_store, "web"));
-    assert_int_equal(tpmkms_record_remove(user_store, "web"),
+    save(ts_user_store, "web", TPMKMS_SCOPE_USER);
+    assert_int_equal(tpmkms_record_remove(ts_user_store, "web"), TPMKMS_R_OK);
+    assert_false(tpmkms_record_exists(ts_user_store, "web"));
+    assert_int_equal(tpmkms_record_remove(ts_user_store, "web"),
                      TPMKMS_R_KEY_NOT_FOUND);
     assert_int_equal(last_reason(), TPMKMS_R_KEY_NOT_FOUND);
     assert_message_has("'web'");
@@ -682,25 +660,25 @@ static void record_list_is_sorted_and_skips_strays(void **state)
     char path[256];
     FILE *f;
 
-    save(user_store, "charlie", TPMKMS_SCOPE_USER);
-    save(user_store, "alpha", TPMKMS_SCOPE_USER);
-    save(user_store, "bravo", TPMKMS_SCOPE_USER);
-    snprintf(path, sizeof(path), "%s/keys/.alpha.tpmkey.123.tmp", user_store);
+    save(ts_user_store, "charlie", TPMKMS_SCOPE_USER);
+    save(ts_user_store, "alpha", TPMKMS_SCOPE_USER);
+    save(ts_user_store, "bravo", TPMKMS_SCOPE_USER);
+    snprintf(path, sizeof(path), "%s/keys/.alpha.tpmkey.123.tmp", ts_user_store);
     f = fopen(path, "w");
     fclose(f);
-    snprintf(path, sizeof(path), "%s/keys/.hidden.tpmkey", user_store);
+    snprintf(path, sizeof(path), "%s/keys/.hidden.tpmkey", ts_user_store);
     f = fopen(path, "w");
     fclose(f);
-    snprintf(path, sizeof(path), "%s/keys/README", user_store);
+    snprintf(path, sizeof(path), "%s/keys/README", ts_user_store);
     f = fopen(path, "w");
     fclose(f);
     /* A broken record is skipped without leaving an error behind. */
-    snprintf(path, sizeof(path), "%s/keys/broken.tpmkey", user_store);
+    snprintf(path, sizeof(path), "%s/keys/broken.tpmkey", ts_user_store);
     f = fopen(path, "w");
     fputs("garbage\n", f);
     fclose(f);
 
-    assert_int_equal(tpmkms_record_list(user_store, collect, &s), TPMKMS_R_OK);
+    assert_int_equal(tpmkms_record_list(ts_user_store, collect, &s), TPMKMS_R_OK);
     assert_int_equal(s.n, 3);
     assert_string_equal(s.names[0], "alpha");
     assert_string_equal(s.names[1], "bravo");
@@ -709,7 +687,7 @@ static void record_list_is_sorted_and_skips_strays(void **state)
 
     memset(&s, 0, sizeof(s));
     s.stop_after = 2;
-    assert_int_equal(tpmkms_record_list(user_store, collect, &s), TPMKMS_R_OK);
+    assert_int_equal(tpmkms_record_list(ts_user_store, collect, &s), TPMKMS_R_OK);
     assert_int_equal(s.n, 2);
 }
 
@@ -717,7 +695,7 @@ static void record_list_of_missing_store_is_empty(void **state)
 {
     struct seen s = { .n = 0 };
 
-    assert_int_equal(tpmkms_record_list(user_store, collect, &s), TPMKMS_R_OK);
+    assert_int_equal(tpmkms_record_list(ts_user_store, collect, &s), TPMKMS_R_OK);
     assert_int_equal(s.n, 0);
     assert_int_equal(ERR_peek_error(), 0);
 }
@@ -726,9 +704,9 @@ static void record_list_refuses_insecure_store(void **state)
 {
     struct seen s = { .n = 0 };
 
-    save(user_store, "web", TPMKMS_SCOPE_USER);
-    assert_int_equal(chmod(user_store, 0777), 0);
-    assert_int_equal(tpmkms_record_list(user_store, collect, &s),
+    save(ts_user_store, "web", TPMKMS_SCOPE_USER);
+    assert_int_equal(chmod(ts_user_store, 0777), 0);
+    assert_int_equal(tpmkms_record_list(ts_user_store, collect, &s),
                      TPMKMS_R_INSECURE_STORE);
     assert_int_equal(s.n, 0);
 }
@@ -742,36 +720,36 @@ static void cert_save_load_remove(void **state)
     char *got = (char *)1, path[256];
     size_t len = 1;
 
-    assert_int_equal(tpmkms_cert_load(user_store, "web", &got, &len), TPMKMS_R_OK);
+    assert_int_equal(tpmkms_cert_load(ts_user_store, "web", &got, &len), TPMKMS_R_OK);
     assert_null(got);
     assert_int_equal(len, 0);
-    save(user_store, "web", TPMKMS_SCOPE_USER);
-    save(machine_store, "srv", TPMKMS_SCOPE_MACHINE);
-    assert_int_equal(tpmkms_cert_save(user_store, "web", pem, strlen(pem), 0),
+    save(ts_user_store, "web", TPMKMS_SCOPE_USER);
+    save(ts_machine_store, "srv", TPMKMS_SCOPE_MACHINE);
+    assert_int_equal(tpmkms_cert_save(ts_user_store, "web", pem, strlen(pem), 0),
                      TPMKMS_R_OK);
-    assert_int_equal(tpmkms_cert_save(user_store, "web", pem, strlen(pem), 0),
+    assert_int_equal(tpmkms_cert_save(ts_user_store, "web", pem, strlen(pem), 0),
                      TPMKMS_R_KEY_EXISTS);
     ERR_clear_error();
-    assert_int_equal(tpmkms_cert_save(user_store, "web", pem, strlen(pem), 1),
+    assert_int_equal(tpmkms_cert_save(ts_user_store, "web", pem, strlen(pem), 1),
                      TPMKMS_R_OK);
-    snprintf(path, sizeof(path), "%s/certs/web.pem", user_store);
+    snprintf(path, sizeof(path), "%s/certs/web.pem", ts_user_store);
     assert_int_equal(mode_of(path), 0600);
-    assert_int_equal(tpmkms_cert_load(user_store, "web", &got, &len), TPMKMS_R_OK);
+    assert_int_equal(tpmkms_cert_load(ts_user_store, "web", &got, &len), TPMKMS_R_OK);
     assert_int_equal(len, strlen(pem));
     assert_string_equal(got, pem);
     OPENSSL_free(got);
 
-    assert_int_equal(tpmkms_cert_save(machine_store, "srv", pem, strlen(pem), 0),
+    assert_int_equal(tpmkms_cert_save(ts_machine_store, "srv", pem, strlen(pem), 0),
                      TPMKMS_R_OK);
-    snprintf(path, sizeof(path), "%s/certs", machine_store);
+    snprintf(path, sizeof(path), "%s/certs", ts_machine_store);
     assert_int_equal(mode_of(path), 0750);
-    snprintf(path, sizeof(path), "%s/certs/srv.pem", machine_store);
+    snprintf(path, sizeof(path), "%s/certs/srv.pem", ts_machine_store);
     assert_int_equal(mode_of(path), 0640);
 
-    assert_int_equal(tpmkms_cert_remove(user_store, "web"), TPMKMS_R_OK);
-    assert_int_equal(tpmkms_cert_load(user_store, "web", &got, &len), TPMKMS_R_OK);
+    assert_int_equal(tpmkms_cert_remove(ts_user_store, "web"), TPMKMS_R_OK);
+    assert_int_equal(tpmkms_cert_load(ts_user_store, "web", &got, &len), TPMKMS_R_OK);
     assert_null(got);
-    assert_int_equal(tpmkms_cert_remove(user_store, "web"), TPMKMS_R_OK);
+    assert_int_equal(tpmkms_cert_remove(ts_user_store, "web"), TPMKMS_R_OK);
     assert_int_equal(ERR_peek_error(), 0);
 }
 
@@ -782,7 +760,7 @@ static void store_dir_follows_the_environment(void **state)
     char *d;
 
     d = tpmkms_store_dir(TPMKMS_SCOPE_USER, NULL);
-    assert_string_equal(d, user_store);
+    assert_string_equal(d, ts_user_store);
     OPENSSL_free(d);
     setenv("XDG_DATA_HOME", "/xdg/data", 1);
     d = tpmkms_store_dir(TPMKMS_SCOPE_USER, NULL);
@@ -790,18 +768,18 @@ static void store_dir_follows_the_environment(void **state)
     OPENSSL_free(d);
     setenv("XDG_DATA_HOME", "relative/ignored", 1);
     d = tpmkms_store_dir(TPMKMS_SCOPE_USER, NULL);
-    assert_string_equal(d, user_store);
+    assert_string_equal(d, ts_user_store);
     OPENSSL_free(d);
     unsetenv("XDG_DATA_HOME");
 
     d = tpmkms_store_dir(TPMKMS_SCOPE_MACHINE, NULL);
-    assert_string_equal(d, machine_store);
+    assert_string_equal(d, ts_machine_store);
     OPENSSL_free(d);
     unsetenv("TPMKMS_MACHINE_STORE");
     d = tpmkms_store_dir(TPMKMS_SCOPE_MACHINE, NULL);
     assert_string_equal(d, TPMKMS_MACHINE_STORE_DEFAULT);
     OPENSSL_free(d);
-    setenv("TPMKMS_MACHINE_STORE", machine_store, 1);
+    setenv("TPMKMS_MACHINE_STORE", ts_machine_store, 1);
 
     d = tpmkms_store_dir(TPMKMS_SCOPE_MACHINE, "/override");
     assert_string_equal(d, "/override");
@@ -860,37 +838,37 @@ static void expect_unresolved(const char *text, int reason)
 
 static void resolve_finds_user_only_key(void **state)
 {
-    save(user_store, "web", TPMKMS_SCOPE_USER);
-    expect_resolved("tpmkms:name=web", user_store, TPMKMS_SCOPE_USER);
-    expect_resolved("tpmkms:name=web;key-scope=user", user_store,
+    save(ts_user_store, "web", TPMKMS_SCOPE_USER);
+    expect_resolved("tpmkms:name=web", ts_user_store, TPMKMS_SCOPE_USER);
+    expect_resolved("tpmkms:name=web;key-scope=user", ts_user_store,
                     TPMKMS_SCOPE_USER);
     expect_unresolved("tpmkms:name=web;key-scope=machine", TPMKMS_R_KEY_NOT_FOUND);
-    assert_message_has(machine_store);
+    assert_message_has(ts_machine_store);
 }
 
 static void resolve_finds_machine_only_key(void **state)
 {
-    save(machine_store, "web", TPMKMS_SCOPE_MACHINE);
-    expect_resolved("tpmkms:name=web", machine_store, TPMKMS_SCOPE_MACHINE);
-    expect_resolved("tpmkms:name=web;key-scope=machine", machine_store,
+    save(ts_machine_store, "web", TPMKMS_SCOPE_MACHINE);
+    expect_resolved("tpmkms:name=web", ts_machine_store, TPMKMS_SCOPE_MACHINE);
+    expect_resolved("tpmkms:name=web;key-scope=machine", ts_machine_store,
                     TPMKMS_SCOPE_MACHINE);
-    expect_resolved("tpmkms:name=web;store-location=machine", machine_store,
+    expect_resolved("tpmkms:name=web;store-location=machine", ts_machine_store,
                     TPMKMS_SCOPE_MACHINE);
     expect_unresolved("tpmkms:name=web;key-scope=user", TPMKMS_R_KEY_NOT_FOUND);
 }
 
 static void resolve_in_both_stores_is_ambiguous(void **state)
 {
-    save(user_store, "web", TPMKMS_SCOPE_USER);
-    save(machine_store, "web", TPMKMS_SCOPE_MACHINE);
+    save(ts_user_store, "web", TPMKMS_SCOPE_USER);
+    save(ts_machine_store, "web", TPMKMS_SCOPE_MACHINE);
     expect_unresolved("tpmkms:name=web", TPMKMS_R_AMBIGUOUS_KEY);
     assert_message_has("key-scope=machine");
     assert_message_has("key-scope=user");
-    assert_message_has(user_store);
-    assert_message_has(machine_store);
-    expect_resolved("tpmkms:name=web;key-scope=machine", machine_store,
+    assert_message_has(ts_user_store);
+    assert_message_has(ts_machine_store);
+    expect_resolved("tpmkms:name=web;key-scope=machine", ts_machine_store,
                     TPMKMS_SCOPE_MACHINE);
-    expect_resolved("tpmkms:name=web;key-scope=user", user_store,
+    expect_resolved("tpmkms:name=web;key-scope=user", ts_user_store,
                     TPMKMS_SCOPE_USER);
 }
 
@@ -898,8 +876,8 @@ static void resolve_not_found_names_key_and_both_stores(void **state)
 {
     expect_unresolved("tpmkms:name=nope", TPMKMS_R_KEY_NOT_FOUND);
     assert_message_has("'nope'");
-    assert_message_has(user_store);
-    assert_message_has(machine_store);
+    assert_message_has(ts_user_store);
+    assert_message_has(ts_machine_store);
     /* Exactly one error: the misses on the way were popped. */
     ERR_get_error();
     assert_int_equal(ERR_peek_error(), 0);
@@ -908,13 +886,13 @@ static void resolve_not_found_names_key_and_both_stores(void **state)
 static void resolve_refuses_record_in_the_wrong_store(void **state)
 {
     /* A machine-scope record sitting in the user store. */
-    save(user_store, "web", TPMKMS_SCOPE_MACHINE);
+    save(ts_user_store, "web", TPMKMS_SCOPE_MACHINE);
     expect_unresolved("tpmkms:name=web", TPMKMS_R_SCOPE_MISMATCH);
     assert_message_has("user store");
     assert_message_has("key-scope machine");
     expect_unresolved("tpmkms:name=web;key-scope=user", TPMKMS_R_SCOPE_MISMATCH);
 
-    save(machine_store, "srv", TPMKMS_SCOPE_USER);
+    save(ts_machine_store, "srv", TPMKMS_SCOPE_USER);
     expect_unresolved("tpmkms:name=srv", TPMKMS_R_SCOPE_MISMATCH);
     assert_message_has("machine store");
     expect_unresolved("tpmkms:name=srv;key-scope=machine", TPMKMS_R_SCOPE_MISMATCH);
@@ -924,7 +902,7 @@ static void resolve_explicit_scope_must_match_the_record(void **state)
 {
     char dir[128], text[256];
 
-    snprintf(dir, sizeof(dir), "%s/elsewhere", root);
+    snprintf(dir, sizeof(dir), "%s/elsewhere", ts_root);
     save(dir, "web", TPMKMS_SCOPE_USER);
     snprintf(text, sizeof(text), "tpmkms:name=web;storage-directory=%s", dir);
     expect_resolved(text, dir, TPMKMS_SCOPE_USER);
@@ -941,13 +919,13 @@ static void resolve_ignores_store_location_for_the_key(void **state)
 {
     /* store-location says where the certificate lives; the key's own
      * scope is independent of it, and persisted in the record. */
-    save(machine_store, "svc", TPMKMS_SCOPE_MACHINE);
+    save(ts_machine_store, "svc", TPMKMS_SCOPE_MACHINE);
     expect_resolved("tpmkms:name=svc;key-scope=machine;store-location=user",
-                    machine_store, TPMKMS_SCOPE_MACHINE);
-    expect_resolved("tpmkms:name=svc;store-location=user", machine_store,
+                    ts_machine_store, TPMKMS_SCOPE_MACHINE);
+    expect_resolved("tpmkms:name=svc;store-location=user", ts_machine_store,
                     TPMKMS_SCOPE_MACHINE);
-    save(user_store, "me", TPMKMS_SCOPE_USER);
-    expect_resolved("tpmkms:name=me;store-location=machine", user_store,
+    save(ts_user_store, "me", TPMKMS_SCOPE_USER);
+    expect_resolved("tpmkms:name=me;store-location=machine", ts_user_store,
                     TPMKMS_SCOPE_USER);
     expect_unresolved("tpmkms:name=me;key-scope=machine;store-location=user",
                       TPMKMS_R_KEY_NOT_FOUND);
@@ -957,8 +935,8 @@ static void resolve_storage_directory_is_the_only_place_looked(void **state)
 {
     char dir[128], text[256];
 
-    snprintf(dir, sizeof(dir), "%s/empty", root);
-    save(user_store, "web", TPMKMS_SCOPE_USER);
+    snprintf(dir, sizeof(dir), "%s/empty", ts_root);
+    save(ts_user_store, "web", TPMKMS_SCOPE_USER);
     snprintf(text, sizeof(text), "tpmkms:name=web;storage-directory=%s", dir);
     expect_unresolved(text, TPMKMS_R_KEY_NOT_FOUND);
     assert_message_has(dir);
@@ -966,18 +944,18 @@ static void resolve_storage_directory_is_the_only_place_looked(void **state)
 
 static void resolve_user_store_error_is_not_hidden(void **state)
 {
-    save(user_store, "web", TPMKMS_SCOPE_USER);
-    save(machine_store, "web", TPMKMS_SCOPE_MACHINE);
-    assert_int_equal(chmod(user_store, 0777), 0);
+    save(ts_user_store, "web", TPMKMS_SCOPE_USER);
+    save(ts_machine_store, "web", TPMKMS_SCOPE_MACHINE);
+    assert_int_equal(chmod(ts_user_store, 0777), 0);
     expect_unresolved("tpmkms:name=web", TPMKMS_R_INSECURE_STORE);
 }
 
 static void resolve_without_home_searches_the_machine_store(void **state)
 {
-    save(machine_store, "web", TPMKMS_SCOPE_MACHINE);
+    save(ts_machine_store, "web", TPMKMS_SCOPE_MACHINE);
     unsetenv("HOME");
     /* getpwuid's home for this uid has no tpmkms store in the test. */
-    expect_resolved("tpmkms:name=web", machine_store, TPMKMS_SCOPE_MACHINE);
+    expect_resolved("tpmkms:name=web", ts_machine_store, TPMKMS_SCOPE_MACHINE);
 }
 
 static void resolve_needs_a_name(void **state)
