@@ -5,6 +5,7 @@
  * queue under a library code of our own.
  */
 #include <stdarg.h>
+#include <stdio.h>
 #include <openssl/core_dispatch.h>
 #include <openssl/err.h>
 #include "errors.h"
@@ -162,4 +163,45 @@ void tpmkms_err_clear_last_mark(void)
         c_clear_last_error_mark(core_handle);
     else
         ERR_clear_last_mark();
+}
+
+void tpmkms_err_format(char *buf, size_t len, unsigned long e,
+                       const char *data, int flags)
+{
+    const char *reason = ERR_reason_error_string(e);
+    int has_data = data != NULL && data[0] != '\0'
+                   && (flags & ERR_TXT_STRING) != 0;
+    char fallback[64];
+
+    if (reason == NULL) {
+        const char *lib = ERR_lib_error_string(e);
+
+        snprintf(fallback, sizeof(fallback), "%s error %d",
+                 lib != NULL ? lib : "unknown", ERR_GET_REASON(e));
+        reason = fallback;
+    }
+    snprintf(buf, len, "%s%s%s", reason, has_data ? ": " : "",
+             has_data ? data : "");
+}
+
+char *tpmkms_err_take_text(char *buf, size_t len)
+{
+    const char *data;
+    int flags;
+    unsigned long e;
+    size_t used = 0;
+    char msg[512];
+
+    if (len == 0)
+        return buf;
+    buf[0] = '\0';
+    while ((e = ERR_get_error_all(NULL, NULL, NULL, &data, &flags)) != 0) {
+        tpmkms_err_format(msg, sizeof(msg), e, data, flags);
+        if (used < len)
+            used += (size_t)snprintf(buf + used, len - used, "%s%s",
+                                     used > 0 ? "; " : "", msg);
+    }
+    if (buf[0] == '\0')
+        snprintf(buf, len, "no detail");
+    return buf;
 }

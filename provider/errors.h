@@ -101,4 +101,14 @@ void tpmkms_err_set_mark(void);
 void tpmkms_err_pop_to_mark(void);
 void tpmkms_err_clear_last_mark(void);
 
+/*
+ * Error text, as the tpmkms command prints it ("reason: detail").
+ *   tpmkms_err_format: one error e with its data and flags.
+ *   tpmkms_err_take_text: takes every error off the queue into buf,
+ *   "; "-separated ("no detail" if there were none); returns buf.
+ */
+void tpmkms_err_format(char *buf, size_t len, unsigned long e,
+                       const char *data, int flags);
+char *tpmkms_err_take_text(char *buf, size_t len);
+
 #endif

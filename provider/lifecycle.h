@@ -115,16 +115,4 @@ EVP_PKEY *tpmkms_record_public(TPMKMS_CTX *ctx, const TPMKMS_URI *uri,
 /* 1: pem's first certificate is pub's; 0: another key's; -1: no cert. */
 int tpmkms_cert_matches(const char *pem, size_t len, EVP_PKEY *pub);
 
-/*
- * Error text, as the tpmkms command prints it ("reason: detail").  These
- * belong in errors.c; they are here so this change stays out of files
- * other work is editing.
- *   tpmkms_err_format: one error e with its data and flags.
- *   tpmkms_err_take_text: takes every error off the queue into buf,
- *   "; "-separated ("no detail" if there were none); returns buf.
- */
-void tpmkms_err_format(char *buf, size_t len, unsigned long e,
-                       const char *data, int flags);
-char *tpmkms_err_take_text(char *buf, size_t len);
-
 #endif
