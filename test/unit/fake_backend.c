@@ -384,3 +384,26 @@ const TPMKMS_BACKEND_METHOD *fake_backend_method(void)
 {
     return &fake_method;
 }
+
+tpmkms_rc fake_make_key_blob(TPMKMS_CTX *ctx, tpmkms_alg alg, const char *label,
+                             TPMKMS_KEYBLOB *blob)
+{
+    TPMKMS_CREATE_PARAMS params = { alg, NULL, 0, label };
+    TPMKMS_BACKEND *b = tpmkms_ctx_backend(ctx, NULL);
+    TPMKMS_KEYDATA made = { 0 };
+    TPMKMS_PUBLIC pub;
+    tpmkms_rc rc = TPMKMS_R_INTERNAL;
+
+    if (b != NULL
+            && (rc = tpmkms_backend_create_key(b, &params, &made, &pub))
+               == TPMKMS_R_OK)
+        rc = tpmkms_keydata_to_blob(&made, blob, label);
+    tpmkms_keydata_clear(&made);
+    tpmkms_backend_free(b);
+    return rc;
+}
+
+EVP_PKEY *fake_blob_software_key(const TPMKMS_KEYBLOB *blob)
+{
+    return blob_key(blob);
+}

@@ -6,7 +6,10 @@
 #ifndef TPMKMS_FAKE_BACKEND_H
 #define TPMKMS_FAKE_BACKEND_H
 
+#include <openssl/evp.h>
 #include "backend.h"
+#include "ctx.h"
+#include "key.h"
 #include "tss2key.h"
 
 typedef struct {
@@ -35,5 +38,14 @@ const TPMKMS_BACKEND_METHOD *fake_backend_method(void);
 /* The same keys, but no administration and no attestation group. */
 const TPMKMS_BACKEND_METHOD *fake_backend_keys_only_method(void);
 void fake_backend_reset(void);
+
+/*
+ * A new fake key's blob, as a key record or key file holds it, made
+ * through ctx's default backend; and the software key pair inside such a
+ * blob (the "TPM's" private key), for tests to check results against.
+ */
+tpmkms_rc fake_make_key_blob(TPMKMS_CTX *ctx, tpmkms_alg alg, const char *label,
+                             TPMKMS_KEYBLOB *blob);
+EVP_PKEY *fake_blob_software_key(const TPMKMS_KEYBLOB *blob);
 
 #endif

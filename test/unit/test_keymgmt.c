@@ -26,27 +26,16 @@ static EVP_PKEY *soft;          /* the same key pair, in software */
 
 static int setup(void **state)
 {
-    TPMKMS_BACKEND *b;
-    TPMKMS_CREATE_PARAMS params = { TPMKMS_ALG_EC_P256, NULL, 0, "km" };
-    TPMKMS_KEYDATA made = { 0 };
-    TPMKMS_PUBLIC pub;
-    const unsigned char *p;
-
     (void)state;
     fake_backend_reset();
     memset(&provctx, 0, sizeof(provctx));
     if ((provctx.ctx = tpmkms_ctx_new(NULL, NULL, fake_backend_method())) == NULL
-            || (b = tpmkms_ctx_backend(provctx.ctx, NULL)) == NULL)
+            || fake_make_key_blob(provctx.ctx, TPMKMS_ALG_EC_P256, "km",
+                                  &blob) != TPMKMS_R_OK)
         return -1;
-    if (tpmkms_backend_create_key(b, &params, &made, &pub) != TPMKMS_R_OK
-            || tpmkms_keydata_to_blob(&made, &blob, "km") != TPMKMS_R_OK)
-        return -1;
-    tpmkms_keydata_clear(&made);
-    tpmkms_backend_free(b);
     if (tpmkms_key_from_blob(provctx.ctx, &blob, "km.key", &key) != TPMKMS_R_OK)
         return -1;
-    p = blob.priv + 2;
-    soft = d2i_AutoPrivateKey(NULL, &p, (long)blob.priv_len - 2);
+    soft = fake_blob_software_key(&blob);
     ERR_clear_error();
     return soft == NULL;
 }
