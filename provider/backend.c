@@ -72,6 +72,7 @@ struct tpmkms_backend_st {
     void *state;                /* NULL until the first command */
     pid_t pid;                  /* the process that connected */
     uint64_t generation;        /* bumped on every connect */
+    struct tpmkms_backend_st *held_prev; /* see backend_hold */
     struct tpmkms_backend_st *next;  /* the fork registry */
 };
 
@@ -101,31 +102,71 @@ static pid_t self_pid(void)
     return current_pid;
 }
 
+/*
+ * The backends whose command lock this thread holds, most recent first
+ * (chained through held_prev).  A thread that forks inside a command
+ * sequence (a TCTI that starts a process: cmd:, or tabrmd's D-Bus
+ * autolaunch, forks during connect) already holds its backend's lock:
+ * the fork handlers below must leave that one alone, or the thread waits
+ * on itself for ever.
+ */
+static __thread TPMKMS_BACKEND *held_here;
+
+static int held_by_this_thread(const TPMKMS_BACKEND *b)
+{
+    for (const TPMKMS_BACKEND *h = held_here; h != NULL; h = h->held_prev)
+        if (h == b)
+            return 1;
+    return 0;
+}
+
 static void fork_prepare(void)
 {
     pthread_mutex_lock(&registry_lock);
     for (TPMKMS_BACKEND *b = registry; b != NULL; b = b->next)
-        cmd_lock(b->lock);
+        if (!held_by_this_thread(b))
+            cmd_lock(b->lock);
 }
 
 static void fork_parent(void)
 {
     for (TPMKMS_BACKEND *b = registry; b != NULL; b = b->next)
-        cmd_unlock(b->lock);
+        if (!held_by_this_thread(b))
+            cmd_unlock(b->lock);
     pthread_mutex_unlock(&registry_lock);
 }
 
 /*
  * In the child the forking thread has a new thread id: rather than
  * unlocking what another thread id locked, each lock is initialised
- * afresh in place (nothing else in the child can hold it).
+ * afresh in place (nothing else in the child can hold it).  A lock this
+ * thread held across fork() stays held: the child is inside that command
+ * sequence and releases it on the way out (or execs).
  */
 static void fork_child(void)
 {
     for (TPMKMS_BACKEND *b = registry; b != NULL; b = b->next)
-        pthread_mutex_init(b->lock, NULL);
+        if (!held_by_this_thread(b))
+            pthread_mutex_init(b->lock, NULL);
     current_pid = getpid();
     pthread_mutex_init(&registry_lock, NULL);
+}
+
+/* Takes b's command lock for this thread (see held_here). */
+static int backend_hold(TPMKMS_BACKEND *b)
+{
+    if (!cmd_lock(b->lock))
+        return 0;
+    b->held_prev = held_here;
+    held_here = b;
+    return 1;
+}
+
+static void backend_release(TPMKMS_BACKEND *b)
+{
+    held_here = b->held_prev;
+    b->held_prev = NULL;
+    cmd_unlock(b->lock);
 }
 
 static void backends_at_exit(void);
@@ -160,6 +201,8 @@ static void registry_remove(TPMKMS_BACKEND *b)
 static void registry_add(TPMKMS_BACKEND *b) { (void)b; }
 static void registry_remove(TPMKMS_BACKEND *b) { (void)b; }
 static pid_t self_pid(void) { return getpid(); }
+static int backend_hold(TPMKMS_BACKEND *b) { return cmd_lock(b->lock); }
+static void backend_release(TPMKMS_BACKEND *b) { cmd_unlock(b->lock); }
 #endif
 
 void tpmkms_backend_process_init(const TPMKMS_BACKEND_METHOD *meth)
@@ -283,10 +326,10 @@ void tpmkms_backend_free(TPMKMS_BACKEND *b)
  */
 void tpmkms_backend_close(TPMKMS_BACKEND *b)
 {
-    if (b == NULL || !cmd_lock(b->lock))
+    if (b == NULL || !backend_hold(b))
         return;
     close_locked(b);
-    cmd_unlock(b->lock);
+    backend_release(b);
 }
 
 #ifndef _WIN32
@@ -363,7 +406,7 @@ static tpmkms_rc backend_enter(TPMKMS_BACKEND *b)
 
 static int backend_lock(TPMKMS_BACKEND *b)
 {
-    if (!cmd_lock(b->lock)) {
+    if (!backend_hold(b)) {
         TPMKMS_raise(TPMKMS_R_INTERNAL, "cannot take the TPM backend lock");
         return 0;
     }
@@ -430,7 +473,7 @@ static tpmkms_rc not_supported(const TPMKMS_BACKEND *b, const char *op)
         rc_ = backend_enter(b);                                 \
         if (rc_ == TPMKMS_R_OK)                                 \
             rc_ = backend_leave(b, (call));                     \
-        cmd_unlock((b)->lock);                                  \
+        backend_release(b);                                     \
         return rc_;                                             \
     } while (0)
 
@@ -502,7 +545,7 @@ void tpmkms_backend_release_key(TPMKMS_BACKEND *b, TPMKMS_KEYREF *key)
 {
     if (key->loaded == NULL || b->meth->keys == NULL)
         return;
-    if (!cmd_lock(b->lock))
+    if (!backend_hold(b))
         return;
     if (b->state != NULL && b->pid == self_pid()
             && key->generation == b->generation)
@@ -510,7 +553,7 @@ void tpmkms_backend_release_key(TPMKMS_BACKEND *b, TPMKMS_KEYREF *key)
     else
         b->meth->keys->forget(key);
     key->loaded = NULL;
-    cmd_unlock(b->lock);
+    backend_release(b);
 }
 
 tpmkms_rc tpmkms_backend_describe(const TPMKMS_BACKEND *b,

@@ -53,9 +53,9 @@ if stage "build ($ASAN_BUILD, AddressSanitizer + UBSan)" \
     build "$ASAN_BUILD" -DTPMKMS_SANITIZE=ON; then
     ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:detect_stack_use_after_return=1} \
         UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1} \
-        stage "tests under ASan + UBSan: unit, integration.bad_uris, concurrent_signing, fork_then_sign ($ASAN_BUILD)" \
+        stage "tests under ASan + UBSan: unit, integration.bad_uris, concurrent_signing, fork_then_sign, tcti_that_forks ($ASAN_BUILD)" \
         ctest --test-dir "$ASAN_BUILD" --output-on-failure --no-tests=error \
-        -R '^(unit\..*|integration\.(bad_uris|concurrent_signing|fork_then_sign))$'
+        -R '^(unit\..*|integration\.(bad_uris|concurrent_signing|fork_then_sign|tcti_that_forks))$'
 fi
 
 printf '\n'
