@@ -279,15 +279,12 @@ tpmkms_rc cli_ctx(CLI *cli, TPMKMS_CTX **out)
 tpmkms_rc cli_backend(CLI *cli, const TPMKMS_URI *uri, TPMKMS_BACKEND **out)
 {
     TPMKMS_CTX *ctx;
-    const char *tcti = NULL;
-    char buf[512];
+    const char *tcti = uri != NULL && uri->tcti != NULL ? uri->tcti : NULL;
     tpmkms_rc rc;
 
     if ((rc = cli_ctx(cli, &ctx)) != TPMKMS_R_OK)
         return rc;
-    if (uri != NULL)
-        tcti = tpmkms_uri_tcti(uri, buf, sizeof(buf));
-    *out = tpmkms_ctx_backend(ctx, tcti);
+    *out = tpmkms_ctx_backend_for_uri(ctx, uri);
     if (*out == NULL) {
         if (ERR_peek_error() == 0)
             TPMKMS_raise(TPMKMS_R_TPM_UNAVAILABLE,

@@ -69,6 +69,7 @@ struct tpmkms_backend_st {
     const TPMKMS_BACKEND_METHOD *meth;
     char *conn;                 /* NULL: the backend's default */
     char *owner_auth_file;      /* NULL: none */
+    unsigned timeout_s;         /* 0: the backend's default */
     void *state;                /* NULL until the first command */
     pid_t pid;                  /* the process that connected */
     uint64_t generation;        /* bumped on every connect */
@@ -273,6 +274,11 @@ tpmkms_rc tpmkms_backend_set_owner_auth_file(TPMKMS_BACKEND *b,
     return TPMKMS_R_OK;
 }
 
+void tpmkms_backend_set_timeout(TPMKMS_BACKEND *b, unsigned seconds)
+{
+    b->timeout_s = seconds;
+}
+
 int tpmkms_backend_up_ref(TPMKMS_BACKEND *b)
 {
     int n;
@@ -394,6 +400,7 @@ static tpmkms_rc backend_enter(TPMKMS_BACKEND *b)
         return TPMKMS_R_OK;
     cfg.conn = b->conn;
     cfg.owner_auth_file = b->owner_auth_file;
+    cfg.timeout_s = b->timeout_s;
     rc = b->meth->connect(&cfg, &b->state);
     if (rc != TPMKMS_R_OK) {
         b->state = NULL;

@@ -132,6 +132,9 @@ typedef struct tpmkms_conn_config_st {
                                    the backend's default */
     const char *owner_auth_file; /* the owner's auth value is this file's
                                     first line; NULL: empty */
+    unsigned timeout_s;         /* seconds the TPM has to answer a command
+                                   (key generation: ten times that); 0: the
+                                   backend's default */
 } TPMKMS_CONN_CONFIG;
 
 /* ------------------------------------------------------------- groups */
@@ -241,6 +244,8 @@ TPMKMS_BACKEND *tpmkms_backend_new(const TPMKMS_BACKEND_METHOD *meth,
 TPMKMS_MUST_CHECK
 tpmkms_rc tpmkms_backend_set_owner_auth_file(TPMKMS_BACKEND *b,
                                              const char *path);
+/* Before the first command: the TPM response deadline (0: default). */
+void tpmkms_backend_set_timeout(TPMKMS_BACKEND *b, unsigned seconds);
 int tpmkms_backend_up_ref(TPMKMS_BACKEND *b);
 void tpmkms_backend_free(TPMKMS_BACKEND *b);
 void tpmkms_backend_close(TPMKMS_BACKEND *b); /* flush, disconnect now */

@@ -8,9 +8,11 @@
 #include <string.h>
 #include <openssl/crypto.h>
 #include "ctx.h"
+#include "uri.h"
 
 typedef struct backend_entry_st {
     char *tcti;                 /* NULL: the default */
+    unsigned timeout_s;         /* the TPM response deadline; 0: default */
     TPMKMS_BACKEND *backend;
     struct backend_entry_st *next;
 } BACKEND_ENTRY;
@@ -18,6 +20,7 @@ typedef struct backend_entry_st {
 struct tpmkms_ctx_st {
     OSSL_LIB_CTX *libctx;
     char *tcti;
+    unsigned timeout_s;         /* openssl.cnf tpm-timeout; 0: unset */
     const TPMKMS_BACKEND_METHOD *meth;
     CRYPTO_RWLOCK *lock;        /* guards the backend list */
     BACKEND_ENTRY *backends;
@@ -73,19 +76,70 @@ static int same_tcti(const char *a, const char *b)
     return (a == NULL && b == NULL) || (a != NULL && b != NULL && strcmp(a, b) == 0);
 }
 
+tpmkms_rc tpmkms_ctx_set_tpm_timeout(TPMKMS_CTX *ctx, const char *text)
+{
+    if (text == NULL || *text == '\0') {
+        ctx->timeout_s = 0;
+        return TPMKMS_R_OK;
+    }
+    return tpmkms_timeout_parse(text, "openssl.cnf setting tpm-timeout",
+                                TPMKMS_R_BAD_PARAMETER, &ctx->timeout_s);
+}
+
+/*
+ * The deadline a backend gets: asked (a URI's tpm-timeout=), else
+ * openssl.cnf's tpm-timeout, else $TPMKMS_TPM_TIMEOUT, else 0 (the
+ * backend's default).  A bad $TPMKMS_TPM_TIMEOUT is an error, not ignored.
+ */
+static tpmkms_rc effective_timeout(const TPMKMS_CTX *ctx, unsigned asked,
+                                   unsigned *out)
+{
+    const char *env;
+
+    *out = asked != 0 ? asked : ctx->timeout_s;
+    if (*out != 0)
+        return TPMKMS_R_OK;
+    env = getenv("TPMKMS_TPM_TIMEOUT");
+    if (env == NULL || *env == '\0')
+        return TPMKMS_R_OK;
+    return tpmkms_timeout_parse(env, "TPMKMS_TPM_TIMEOUT",
+                                TPMKMS_R_BAD_PARAMETER, out);
+}
+
 TPMKMS_BACKEND *tpmkms_ctx_backend(TPMKMS_CTX *ctx, const char *tcti)
+{
+    return tpmkms_ctx_backend_for(ctx, tcti, 0);
+}
+
+TPMKMS_BACKEND *tpmkms_ctx_backend_for_uri(TPMKMS_CTX *ctx,
+                                           const TPMKMS_URI *uri)
+{
+    char buf[512];
+    const char *tcti = NULL;
+
+    if (uri != NULL && (tcti = tpmkms_uri_tcti(uri, buf, sizeof(buf))) == NULL
+            && (uri->tcti != NULL || uri->device != NULL))
+        return NULL;            /* raised: the device path is too long */
+    return tpmkms_ctx_backend_for(ctx, tcti,
+                                  uri != NULL ? uri->tpm_timeout_s : 0);
+}
+
+TPMKMS_BACKEND *tpmkms_ctx_backend_for(TPMKMS_CTX *ctx, const char *tcti,
+                                       unsigned timeout_s)
 {
     BACKEND_ENTRY *e;
     TPMKMS_BACKEND *b = NULL;
 
     if (tcti == NULL)
         tcti = ctx->tcti;
+    if (effective_timeout(ctx, timeout_s, &timeout_s) != TPMKMS_R_OK)
+        return NULL;
     if (!CRYPTO_THREAD_write_lock(ctx->lock)) {
         TPMKMS_raise(TPMKMS_R_INTERNAL, "cannot take the context lock");
         return NULL;
     }
     for (e = ctx->backends; e != NULL; e = e->next)
-        if (same_tcti(e->tcti, tcti))
+        if (same_tcti(e->tcti, tcti) && e->timeout_s == timeout_s)
             break;
     if (e == NULL) {
         if ((e = OPENSSL_zalloc(sizeof(*e))) == NULL
@@ -102,6 +156,8 @@ TPMKMS_BACKEND *tpmkms_ctx_backend(TPMKMS_CTX *ctx, const char *tcti)
             TPMKMS_raise(TPMKMS_R_INTERNAL, "out of memory creating a backend");
             return NULL;
         }
+        e->timeout_s = timeout_s;
+        tpmkms_backend_set_timeout(e->backend, timeout_s);
         e->next = ctx->backends;
         ctx->backends = e;
     }

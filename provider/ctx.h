@@ -25,4 +25,21 @@ OSSL_LIB_CTX *tpmkms_ctx_libctx(const TPMKMS_CTX *ctx);
  */
 TPMKMS_BACKEND *tpmkms_ctx_backend(TPMKMS_CTX *ctx, const char *tcti);
 
+/*
+ * The same, for a connection and a TPM response deadline in seconds: 0
+ * takes openssl.cnf's tpm-timeout, else $TPMKMS_TPM_TIMEOUT, else the
+ * backend's default.  One backend (one connection) per pair.  NULL,
+ * raised, when $TPMKMS_TPM_TIMEOUT is not a number of seconds.
+ */
+TPMKMS_BACKEND *tpmkms_ctx_backend_for(TPMKMS_CTX *ctx, const char *tcti,
+                                       unsigned timeout_s);
+/* The backend a URI names: its tcti=/device= and tpm-timeout=. */
+struct tpmkms_uri_st;
+TPMKMS_BACKEND *tpmkms_ctx_backend_for_uri(TPMKMS_CTX *ctx,
+                                           const struct tpmkms_uri_st *uri);
+
+/* openssl.cnf's tpm-timeout (seconds); NULL/"" unsets it. */
+TPMKMS_MUST_CHECK
+tpmkms_rc tpmkms_ctx_set_tpm_timeout(TPMKMS_CTX *ctx, const char *text);
+
 #endif

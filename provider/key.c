@@ -152,11 +152,6 @@ static tpmkms_rc key_take_blob(TPMKMS_KEY *key, const TPMKMS_KEYBLOB *blob)
     return TPMKMS_R_OK;
 }
 
-static const char *uri_tcti(const TPMKMS_URI *uri, char *buf, size_t len)
-{
-    return tpmkms_uri_tcti(uri, buf, len);
-}
-
 static tpmkms_rc key_take_pin(TPMKMS_KEY *key, const TPMKMS_URI *uri)
 {
     char *pin = NULL;
@@ -217,7 +212,6 @@ static tpmkms_rc key_open_handle(TPMKMS_KEY *key, const TPMKMS_URI *uri)
 tpmkms_rc tpmkms_key_open(TPMKMS_CTX *ctx, const TPMKMS_URI *uri,
                           TPMKMS_KEY **out)
 {
-    char tbuf[512];
     TPMKMS_BACKEND *backend;
     TPMKMS_KEY *key = NULL;
     TPMKMS_RECORD *rec = NULL;
@@ -230,7 +224,7 @@ tpmkms_rc tpmkms_key_open(TPMKMS_CTX *ctx, const TPMKMS_URI *uri,
                      "the URI names no key: add name=<key> or handle=0x81......");
         return TPMKMS_R_BAD_URI;
     }
-    backend = tpmkms_ctx_backend(ctx, uri_tcti(uri, tbuf, sizeof(tbuf)));
+    backend = tpmkms_ctx_backend_for_uri(ctx, uri);
     if (backend == NULL)
         return TPMKMS_R_INTERNAL;
     key = tpmkms_key_new(backend, tpmkms_ctx_libctx(ctx));
@@ -415,7 +409,6 @@ tpmkms_rc tpmkms_key_create(TPMKMS_CTX *ctx, const TPMKMS_URI *uri,
 tpmkms_rc tpmkms_key_create_ex(TPMKMS_CTX *ctx, const TPMKMS_URI *uri,
                                TPMKMS_CREATE_OPTS *opts, TPMKMS_KEY **out)
 {
-    char tbuf[512];
     TPMKMS_CREATE_PARAMS params = { 0 };
     TPMKMS_RECORD rec = { 0 };
     TPMKMS_KEYDATA made = { 0 };
@@ -468,7 +461,7 @@ tpmkms_rc tpmkms_key_create_ex(TPMKMS_CTX *ctx, const TPMKMS_URI *uri,
     params.auth = (unsigned char *)pin;
     params.auth_len = pin_len;
     params.label = label;
-    backend = tpmkms_ctx_backend(ctx, uri_tcti(uri, tbuf, sizeof(tbuf)));
+    backend = tpmkms_ctx_backend_for_uri(ctx, uri);
     if (backend == NULL) {
         rc = TPMKMS_R_INTERNAL;
         goto out;

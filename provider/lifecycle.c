@@ -65,14 +65,11 @@ static void append(char *buf, size_t len, const char *sep, const char *fmt,
 static tpmkms_rc uri_backend(TPMKMS_CTX *ctx, const TPMKMS_URI *uri,
                              TPMKMS_BACKEND **out)
 {
-    char buf[512];
-    const char *tcti = tpmkms_uri_tcti(uri, buf, sizeof(buf));
-
-    if ((*out = tpmkms_ctx_backend(ctx, tcti)) == NULL) {
+    if ((*out = tpmkms_ctx_backend_for_uri(ctx, uri)) == NULL) {
         if (ERR_peek_error() == 0)
             TPMKMS_raise(TPMKMS_R_TPM_UNAVAILABLE,
                          "cannot set up the TPM connection for %s",
-                         tcti != NULL ? tcti : "the default TCTI");
+                         uri->tcti != NULL ? uri->tcti : "the default TCTI");
         return TPMKMS_R_TPM_UNAVAILABLE;
     }
     return TPMKMS_R_OK;

@@ -108,23 +108,33 @@ static const OSSL_DISPATCH tpmkms_provider_functions[] = {
     { 0, NULL }
 };
 
-/* Reads "tcti" from the provider's config section, if there is one. */
-static char *config_tcti(const OSSL_CORE_HANDLE *handle, const OSSL_DISPATCH *in)
+/*
+ * Reads the provider's settings from its config section, where there is
+ * one: "tcti" and "tpm-timeout" (copies, or NULL when absent).
+ */
+static void config_settings(const OSSL_CORE_HANDLE *handle,
+                            const OSSL_DISPATCH *in, char **tcti,
+                            char **timeout)
 {
     OSSL_FUNC_core_get_params_fn *get_params = NULL;
-    char *tcti = NULL;
-    OSSL_PARAM params[2];
+    char *t = NULL, *to = NULL;
+    OSSL_PARAM params[3];
 
+    *tcti = *timeout = NULL;
     for (; in->function_id != 0; in++)
         if (in->function_id == OSSL_FUNC_CORE_GET_PARAMS)
             get_params = OSSL_FUNC_core_get_params(in);
     if (get_params == NULL)
-        return NULL;
-    params[0] = OSSL_PARAM_construct_utf8_ptr("tcti", &tcti, 0);
-    params[1] = OSSL_PARAM_construct_end();
-    if (!get_params(handle, params) || tcti == NULL)
-        return NULL;
-    return OPENSSL_strdup(tcti);
+        return;
+    params[0] = OSSL_PARAM_construct_utf8_ptr("tcti", &t, 0);
+    params[1] = OSSL_PARAM_construct_utf8_ptr("tpm-timeout", &to, 0);
+    params[2] = OSSL_PARAM_construct_end();
+    if (!get_params(handle, params))
+        return;
+    if (t != NULL)
+        *tcti = OPENSSL_strdup(t);
+    if (to != NULL)
+        *timeout = OPENSSL_strdup(to);
 }
 
 /* The one exported symbol (everything else is hidden, see tpmkms.map). */
@@ -133,7 +143,7 @@ int OSSL_provider_init(const OSSL_CORE_HANDLE *handle, const OSSL_DISPATCH *in,
                        const OSSL_DISPATCH **out, void **provctx)
 {
     TPMKMS_PROVCTX *pctx = NULL;
-    char *tcti = NULL;
+    char *tcti = NULL, *timeout = NULL;
 
     tpmkms_err_init_provider(handle, in);
     /*
@@ -147,18 +157,22 @@ int OSSL_provider_init(const OSSL_CORE_HANDLE *handle, const OSSL_DISPATCH *in,
     if ((pctx->libctx = OSSL_LIB_CTX_new_child(handle, in)) == NULL
             || (pctx->md_lock = CRYPTO_THREAD_lock_new()) == NULL)
         goto err;
-    tcti = config_tcti(handle, in);
+    config_settings(handle, in, &tcti, &timeout);
     pctx->ctx = tpmkms_ctx_new(pctx->libctx, tcti,
                                tpmkms_backend_default_method());
-    if (pctx->ctx == NULL)
+    /* A malformed setting is an error that names it, not a default. */
+    if (pctx->ctx == NULL
+            || tpmkms_ctx_set_tpm_timeout(pctx->ctx, timeout) != TPMKMS_R_OK)
         goto err;
     OPENSSL_free(tcti);
+    OPENSSL_free(timeout);
     TPMKMS_debug("provider loaded (no TPM contacted)");
     *out = tpmkms_provider_functions;
     *provctx = pctx;
     return 1;
  err:
     OPENSSL_free(tcti);
+    OPENSSL_free(timeout);
     tpmkms_provider_teardown(pctx);
     return 0;
 }

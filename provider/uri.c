@@ -29,6 +29,7 @@ enum uri_attr {
     ATTR_HANDLE,
     ATTR_DEVICE,
     ATTR_TCTI,
+    ATTR_TPM_TIMEOUT,
     ATTR_STORAGE_DIRECTORY,
     ATTR_PIN_SOURCE,
     ATTR_PIN_VALUE,
@@ -38,7 +39,7 @@ enum uri_attr {
 /* Also the canonical print order (pin-value is never printed). */
 static const char *const attr_names[ATTR_COUNT] = {
     "name", "key-scope", "store-location", "handle", "device", "tcti",
-    "storage-directory", "pin-source", "pin-value"
+    "tpm-timeout", "storage-directory", "pin-source", "pin-value"
 };
 
 static int attr_lookup(const char *key, size_t keylen)
@@ -273,6 +274,14 @@ static tpmkms_rc set_attr(TPMKMS_URI *uri, int attr, char *val, size_t vlen)
     case ATTR_TCTI:
         uri->tcti = val;
         return TPMKMS_R_OK;
+    case ATTR_TPM_TIMEOUT: {
+        tpmkms_rc rc = tpmkms_timeout_parse(val, "tpm-timeout",
+                                            TPMKMS_R_BAD_URI,
+                                            &uri->tpm_timeout_s);
+
+        OPENSSL_free(val);
+        return rc;
+    }
     case ATTR_STORAGE_DIRECTORY:
         if (!is_absolute_path(val)) {
             TPMKMS_raise(TPMKMS_R_BAD_URI,
@@ -449,7 +458,7 @@ static void append_pair(char *buf, size_t *pos, int *first,
 char *tpmkms_uri_to_string(const TPMKMS_URI *uri)
 {
     const char *vals[ATTR_COUNT] = { NULL };
-    char handle[16];
+    char handle[16], timeout[16];
     size_t need = sizeof(TPMKMS_URI_SCHEME ":");
     size_t pos = 0;
     int first = 1;
@@ -466,6 +475,10 @@ char *tpmkms_uri_to_string(const TPMKMS_URI *uri)
     }
     vals[ATTR_DEVICE] = uri->device;
     vals[ATTR_TCTI] = uri->tcti;
+    if (uri->tpm_timeout_s != 0) {
+        snprintf(timeout, sizeof(timeout), "%u", uri->tpm_timeout_s);
+        vals[ATTR_TPM_TIMEOUT] = timeout;
+    }
     vals[ATTR_STORAGE_DIRECTORY] = uri->storage_directory;
     vals[ATTR_PIN_SOURCE] = uri->pin_source;
     /* vals[ATTR_PIN_VALUE] stays NULL: never printed. */
@@ -483,6 +496,27 @@ char *tpmkms_uri_to_string(const TPMKMS_URI *uri)
             append_pair(buf, &pos, &first, attr_names[i], vals[i]);
     buf[pos] = '\0';
     return buf;
+}
+
+tpmkms_rc tpmkms_timeout_parse(const char *text, const char *what,
+                               tpmkms_rc reason, unsigned *seconds)
+{
+    unsigned long v = 0;
+    const char *p = text;
+
+    if (text != NULL && *text != '\0') {
+        for (; *p >= '0' && *p <= '9' && v <= TPMKMS_TIMEOUT_MAX_S; p++)
+            v = v * 10 + (unsigned long)(*p - '0');
+    }
+    if (text == NULL || *text == '\0' || *p != '\0' || v == 0
+            || v > TPMKMS_TIMEOUT_MAX_S) {
+        TPMKMS_raise(reason,
+                     "%s '%.32s' is invalid: give whole seconds, 1 to %u",
+                     what, text != NULL ? text : "", TPMKMS_TIMEOUT_MAX_S);
+        return reason;
+    }
+    *seconds = (unsigned)v;
+    return TPMKMS_R_OK;
 }
 
 tpmkms_scope tpmkms_uri_key_scope(const TPMKMS_URI *uri)

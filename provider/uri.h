@@ -14,6 +14,8 @@
  *   store-location    machine | user
  *   device            TPM device path, e.g. /dev/tpmrm0  (-> "device:PATH")
  *   tcti              a TCTI config string, e.g. swtpm:host=127.0.0.1,port=2321
+ *   tpm-timeout       seconds the TPM has to answer one command (key
+ *                     generation: ten times that); see tpmkms_timeout_parse
  *   storage-directory absolute path overriding the key store directory
  *   handle            a persistent handle 0x81000000..0x81FFFFFF (hex)
  *   pin-value         the key's auth value (RFC 7512)
@@ -45,6 +47,7 @@ typedef struct tpmkms_uri_st {
     tpmkms_scope store_location; /* as written; UNSET when absent */
     char *device;
     char *tcti;
+    unsigned tpm_timeout_s;      /* 0 when absent */
     char *storage_directory;
     uint32_t handle;             /* 0 when absent */
     char *pin_value;             /* cleansed on free; never printed */
@@ -64,6 +67,16 @@ void tpmkms_uri_free(TPMKMS_URI *uri);
  * Returns an OPENSSL_malloc'd string, NULL on allocation failure.
  */
 char *tpmkms_uri_to_string(const TPMKMS_URI *uri);
+
+/*
+ * A TPM response deadline in whole seconds, 1..TPMKMS_TIMEOUT_MAX_S, as
+ * the URI's tpm-timeout=, openssl.cnf's tpm-timeout and $TPMKMS_TPM_TIMEOUT
+ * take it.  what names the setting in the error, raised as reason.
+ */
+#define TPMKMS_TIMEOUT_MAX_S 3600u
+TPMKMS_MUST_CHECK
+tpmkms_rc tpmkms_timeout_parse(const char *text, const char *what,
+                               tpmkms_rc reason, unsigned *seconds);
 
 /* key-scope if set, else derived from store-location, else user. */
 tpmkms_scope tpmkms_uri_key_scope(const TPMKMS_URI *uri);

@@ -153,10 +153,10 @@ static tpmkms_rc probe_properties(ESYS_STATE *st, TPMKMS_PROBE *pr)
         UINT32 k;
 
         TPMKMS_debug("TPM2_GetCapability(TPM_PROPERTIES, 0x%x)", next);
-        ESYS_RETRY(rc, Esys_GetCapability(st->ctx, ESYS_TR_NONE, ESYS_TR_NONE,
-                                          ESYS_TR_NONE, TPM2_CAP_TPM_PROPERTIES,
-                                          next, TPM2_MAX_TPM_PROPERTIES,
-                                          &more, &cap));
+        ESYS_CALL(st, rc, Esys_GetCapability, 0,
+                  (st->ctx, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE,
+                   TPM2_CAP_TPM_PROPERTIES, next, TPM2_MAX_TPM_PROPERTIES),
+                  (st->ctx, &more, &cap));
         if (rc != TSS2_RC_SUCCESS)
             return esys_raise_tss(st, rc, TPMKMS_R_TPM_ERROR, "tpmkms probe",
                                   "TPM2_GetCapability(TPM_PROPERTIES)", NULL);
@@ -243,9 +243,10 @@ static tpmkms_rc esys_probe(void *state, TPMKMS_PROBE *pr)
         return r;
 
     TPMKMS_debug("TPM2_GetCapability(ECC_CURVES)");
-    ESYS_RETRY(rc, Esys_GetCapability(st->ctx, ESYS_TR_NONE, ESYS_TR_NONE,
-                                      ESYS_TR_NONE, TPM2_CAP_ECC_CURVES, 0,
-                                      TPM2_MAX_ECC_CURVES, &more, &cap));
+    ESYS_CALL(st, rc, Esys_GetCapability, 0,
+              (st->ctx, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE,
+               TPM2_CAP_ECC_CURVES, 0, TPM2_MAX_ECC_CURVES),
+              (st->ctx, &more, &cap));
     if (rc != TSS2_RC_SUCCESS)
         return esys_raise_tss(st, rc, TPMKMS_R_TPM_ERROR, "tpmkms probe",
                               "TPM2_GetCapability(ECC_CURVES)", NULL);
@@ -260,10 +261,10 @@ static tpmkms_rc esys_probe(void *state, TPMKMS_PROBE *pr)
     cap = NULL;
 
     TPMKMS_debug("TPM2_GetCapability(ALGS)");
-    ESYS_RETRY(rc, Esys_GetCapability(st->ctx, ESYS_TR_NONE, ESYS_TR_NONE,
-                                      ESYS_TR_NONE, TPM2_CAP_ALGS,
-                                      TPM2_ALG_FIRST, TPM2_MAX_CAP_ALGS,
-                                      &more, &cap));
+    ESYS_CALL(st, rc, Esys_GetCapability, 0,
+              (st->ctx, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE,
+               TPM2_CAP_ALGS, TPM2_ALG_FIRST, TPM2_MAX_CAP_ALGS),
+              (st->ctx, &more, &cap));
     if (rc != TSS2_RC_SUCCESS)
         return esys_raise_tss(st, rc, TPMKMS_R_TPM_ERROR, "tpmkms probe",
                               "TPM2_GetCapability(ALGS)", NULL);
@@ -291,8 +292,9 @@ static tpmkms_rc esys_probe(void *state, TPMKMS_PROBE *pr)
         parms.parameters.rsaDetail.scheme.scheme = TPM2_ALG_NULL;
         parms.parameters.rsaDetail.keyBits = rsa_bits[i];
         TPMKMS_debug("TPM2_TestParms(RSA %u)", (unsigned)rsa_bits[i]);
-        ESYS_RETRY(rc, Esys_TestParms(st->ctx, ESYS_TR_NONE, ESYS_TR_NONE,
-                                      ESYS_TR_NONE, &parms));
+        ESYS_CALL(st, rc, Esys_TestParms, 0,
+                  (st->ctx, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, &parms),
+                  (st->ctx));
         if (rc == TSS2_RC_SUCCESS)
             pr->rsa_sizes |= rsa_flags[i];
         else if (esys_tpm_base(rc) == 0)     /* not the TPM saying no */

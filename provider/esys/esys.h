@@ -77,6 +77,8 @@
 #define ESYS_RETRIES 5           /* for TPM_RC_RETRY / YIELDED / TESTING */
 #define ESYS_SLOT_WAIT_MS 10000  /* wait for another process's object slot */
 #define ESYS_SLOT_BACKOFF_MS 50  /* longest pause between those retries */
+#define ESYS_TIMEOUT_S 30        /* default TPM response deadline */
+#define ESYS_KEYGEN_FACTOR 10    /* key generation gets ten times it */
 #define ESYS_SRK_ATTRS (TPMA_OBJECT_RESTRICTED | TPMA_OBJECT_DECRYPT        \
                         | TPMA_OBJECT_FIXEDTPM | TPMA_OBJECT_FIXEDPARENT    \
                         | TPMA_OBJECT_SENSITIVEDATAORIGIN                   \
@@ -109,6 +111,10 @@ typedef struct {
     int shared;                 /* hold no object between entry points */
     int srk_absent;             /* 0x81000001 was empty: our own primary */
     unsigned int waited_ms;     /* last wait for an object slot, for errors */
+    unsigned timeout_s;         /* response deadline of one command */
+    const char *no_answer;      /* the command that got no answer in time
+                                   (for its error message), or NULL */
+    unsigned no_answer_s;       /* the deadline it had */
     ESYS_SLOT slots[ESYS_MAX_KEYS];
     ESYS_PERSISTENT *persist;
     size_t npersist, cappersist;
@@ -153,13 +159,39 @@ struct esys_hash {
     const char *name;
 };
 
-/* ESYS resubmits RETRY/YIELDED/TESTING itself without pausing; this adds
- * up to ESYS_RETRIES paced attempts.  Auth failures are never retried. */
-#define ESYS_RETRY(rc, call)                                            \
+/* One command's response deadline (objects.c). */
+typedef struct {
+    struct timespec end;
+    unsigned seconds;
+} ESYS_DEADLINE;
+
+void esys_deadline_start(ESYS_STATE *st, ESYS_DEADLINE *dl, int keygen);
+int esys_wait_more(ESYS_STATE *st, const ESYS_DEADLINE *dl, TSS2_RC *rc,
+                   const char *cmd);
+
+/*
+ * One TPM command that never waits for ever: fn_Async sends it, fn_Finish
+ * collects the answer, each wait bounded by what is left of the command's
+ * deadline (st->timeout_s; keygen: ESYS_KEYGEN_FACTOR times it).  When it
+ * passes, rc is a TCTI failure (the connection is then dropped and the
+ * next call reconnects) and st->no_answer names the command for the
+ * message.  TPM_RC_RETRY/YIELDED/TESTING answers: ESYS resubmits them
+ * itself without pausing; this adds up to ESYS_RETRIES paced attempts.
+ * Auth failures are never retried.  in and out are the parenthesised
+ * argument lists of fn_Async and fn_Finish.
+ */
+#define ESYS_CALL(st, rc, fn, keygen, in, out)                          \
     do {                                                                \
         int esys_try_ = 0;                                              \
         for (;;) {                                                      \
-            (rc) = (call);                                              \
+            ESYS_DEADLINE esys_dl_;                                     \
+            (rc) = fn##_Async in;                                       \
+            if ((rc) == TSS2_RC_SUCCESS) {                              \
+                esys_deadline_start((st), &esys_dl_, (keygen));         \
+                do {                                                    \
+                    (rc) = fn##_Finish out;                             \
+                } while (esys_wait_more((st), &esys_dl_, &(rc), #fn));  \
+            }                                                           \
             if (!esys_rc_is_retry(rc) || ++esys_try_ > ESYS_RETRIES)    \
                 break;                                                  \
             esys_backoff(esys_try_);                                    \

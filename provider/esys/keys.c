@@ -302,10 +302,10 @@ static tpmkms_rc esys_create_key(void *state,
             goto out;
         esys_make_room(st, 1 + st->srk_persistent, 0);
         TPMKMS_debug("TPM2_Create %s for %s", a->name, label);
-        ESYS_RETRY(rc, Esys_Create(st->ctx, st->srk, ESYS_TR_PASSWORD,
-                                   ESYS_TR_NONE, ESYS_TR_NONE, &sens, &tmpl,
-                                   &outside, &pcrs, &out_priv, &out_pub,
-                                   NULL, NULL, NULL));
+        ESYS_CALL(st, rc, Esys_Create, 1,
+                  (st->ctx, st->srk, ESYS_TR_PASSWORD, ESYS_TR_NONE,
+                   ESYS_TR_NONE, &sens, &tmpl, &outside, &pcrs),
+                  (st->ctx, &out_priv, &out_pub, NULL, NULL, NULL));
         if (rc == TSS2_RC_SUCCESS)
             break;
         if (esys_tpm_base(rc) == TPM2_RC_OBJECT_MEMORY
@@ -501,9 +501,10 @@ static tpmkms_rc sign_with_key(ESYS_STATE *st, TPMKMS_KEYREF *key,
             c.size = (UINT16)inlen;
             memcpy(c.buffer, in, inlen);
             TPMKMS_debug("TPM2_RSA_Decrypt (raw) for %s", key->label);
-            ESYS_RETRY(rc, Esys_RSA_Decrypt(st->ctx, tr, ESYS_TR_PASSWORD,
-                                            ESYS_TR_NONE, ESYS_TR_NONE, &c,
-                                            &none, &no_label, &msg));
+            ESYS_CALL(st, rc, Esys_RSA_Decrypt, 0,
+                      (st->ctx, tr, ESYS_TR_PASSWORD, ESYS_TR_NONE,
+                       ESYS_TR_NONE, &c, &none, &no_label),
+                      (st->ctx, &msg));
         } else {
             TPM2B_DIGEST digest;
             TPMT_SIG_SCHEME ts;
@@ -521,9 +522,10 @@ static tpmkms_rc sign_with_key(ESYS_STATE *st, TPMKMS_KEYREF *key,
             ticket.hierarchy = TPM2_RH_NULL;
             TPMKMS_debug("TPM2_Sign %s for %s",
                          sign_what(what, sizeof(what), scheme, h, ek), key->label);
-            ESYS_RETRY(rc, Esys_Sign(st->ctx, tr, ESYS_TR_PASSWORD,
-                                     ESYS_TR_NONE, ESYS_TR_NONE, &digest,
-                                     &ts, &ticket, &tsig));
+            ESYS_CALL(st, rc, Esys_Sign, 0,
+                      (st->ctx, tr, ESYS_TR_PASSWORD, ESYS_TR_NONE,
+                       ESYS_TR_NONE, &digest, &ts, &ticket),
+                      (st->ctx, &tsig));
         }
         if (has_auth(key))
             clear_auth(st, tr);

@@ -91,9 +91,10 @@ tpmkms_rc esys_owner_evict_control(ESYS_STATE *st, const char *label,
 
     if (r != TPMKMS_R_OK)
         return r;
-    ESYS_RETRY(*rc, Esys_EvictControl(st->ctx, ESYS_TR_RH_OWNER, obj,
-                                      ESYS_TR_PASSWORD, ESYS_TR_NONE,
-                                      ESYS_TR_NONE, handle, out));
+    ESYS_CALL(st, *rc, Esys_EvictControl, 0,
+              (st->ctx, ESYS_TR_RH_OWNER, obj, ESYS_TR_PASSWORD, ESYS_TR_NONE,
+               ESYS_TR_NONE, handle),
+              (st->ctx, out));
     owner_auth_end(st);
     return TPMKMS_R_OK;
 }
@@ -310,8 +311,9 @@ static TSS2_RC persistent_open_once(ESYS_STATE *st, TPM2_HANDLE h,
         return TSS2_RC_SUCCESS;
     }
     TPMKMS_debug("TPM2_ReadPublic(0x%08x)", h);
-    ESYS_RETRY(rc, Esys_TR_FromTPMPublic(st->ctx, h, ESYS_TR_NONE,
-                                         ESYS_TR_NONE, ESYS_TR_NONE, &t));
+    ESYS_CALL(st, rc, Esys_TR_FromTPMPublic, 0,
+              (st->ctx, h, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE),
+              (st->ctx, &t));
     if (rc != TSS2_RC_SUCCESS && cached != ESYS_TR_NONE) {
         esys_persistent_forget(st, h);
         if (esys_tpm_base(rc) != 0 || esys_rc_is_io(rc))
@@ -319,8 +321,9 @@ static TSS2_RC persistent_open_once(ESYS_STATE *st, TPM2_HANDLE h,
         /* ESYS refused a name that changed (another object was put at
          * the handle since): its node is gone, ask afresh. */
         cached = ESYS_TR_NONE;
-        ESYS_RETRY(rc, Esys_TR_FromTPMPublic(st->ctx, h, ESYS_TR_NONE,
-                                             ESYS_TR_NONE, ESYS_TR_NONE, &t));
+        ESYS_CALL(st, rc, Esys_TR_FromTPMPublic, 0,
+                  (st->ctx, h, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE),
+                  (st->ctx, &t));
     }
     if (rc != TSS2_RC_SUCCESS)
         return rc;
@@ -379,8 +382,9 @@ TSS2_RC esys_tr_public(ESYS_STATE *st, ESYS_TR tr, TPM2B_PUBLIC *pub)
     }
     Esys_Free(buf);
     TPMKMS_debug("ESYS_TR serialization not understood; TPM2_ReadPublic");
-    ESYS_RETRY(rc, Esys_ReadPublic(st->ctx, tr, ESYS_TR_NONE, ESYS_TR_NONE,
-                                   ESYS_TR_NONE, &rp, NULL, NULL));
+    ESYS_CALL(st, rc, Esys_ReadPublic, 0,
+              (st->ctx, tr, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE),
+              (st->ctx, &rp, NULL, NULL));
     if (rc == TSS2_RC_SUCCESS)
         *pub = *rp;
     Esys_Free(rp);
@@ -408,7 +412,10 @@ void esys_flush_tr(ESYS_STATE *st, ESYS_TR *tr)
     TSS2_RC rc;
 
     TPMKMS_debug("TPM2_FlushContext");
-    ESYS_RETRY(rc, Esys_FlushContext(st->ctx, *tr));
+    ESYS_CALL(st, rc, Esys_FlushContext, 0,
+              (st->ctx, *tr),
+              (st->ctx));
+    st->no_answer = NULL;       /* a flush that failed is only logged */
     if (rc != TSS2_RC_SUCCESS) {
         TPMKMS_debug("TPM2_FlushContext failed: 0x%08x (%s)", (unsigned)rc,
                      Tss2_RC_Decode(rc));
@@ -561,11 +568,10 @@ tpmkms_rc esys_create_primary(ESYS_STATE *st, const char *label,
         TPMKMS_debug("TPM2_CreatePrimary(owner, TCG ECC P-256 SRK)");
         if (owner_auth_begin(st, label) != TPMKMS_R_OK)
             return TPMKMS_R_BAD_PARAMETER;
-        ESYS_RETRY(rc, Esys_CreatePrimary(st->ctx, ESYS_TR_RH_OWNER,
-                                          ESYS_TR_PASSWORD, ESYS_TR_NONE,
-                                          ESYS_TR_NONE, &sens, &tmpl,
-                                          &outside, &pcrs, out, NULL, NULL,
-                                          NULL, NULL));
+        ESYS_CALL(st, rc, Esys_CreatePrimary, 1,
+                  (st->ctx, ESYS_TR_RH_OWNER, ESYS_TR_PASSWORD, ESYS_TR_NONE,
+                   ESYS_TR_NONE, &sens, &tmpl, &outside, &pcrs),
+                  (st->ctx, out, NULL, NULL, NULL, NULL));
         owner_auth_end(st);
         if (rc == TSS2_RC_SUCCESS)
             return TPMKMS_R_OK;
@@ -721,8 +727,10 @@ tpmkms_rc esys_load_blob(ESYS_STATE *st, const TPMKMS_KEYBLOB *blob,
         }
         esys_make_room(st, 1 + parent_persistent, as_key);
         TPMKMS_debug("TPM2_Load under 0x%08x for %s", blob->parent, label);
-        ESYS_RETRY(rc, Esys_Load(st->ctx, parent, ESYS_TR_PASSWORD,
-                                 ESYS_TR_NONE, ESYS_TR_NONE, &priv, &pub, tr));
+        ESYS_CALL(st, rc, Esys_Load, 0,
+                  (st->ctx, parent, ESYS_TR_PASSWORD, ESYS_TR_NONE,
+                   ESYS_TR_NONE, &priv, &pub),
+                  (st->ctx, tr));
         if (rc == TSS2_RC_SUCCESS)
             return TPMKMS_R_OK;
         if (esys_tpm_base(rc) == TPM2_RC_OBJECT_MEMORY
@@ -858,11 +866,64 @@ static tpmkms_rc esys_connect(const TPMKMS_CONN_CONFIG *cfg, void **state)
              name != NULL ? name : "(the TCTI loader's default)");
     st->default_tcti = name == NULL;
     st->srk = ESYS_TR_NONE;
+    st->timeout_s = cfg->timeout_s != 0 ? cfg->timeout_s : ESYS_TIMEOUT_S;
     st->conn_id = atomic_fetch_add(&esys_connections, 1) + 1;
     /* Its parent and siblings share the TPM's few object slots. */
     st->shared = in_forked_child() && tcti_is_direct(name);
     *state = st;
     return TPMKMS_R_OK;
+}
+
+/* ------------------------------------------------------ response deadlines */
+
+static int64_t ms_until(const struct timespec *end)
+{
+    struct timespec now;
+
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (int64_t)(end->tv_sec - now.tv_sec) * 1000
+        + (end->tv_nsec - now.tv_nsec) / 1000000;
+}
+
+/* Lets ESYS's next wait for an answer last at most what is left. */
+static void wait_at_most(ESYS_STATE *st, int64_t ms)
+{
+    if (ms < 1)
+        ms = 1;
+    if (ms > INT32_MAX)
+        ms = INT32_MAX;
+    (void)Esys_SetTimeout(st->ctx, (int32_t)ms);
+}
+
+void esys_deadline_start(ESYS_STATE *st, ESYS_DEADLINE *dl, int keygen)
+{
+    dl->seconds = st->timeout_s * (keygen ? ESYS_KEYGEN_FACTOR : 1);
+    clock_gettime(CLOCK_MONOTONIC, &dl->end);
+    dl->end.tv_sec += dl->seconds;
+    wait_at_most(st, (int64_t)dl->seconds * 1000);
+}
+
+/*
+ * After fn_Finish: 1 to call it again (the TPM has not answered yet and
+ * there is time left), else 0.  When the deadline has passed, *rc becomes
+ * a TCTI failure, which drops the connection, and st->no_answer names the
+ * command for esys_raise_tss.
+ */
+int esys_wait_more(ESYS_STATE *st, const ESYS_DEADLINE *dl, TSS2_RC *rc,
+                   const char *cmd)
+{
+    int64_t left;
+
+    if ((*rc & 0xffff) != TSS2_BASE_RC_TRY_AGAIN)
+        return 0;
+    if ((left = ms_until(&dl->end)) > 0) {
+        wait_at_most(st, left);
+        return 1;
+    }
+    st->no_answer = cmd;
+    st->no_answer_s = dl->seconds;
+    *rc = TSS2_TCTI_RC_TRY_AGAIN;
+    return 0;
 }
 
 /* Opens the TCTI and ESYS on first use; label: what it is for. */

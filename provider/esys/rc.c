@@ -365,9 +365,11 @@ static void lockout_text(ESYS_STATE *st, char *buf, size_t n)
     TSS2_RC rc;
     UINT32 i;
 
-    rc = Esys_GetCapability(st->ctx, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE,
-                            TPM2_CAP_TPM_PROPERTIES, TPM2_PT_LOCKOUT_COUNTER,
-                            4, &more, &cap);
+    ESYS_CALL(st, rc, Esys_GetCapability, 0,
+              (st->ctx, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE,
+               TPM2_CAP_TPM_PROPERTIES, TPM2_PT_LOCKOUT_COUNTER, 4),
+              (st->ctx, &more, &cap));
+    st->no_answer = NULL;       /* the error being raised is the lockout */
     if (rc == TSS2_RC_SUCCESS) {
         TPML_TAGGED_TPM_PROPERTY *p = &cap->data.tpmProperties;
 
@@ -412,6 +414,17 @@ static void lockout_text(ESYS_STATE *st, char *buf, size_t n)
     }
 }
 
+/* "Esys_Sign" (the ESYS function ESYS_CALL was given) as "TPM2_Sign". */
+static const char *command_name(const char *fn, char *buf, size_t n)
+{
+    if (strcmp(fn, "Esys_TR_FromTPMPublic") == 0)
+        return "TPM2_ReadPublic";
+    if (strncmp(fn, "Esys_", 5) != 0)
+        return fn;
+    snprintf(buf, n, "TPM2_%s", fn + 5);
+    return buf;
+}
+
 /*
  * Raise the tpmkms reason for a failed ESYS call, once, naming the key
  * (label), the command, the code in hex with its decoding and, where the
@@ -429,6 +442,23 @@ tpmkms_rc esys_raise_tss(ESYS_STATE *st, TSS2_RC rc, tpmkms_rc dflt,
 
     if (label == NULL)
         label = "tpmkms";
+    if (st != NULL && st->no_answer != NULL) {
+        char name[64];
+
+        /* esys_wait_more gave up: the command itself has no code. */
+        TPMKMS_raise(TPMKMS_R_TPM_UNAVAILABLE,
+                     "%s: %s got no answer from the TPM within %u s (TCTI "
+                     "\"%s\"): the TPM stopped answering; the connection was "
+                     "dropped and the next operation connects again (the "
+                     "deadline is tpm-timeout= in the URI, tpm-timeout in "
+                     "openssl.cnf or TPMKMS_TPM_TIMEOUT, in seconds; key "
+                     "generation gets %d times it)", label,
+                     command_name(st->no_answer, name, sizeof(name)),
+                     st->no_answer_s,
+                     st->tcti_name, ESYS_KEYGEN_FACTOR);
+        st->no_answer = NULL;
+        return TPMKMS_R_TPM_UNAVAILABLE;
+    }
     if (esys_rc_is_io(rc)) {
         TPMKMS_raise(TPMKMS_R_TPM_UNAVAILABLE,
                      "%s: %s failed: 0x%08x (%s) — cannot talk to the TPM "
