@@ -1,25 +1,20 @@
 /*
  * tpmkms: URIs: parsing, the canonical text, and the auth value they name.
  *
- * Pure code: no TPM, no file system apart from reading pin-source.
+ * Pure code: no TPM, no file system apart from reading pin-source (through
+ * the platform layer's tpmkms_platform_read_secret).
  * Every refusal is TPMKMS_R_BAD_URI with a message naming the attribute.
  * Messages never quote the whole URI, since it may carry pin-value.
  */
-#include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <unistd.h>
 #include <openssl/crypto.h>
 #include "uri.h"
+#include "platform/platform.h"
 
-#ifndef O_CLOEXEC
-#define O_CLOEXEC 0
-#endif
-
-/* The longest first line of a pin-source file we accept. */
+/* The longest first line of a pin-source file we accept (\r\n aside). */
 #define PIN_SOURCE_MAX 4096
 
 enum uri_attr {
@@ -548,9 +543,8 @@ const char *tpmkms_uri_tcti(const TPMKMS_URI *uri, char *buf, size_t buflen)
 static tpmkms_rc read_pin_file(const char *src, char **pin, size_t *len)
 {
     const char *path = pin_source_path(src);
-    char *buf = NULL;
-    size_t used = 0;
-    int fd, err;
+    unsigned char *line = NULL;
+    tpmkms_rc rc;
 
     if (path == NULL) {
         TPMKMS_raise(TPMKMS_R_BAD_URI,
@@ -558,62 +552,13 @@ static tpmkms_rc read_pin_file(const char *src, char **pin, size_t *len)
                      "absolute /path", src);
         return TPMKMS_R_BAD_URI;
     }
-    fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-        err = errno;
-        TPMKMS_raise(TPMKMS_R_BAD_URI, "pin-source %s: %s", path,
-                     strerror(err));
-        return TPMKMS_R_BAD_URI;
-    }
-    buf = OPENSSL_malloc(PIN_SOURCE_MAX + 1);
-    if (buf == NULL) {
-        close(fd);
-        TPMKMS_raise(TPMKMS_R_INTERNAL, "out of memory reading pin-source");
-        return TPMKMS_R_INTERNAL;
-    }
-    /* Read until the first newline, end of file, or the size limit. */
-    for (;;) {
-        ssize_t n;
-
-        if (used > 0 && memchr(buf, '\n', used) != NULL)
-            break;
-        if (used == PIN_SOURCE_MAX)
-            break;
-        n = read(fd, buf + used, PIN_SOURCE_MAX - used);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0) {
-            err = errno;
-            close(fd);
-            OPENSSL_clear_free(buf, PIN_SOURCE_MAX + 1);
-            TPMKMS_raise(TPMKMS_R_BAD_URI, "pin-source %s: %s", path,
-                         strerror(err));
-            return TPMKMS_R_BAD_URI;
-        }
-        if (n == 0)
-            break;
-        used += (size_t)n;
-    }
-    close(fd);
-    {
-        char *nl = memchr(buf, '\n', used);
-
-        if (nl != NULL) {
-            used = (size_t)(nl - buf);
-        } else if (used == PIN_SOURCE_MAX) {
-            OPENSSL_clear_free(buf, PIN_SOURCE_MAX + 1);
-            TPMKMS_raise(TPMKMS_R_BAD_URI,
-                         "pin-source %s: the first line is longer than %d "
-                         "bytes", path, PIN_SOURCE_MAX);
-            return TPMKMS_R_BAD_URI;
-        }
-    }
-    while (used > 0 && buf[used - 1] == '\r')
-        used--;
-    /* Wipe what followed the first line before handing the buffer on. */
-    OPENSSL_cleanse(buf + used, PIN_SOURCE_MAX + 1 - used);
-    *pin = buf;
-    *len = used;
+    /* The platform layer refuses what is not a private regular file; a
+     * bad pin-source file stays TPMKMS_R_BAD_URI, as it always was. */
+    rc = tpmkms_platform_read_secret(path, "pin-source file", PIN_SOURCE_MAX,
+                                     TPMKMS_R_BAD_URI, &line, len);
+    if (rc != TPMKMS_R_OK)
+        return rc;
+    *pin = (char *)line;
     return TPMKMS_R_OK;
 }
 

@@ -95,10 +95,13 @@ const char *tpmkms_uri_tcti(const TPMKMS_URI *uri, char *buf, size_t buflen);
 
 /*
  * The auth value: pin-value, or the first line of pin-source's file
- * (trailing \r\n stripped).  *pin is OPENSSL_malloc'd (NUL terminated,
- * *len excludes the NUL); the caller cleanses and frees it.  No pin:
- * *pin = NULL, *len = 0, TPMKMS_R_OK.  Unreadable file: TPMKMS_R_BAD_URI
- * naming pin-source and the OS error.
+ * (trailing \r\n stripped, at most 4096 bytes).  *pin is OPENSSL_malloc'd
+ * (NUL terminated, *len excludes the NUL); the caller cleanses and frees
+ * it.  No pin: *pin = NULL, *len = 0, TPMKMS_R_OK.  A pin-source file
+ * that cannot be read, is not a regular file (a FIFO, a device, ...), is
+ * open to group or others, or whose first line is too long:
+ * TPMKMS_R_BAD_URI naming pin-source and why
+ * (tpmkms_platform_read_secret).
  */
 TPMKMS_MUST_CHECK
 tpmkms_rc tpmkms_uri_get_pin(const TPMKMS_URI *uri, char **pin, size_t *len);

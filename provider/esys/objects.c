@@ -16,6 +16,7 @@
 #include "debug.h"
 #include "errors.h"
 #include "esys.h"
+#include "platform/platform.h"
 
 static atomic_uint_fast64_t esys_connections;
 /* The process that fetched this method table (loaded tpmkms); a connection
@@ -28,43 +29,33 @@ static atomic_long esys_origin_pid;
  * The owner hierarchy's auth value, for the few owner commands (the SRK's
  * CreatePrimary, EvictControl): the first line of the file that
  * TPMKMS_OWNER_AUTH_FILE names, if set.  Set just before the command and
- * cleared (in ESYS and in memory) right after it.
+ * cleared (in ESYS and in memory) right after it.  The file is read as
+ * the platform layer reads every secret (tpmkms_platform_read_secret): a
+ * regular file only its owner may use, as secret as a PIN, so a FIFO or a
+ * device is refused without waiting on it and a group- or world-readable
+ * file is refused naming chmod 600.
  */
-static tpmkms_rc owner_auth_begin(ESYS_STATE *st, const char *label)
+static tpmkms_rc owner_auth_begin(ESYS_STATE *st)
 {
     const char *path = st->owner_auth_file;
-    char line[sizeof(((TPM2B_AUTH *)0)->buffer) + 3];
+    unsigned char *line = NULL;
     TPM2B_AUTH auth;
-    size_t len;
-    FILE *f;
+    size_t len = 0;
+    tpmkms_rc r;
 
     if (path == NULL || *path == '\0')
         return TPMKMS_R_OK;
-    if ((f = fopen(path, "r")) == NULL) {
-        TPMKMS_raise(TPMKMS_R_BAD_PARAMETER,
-                     "%s: cannot read the owner auth file %s "
-                     "(TPMKMS_OWNER_AUTH_FILE): %s",
-                     label != NULL ? label : "tpmkms", path, strerror(errno));
-        return TPMKMS_R_BAD_PARAMETER;
-    }
-    memset(line, 0, sizeof(line));
-    if (fgets(line, sizeof(line), f) == NULL)
-        line[0] = '\0';
-    fclose(f);
-    len = strcspn(line, "\r\n");
-    if (len > sizeof(auth.buffer)) {
-        OPENSSL_cleanse(line, sizeof(line));
-        TPMKMS_raise(TPMKMS_R_BAD_PARAMETER,
-                     "%s: the owner auth in %s is longer than %zu bytes",
-                     label != NULL ? label : "tpmkms", path,
-                     sizeof(auth.buffer));
-        return TPMKMS_R_BAD_PARAMETER;
-    }
+    r = tpmkms_platform_read_secret(path,
+                                    "owner auth file (TPMKMS_OWNER_AUTH_FILE)",
+                                    sizeof(auth.buffer),
+                                    TPMKMS_R_BAD_PARAMETER, &line, &len);
+    if (r != TPMKMS_R_OK)
+        return r;
     memset(&auth, 0, sizeof(auth));
     auth.size = (UINT16)len;
     memcpy(auth.buffer, line, len);
+    OPENSSL_clear_free(line, len + 1);
     Esys_TR_SetAuth(st->ctx, ESYS_TR_RH_OWNER, &auth);
-    OPENSSL_cleanse(line, sizeof(line));
     OPENSSL_cleanse(&auth, sizeof(auth));
     return TPMKMS_R_OK;
 }
@@ -87,7 +78,7 @@ tpmkms_rc esys_owner_evict_control(ESYS_STATE *st, const char *label,
                                    ESYS_TR obj, TPM2_HANDLE handle,
                                    ESYS_TR *out, TSS2_RC *rc)
 {
-    tpmkms_rc r = owner_auth_begin(st, label);
+    tpmkms_rc r = owner_auth_begin(st);
 
     if (r != TPMKMS_R_OK)
         return r;
@@ -558,6 +549,7 @@ tpmkms_rc esys_create_primary(ESYS_STATE *st, const char *label,
     TPML_PCR_SELECTION pcrs;
     ESYS_SLOT_WAIT wait = ESYS_SLOT_WAIT_INIT;
     TSS2_RC rc;
+    tpmkms_rc r;
 
     memset(&sens, 0, sizeof(sens));
     memset(&outside, 0, sizeof(outside));
@@ -566,8 +558,8 @@ tpmkms_rc esys_create_primary(ESYS_STATE *st, const char *label,
     for (;;) {
         esys_make_room(st, 1, 0);
         TPMKMS_debug("TPM2_CreatePrimary(owner, TCG ECC P-256 SRK)");
-        if (owner_auth_begin(st, label) != TPMKMS_R_OK)
-            return TPMKMS_R_BAD_PARAMETER;
+        if ((r = owner_auth_begin(st)) != TPMKMS_R_OK)
+            return r;
         ESYS_CALL(st, rc, Esys_CreatePrimary, 1,
                   (st->ctx, ESYS_TR_RH_OWNER, ESYS_TR_PASSWORD, ESYS_TR_NONE,
                    ESYS_TR_NONE, &sens, &tmpl, &outside, &pcrs),

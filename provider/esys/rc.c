@@ -506,9 +506,9 @@ tpmkms_rc esys_raise_owner(ESYS_STATE *st, TSS2_RC rc, const char *label,
         TPMKMS_raise(TPMKMS_R_AUTH_FAILED,
                      "%s: %s failed: 0x%08x (%s) — the TPM's owner hierarchy "
                      "has an auth value that was not given or is wrong: put "
-                     "it in a file named by TPMKMS_OWNER_AUTH_FILE; not "
-                     "retried: each failure may count toward the "
-                     "dictionary-attack lockout",
+                     "it in a file (mode 0600) named by "
+                     "TPMKMS_OWNER_AUTH_FILE; not retried: each failure may "
+                     "count toward the dictionary-attack lockout",
                      label != NULL ? label : "tpmkms", cmd, (unsigned)rc,
                      Tss2_RC_Decode(rc));
         return TPMKMS_R_AUTH_FAILED;

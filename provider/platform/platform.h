@@ -144,6 +144,31 @@ tpmkms_rc tpmkms_write_file_atomic(const char *path, const void *data,
 /* Reads a whole file (max 1 MiB); KEY_NOT_FOUND if absent, else STORE_IO. */
 tpmkms_rc tpmkms_read_file(const char *path, char **data, size_t *len);
 
+/*
+ * Reads a secret (a PIN, an owner auth value) from the first line of the
+ * file at path: the bytes before the first "\n" (or end of file), less
+ * trailing "\r"s, at most max of them.  *out is OPENSSL_malloc'd, exactly
+ * *outlen + 1 bytes, NUL terminated; the caller cleanses and frees it
+ * (OPENSSL_clear_free(*out, *outlen + 1)).  Refused, raised with reason
+ * and a message naming what (e.g. "pin-source file") and path, never the
+ * content:
+ *   - what cannot be opened or read (the OS error);
+ *   - anything but a regular file (a FIFO, a directory, a device, a
+ *     socket; the kind is named): the open never waits on a FIFO and
+ *     nothing but a regular file is read, so neither hangs nor reads
+ *     without end;
+ *   - a file its group or others may read, write or execute (mode & 077,
+ *     as ssh refuses a private key): "chmod 600" it;
+ *   - a first line longer than max bytes.
+ * Links are followed: the file they lead to is what is checked.  Out of
+ * memory: TPMKMS_R_INTERNAL.  Every buffer that held the content is
+ * cleansed on every path.
+ */
+TPMKMS_MUST_CHECK
+tpmkms_rc tpmkms_platform_read_secret(const char *path, const char *what,
+                                      size_t max, tpmkms_rc reason,
+                                      unsigned char **out, size_t *outlen);
+
 /* ---- process ---- */
 
 /*

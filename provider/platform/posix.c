@@ -399,6 +399,131 @@ tpmkms_rc tpmkms_platform_read_store_file(const char *path, char **data,
     return rc;
 }
 
+/* ---- secrets ---- */
+
+/* What a non-regular file is, for the refusal. */
+static const char *file_kind(mode_t m)
+{
+    if (S_ISFIFO(m))
+        return "a FIFO (named pipe)";
+    if (S_ISDIR(m))
+        return "a directory";
+    if (S_ISCHR(m))
+        return "a character device";
+    if (S_ISBLK(m))
+        return "a block device";
+    if (S_ISSOCK(m))
+        return "a socket";
+    return "of an unknown kind";
+}
+
+/* The checks on an open secret file: a regular file only its owner may
+ * use, as ssh wants a private key. */
+static tpmkms_rc check_secret(int fd, const char *path, const char *what,
+                              tpmkms_rc reason)
+{
+    struct stat st;
+    mode_t m;
+
+    if (fstat(fd, &st) != 0) {
+        TPMKMS_raise(reason, "cannot read the %s %s: %s", what, path,
+                     strerror(errno));
+        return reason;
+    }
+    if (!S_ISREG(st.st_mode)) {
+        TPMKMS_raise(reason, "the %s %s is %s, not a regular file: "
+                     "refusing to read it", what, path,
+                     file_kind(st.st_mode));
+        return reason;
+    }
+    if ((m = st.st_mode & 077) != 0) {
+        TPMKMS_raise(reason, "the %s %s is %s by %s (mode %04o): "
+                     "chmod 600 %s",
+                     what, path,
+                     (m & 044) ? "readable" : (m & 022) ? "writable"
+                                                        : "accessible",
+                     (m & 070) && (m & 007) ? "its group and others"
+                     : (m & 070)            ? "its group" : "others",
+                     (unsigned)(st.st_mode & 07777), path);
+        return reason;
+    }
+    return TPMKMS_R_OK;
+}
+
+tpmkms_rc tpmkms_platform_read_secret(const char *path, const char *what,
+                                      size_t max, tpmkms_rc reason,
+                                      unsigned char **out, size_t *outlen)
+{
+    /* Room for the longest line we accept and its "\r\n". */
+    size_t cap = max + 2, used = 0, len;
+    unsigned char *buf = NULL, *nl = NULL, *line;
+    tpmkms_rc rc;
+    int fd, err;
+
+    *out = NULL;
+    *outlen = 0;
+    /* O_NONBLOCK: opening a FIFO with no writer returns at once (and is
+     * then refused) instead of waiting for one. */
+    fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0) {
+        err = errno;
+        TPMKMS_raise(reason, "cannot read the %s %s: %s", what, path,
+                     strerror(err));
+        return reason;
+    }
+    if ((rc = check_secret(fd, path, what, reason)) != TPMKMS_R_OK)
+        goto out_close;
+    if ((buf = OPENSSL_malloc(cap)) == NULL) {
+        TPMKMS_raise(TPMKMS_R_INTERNAL, "out of memory reading the %s",
+                     what);
+        rc = TPMKMS_R_INTERNAL;
+        goto out_close;
+    }
+    /* Up to the first newline, end of file, or cap bytes. */
+    while (nl == NULL && used < cap) {
+        ssize_t n = read(fd, buf + used, cap - used);
+
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            err = errno;
+            TPMKMS_raise(reason, "cannot read the %s %s: %s", what, path,
+                         strerror(err));
+            rc = reason;
+            goto out_free;
+        }
+        if (n == 0)
+            break;
+        nl = memchr(buf + used, '\n', (size_t)n);
+        used += (size_t)n;
+    }
+    len = nl != NULL ? (size_t)(nl - buf) : used;
+    while (len > 0 && buf[len - 1] == '\r')
+        len--;
+    if (len > max || (nl == NULL && used == cap)) {
+        TPMKMS_raise(reason, "the first line of the %s %s is longer than "
+                     "%zu bytes", what, path, max);
+        rc = reason;
+        goto out_free;
+    }
+    if ((line = OPENSSL_malloc(len + 1)) == NULL) {
+        TPMKMS_raise(TPMKMS_R_INTERNAL, "out of memory reading the %s",
+                     what);
+        rc = TPMKMS_R_INTERNAL;
+        goto out_free;
+    }
+    memcpy(line, buf, len);
+    line[len] = '\0';
+    *out = line;
+    *outlen = len;
+    rc = TPMKMS_R_OK;
+ out_free:
+    OPENSSL_clear_free(buf, cap);
+ out_close:
+    close(fd);
+    return rc;
+}
+
 /* ---- writing ---- */
 
 static tpmkms_rc fsync_dir(const char *dir, const char *path)

@@ -169,6 +169,162 @@ static void read_store_file_refuses_what_others_may_write(void **state)
     assert_null(data);
 }
 
+/* A secret file with content, created with mode (umask aside). */
+static const char *secret_file(const char *name, const char *content,
+                               size_t len, mode_t mode)
+{
+    static char path[128];
+    FILE *f;
+
+    snprintf(path, sizeof(path), "%s/%s", root, name);
+    assert_non_null(f = fopen(path, "w"));
+    assert_int_equal(fwrite(content, 1, len, f), len);
+    fclose(f);
+    assert_int_equal(chmod(path, mode), 0);
+    return path;
+}
+
+/* read_secret must refuse path with BAD_PARAMETER, its message holding
+ * each of the NULL-terminated words (and the path and what). */
+static void secret_refused(const char *path, size_t max, ...)
+{
+    unsigned char *out = (unsigned char *)1;
+    size_t len = 99;
+    const char *word;
+    va_list ap;
+
+    ERR_clear_error();
+    assert_int_equal(tpmkms_platform_read_secret(path, "test secret", max,
+                                                 TPMKMS_R_BAD_PARAMETER,
+                                                 &out, &len),
+                     TPMKMS_R_BAD_PARAMETER);
+    assert_null(out);
+    assert_int_equal(len, 0);
+    assert_int_equal(last_reason(), TPMKMS_R_BAD_PARAMETER);
+    assert_non_null(strstr(last_message(), "test secret"));
+    assert_non_null(strstr(last_message(), path));
+    va_start(ap, max);
+    while ((word = va_arg(ap, const char *)) != NULL) {
+        if (strstr(last_message(), word) == NULL)
+            fail_msg("'%s' not in '%s'", word, last_message());
+    }
+    va_end(ap);
+}
+
+static void secret_read(const char *path, size_t max, const char *want,
+                        size_t wantlen)
+{
+    unsigned char *out = NULL;
+    size_t len = 99;
+
+    ERR_clear_error();
+    assert_int_equal(tpmkms_platform_read_secret(path, "test secret", max,
+                                                 TPMKMS_R_BAD_PARAMETER,
+                                                 &out, &len),
+                     TPMKMS_R_OK);
+    assert_non_null(out);
+    assert_int_equal(len, wantlen);
+    assert_memory_equal(out, want, wantlen);
+    assert_int_equal(out[len], '\0');
+    assert_int_equal(ERR_peek_error(), 0);
+    OPENSSL_clear_free(out, len + 1);
+}
+
+static void read_secret_refuses_a_fifo_without_waiting(void **state)
+{
+    char path[128];
+
+    (void)state;
+    /* No writer: a blocking open would wait here for ever. */
+    snprintf(path, sizeof(path), "%s/pin.fifo", root);
+    assert_int_equal(mkfifo(path, 0600), 0);
+    secret_refused(path, 64, "FIFO", "not a regular file", NULL);
+}
+
+static void read_secret_refuses_a_directory_and_a_device(void **state)
+{
+    char path[128];
+
+    (void)state;
+    snprintf(path, sizeof(path), "%s/dir", root);
+    assert_int_equal(mkdir(path, 0700), 0);
+    secret_refused(path, 64, "a directory", NULL);
+    secret_refused("/dev/null", 64, "a character device", NULL);
+    secret_refused("/dev/zero", 64, "a character device", NULL);
+}
+
+static void read_secret_refuses_what_group_or_others_may_read(void **state)
+{
+    const char *path;
+
+    (void)state;
+    path = secret_file("g.pin", "1234\n", 5, 0640);
+    secret_refused(path, 64, "readable by its group", "(mode 0640)",
+                   "chmod 600", NULL);
+    path = secret_file("o.pin", "1234\n", 5, 0604);
+    secret_refused(path, 64, "readable by others", "(mode 0604)",
+                   "chmod 600", NULL);
+    path = secret_file("go.pin", "1234\n", 5, 0644);
+    secret_refused(path, 64, "readable by its group and others",
+                   "(mode 0644)", NULL);
+    path = secret_file("w.pin", "1234\n", 5, 0620);
+    secret_refused(path, 64, "writable by its group", "(mode 0620)", NULL);
+}
+
+static void read_secret_reads_the_first_line_of_a_private_file(void **state)
+{
+    const char *path;
+
+    (void)state;
+    path = secret_file("rw.pin", "hunter2\r\nsecond line\n", 21, 0600);
+    secret_read(path, 64, "hunter2", 7);
+    path = secret_file("ro.pin", "no-newline", 10, 0400);
+    secret_read(path, 64, "no-newline", 10);
+    path = secret_file("empty.pin", "", 0, 0600);
+    secret_read(path, 64, "", 0);
+    /* NUL bytes are part of the line. */
+    path = secret_file("nul.pin", "a\0b\n", 4, 0600);
+    secret_read(path, 64, "a\0b", 3);
+}
+
+static void read_secret_limits_the_first_line(void **state)
+{
+    char text[80];
+    const char *path;
+
+    (void)state;
+    memset(text, 'x', sizeof(text));
+    /* Exactly max bytes, with or without \r\n: read. */
+    memcpy(text + 64, "\r\n", 2);
+    path = secret_file("64crlf.pin", text, 66, 0600);
+    secret_read(path, 64, text, 64);
+    path = secret_file("64.pin", text, 64, 0600);
+    secret_read(path, 64, text, 64);
+    /* One more: refused, naming the limit. */
+    text[64] = 'x';
+    text[65] = '\n';
+    path = secret_file("65.pin", text, 66, 0600);
+    secret_refused(path, 64, "first line", "longer than 64 bytes", NULL);
+    /* A long line with no newline at all. */
+    text[65] = 'x';
+    path = secret_file("80.pin", text, 80, 0600);
+    secret_refused(path, 64, "longer than 64 bytes", NULL);
+    /* Only the first line counts. */
+    memcpy(text, "short\n", 6);
+    path = secret_file("2lines.pin", text, 80, 0600);
+    secret_read(path, 64, "short", 5);
+}
+
+static void read_secret_names_the_os_error(void **state)
+{
+    char path[128];
+
+    (void)state;
+    snprintf(path, sizeof(path), "%s/absent.pin", root);
+    secret_refused(path, 64, "cannot read the test secret",
+                   "No such file or directory", NULL);
+}
+
 static void ensure_gives_the_scope_protection(void **state)
 {
     char dir[128];
@@ -287,6 +443,12 @@ int main(void)
         T(remove_of_nothing_is_not_found_unraised),
         T(read_store_file_reports_links_and_absence_unraised),
         T(read_store_file_refuses_what_others_may_write),
+        T(read_secret_refuses_a_fifo_without_waiting),
+        T(read_secret_refuses_a_directory_and_a_device),
+        T(read_secret_refuses_what_group_or_others_may_read),
+        T(read_secret_reads_the_first_line_of_a_private_file),
+        T(read_secret_limits_the_first_line),
+        T(read_secret_names_the_os_error),
         T(ensure_gives_the_scope_protection),
         T(write_without_overwrite_is_key_exists_unraised),
         T(at_exit_runs_each_hook_once_at_exit),

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <openssl/crypto.h>
 #include <openssl/err.h>
@@ -667,6 +668,74 @@ static void uri_get_pin_names_pin_source_and_os_error(void **state)
     tpmkms_uri_free(uri);
 }
 
+/* tpmkms_uri_get_pin must refuse uritext's pin-source with BAD_URI,
+ * its message holding "pin-source" and word. */
+static void get_pin_refused(const char *uritext, const char *word)
+{
+    TPMKMS_URI *uri = parse_ok(uritext);
+    char *pin = NULL;
+    size_t len = 0;
+
+    ERR_clear_error();
+    assert_int_equal(tpmkms_uri_get_pin(uri, &pin, &len), TPMKMS_R_BAD_URI);
+    assert_null(pin);
+    assert_int_equal(last_reason(), TPMKMS_R_BAD_URI);
+    assert_non_null(strstr(last_message(), "pin-source"));
+    if (strstr(last_message(), word) == NULL)
+        fail_msg("'%s' not in '%s'", word, last_message());
+    ERR_clear_error();
+    tpmkms_uri_free(uri);
+}
+
+static void uri_get_pin_refuses_a_fifo_and_a_shared_file(void **state)
+{
+    char dir[] = "/tmp/tpmkms-pin-dir-XXXXXX", path[128], text[256];
+
+    assert_non_null(mkdtemp(dir));
+    /* A FIFO nobody writes: refused at once, not waited on. */
+    snprintf(path, sizeof(path), "%s/fifo", dir);
+    assert_int_equal(mkfifo(path, 0600), 0);
+    snprintf(text, sizeof(text), "tpmkms:name=k;pin-source=file:%s", path);
+    get_pin_refused(text, "FIFO");
+    unlink(path);
+    /* A device. */
+    get_pin_refused("tpmkms:name=k;pin-source=/dev/zero", "character device");
+    /* A PIN file its group and others may read. */
+    snprintf(path, sizeof(path), "%s/pin", dir);
+    {
+        FILE *f = fopen(path, "w");
+
+        assert_non_null(f);
+        fputs("1234\n", f);
+        fclose(f);
+    }
+    assert_int_equal(chmod(path, 0644), 0);
+    snprintf(text, sizeof(text), "tpmkms:name=k;pin-source=%s", path);
+    get_pin_refused(text, "chmod 600");
+    assert_int_equal(chmod(path, 0600), 0);
+    get_pin(text, "1234", 4);
+    unlink(path);
+    rmdir(dir);
+}
+
+static void uri_get_pin_limits_the_first_line_to_4096_bytes(void **state)
+{
+    static char content[4100];
+    char text[256], *path;
+
+    memset(content, 'p', sizeof(content));
+    content[4096] = '\n';
+    path = write_temp(content, 4097);
+    snprintf(text, sizeof(text), "tpmkms:name=k;pin-source=%s", path);
+    get_pin(text, content, 4096);
+    unlink(path);
+    content[4096] = 'p';
+    path = write_temp(content, sizeof(content));
+    snprintf(text, sizeof(text), "tpmkms:name=k;pin-source=%s", path);
+    get_pin_refused(text, "longer than 4096 bytes");
+    unlink(path);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -709,6 +778,8 @@ int main(void)
         cmocka_unit_test_setup(uri_get_pin_from_value, setup),
         cmocka_unit_test_setup(uri_get_pin_reads_the_first_line_of_pin_source, setup),
         cmocka_unit_test_setup(uri_get_pin_names_pin_source_and_os_error, setup),
+        cmocka_unit_test_setup(uri_get_pin_refuses_a_fifo_and_a_shared_file, setup),
+        cmocka_unit_test_setup(uri_get_pin_limits_the_first_line_to_4096_bytes, setup),
     };
 
     /* Before libcrypto allocates anything. */
