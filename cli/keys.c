@@ -194,17 +194,40 @@ typedef struct list_state_st {
     size_t n, cap;
     tpmkms_scope only;        /* UNSET: every record */
     char *storage_directory;  /* printed in the URIs when given */
+    TPMKMS_BACKEND *backend;  /* describes key material (no TPM command) */
+    size_t skipped;           /* records reported as skipped */
     int failed;
 } LIST_STATE;
 
-static int list_add(const TPMKMS_RECORD *rec, void *arg)
+/* A record that is listed as damaged, not as a key: one stderr line. */
+static int list_skip(const char *path, tpmkms_rc reason, const char *why,
+                     void *arg)
+{
+    LIST_STATE *st = arg;
+
+    (void)reason;
+    fprintf(stderr, "tpmkms: skipped %s: %s\n", path, why);
+    st->skipped++;
+    return 0;
+}
+
+static int list_add(const TPMKMS_RECORD *rec, const char *path, void *arg)
 {
     LIST_STATE *st = arg;
     TPMKMS_URI u = { 0 };
     LIST_ROW *row;
+    char why[1024];
 
     if (st->only != TPMKMS_SCOPE_UNSET && rec->scope != st->only)
         return 0;
+    /* What opening it would refuse is damage, not a key to offer. */
+    tpmkms_err_set_mark();
+    if (tpmkms_record_check_key(st->backend, rec, path, NULL) != TPMKMS_R_OK) {
+        tpmkms_err_clear_last_mark();
+        return list_skip(path, TPMKMS_R_BAD_RECORD,
+                         tpmkms_err_take_text(why, sizeof(why)), st);
+    }
+    tpmkms_err_clear_last_mark();
     if (st->n == st->cap) {
         size_t cap = st->cap == 0 ? 16 : st->cap * 2;
         LIST_ROW *rows = OPENSSL_realloc(st->rows, cap * sizeof(*rows));
@@ -243,9 +266,10 @@ int cli_cmd_list(CLI *cli, int argc, char **argv)
         { NULL, NULL, NULL, NULL }
     };
     LIST_STATE st = { 0 };
+    TPMKMS_RECORD_VISIT visit = { list_add, list_skip, &st };
     tpmkms_scope scopes[2];
     size_t nscopes = 0, width = 0;
-    int npos, r = CLI_EXIT_OK;
+    int npos, exists, r = CLI_EXIT_OK;
     tpmkms_rc rc;
 
     if ((r = cli_parse(cli, argc, argv, opts, NULL, 0, &npos)) != CLI_CONTINUE)
@@ -273,6 +297,29 @@ int cli_cmd_list(CLI *cli, int argc, char **argv)
         scopes[nscopes++] = TPMKMS_SCOPE_MACHINE;
     }
 
+    if (storage_dir != NULL) {
+        /*
+         * A directory the user named that is not there is a mistake to
+         * say, not an empty store (the default stores may well not
+         * exist yet: nothing to list).
+         */
+        if ((rc = tpmkms_store_dir_check(storage_dir, &exists))
+                != TPMKMS_R_OK) {
+            r = cli_fail(rc);
+            goto out;
+        }
+        if (!exists) {
+            TPMKMS_raise(TPMKMS_R_KEY_NOT_FOUND, "--storage-directory %s "
+                         "does not exist", storage_dir);
+            r = cli_fail(TPMKMS_R_KEY_NOT_FOUND);
+            goto out;
+        }
+    }
+    if ((rc = cli_backend(cli, NULL, &st.backend)) != TPMKMS_R_OK) {
+        r = cli_fail(rc);
+        goto out;
+    }
+
     for (size_t k = 0; k < nscopes; k++) {
         char *dir = tpmkms_store_dir(scopes[k], storage_dir);
         char why[512];
@@ -284,7 +331,7 @@ int cli_cmd_list(CLI *cli, int argc, char **argv)
             r = cli_fail(TPMKMS_R_STORE_IO);
             goto out;
         }
-        rc = tpmkms_record_list(dir, list_add, &st);
+        rc = tpmkms_record_walk(dir, &visit);
         if (st.failed) {
             OPENSSL_free(dir);
             r = cli_fail(TPMKMS_R_INTERNAL);
@@ -311,8 +358,10 @@ int cli_cmd_list(CLI *cli, int argc, char **argv)
     for (size_t k = 0; k < st.n; k++)
         printf("%-*s  %-8s  %s\n", (int)width, st.rows[k].uri,
                st.rows[k].alg, st.rows[k].created);
-    r = CLI_EXIT_OK;
+    /* The good keys are listed; the damaged ones make it a failure. */
+    r = st.skipped > 0 ? CLI_EXIT_ERROR : CLI_EXIT_OK;
  out:
+    tpmkms_backend_free(st.backend);
     for (size_t k = 0; k < st.n; k++) {
         OPENSSL_free(st.rows[k].uri);
         OPENSSL_free(st.rows[k].created);
@@ -411,7 +460,7 @@ int cli_cmd_show(CLI *cli, int argc, char **argv)
     TPMKMS_BACKEND *backend = NULL;
     TPMKMS_CTX *ctx;
     TPMKMS_KEYINFO info;
-    char *dir, *certdir, *canonical, *pem = NULL;
+    char *dir, *certdir, *canonical, *pem = NULL, *recpath = NULL;
     size_t pem_len = 0;
     tpmkms_rc rc;
 
@@ -425,9 +474,10 @@ int cli_cmd_show(CLI *cli, int argc, char **argv)
     if ((rc = tpmkms_locate_key(uri, &loc)) != TPMKMS_R_OK
         || (rc = cli_ctx(cli, &ctx)) != TPMKMS_R_OK
         || (rc = cli_backend(cli, uri, &backend)) != TPMKMS_R_OK
-        || (rc = tpmkms_keyblob_info(backend, &loc.rec->blob, &info,
-                                     loc.rec->name)) != TPMKMS_R_OK) {
-        r = cli_fail(rc);
+        || (recpath = tpmkms_record_path(loc.key_dir, loc.rec->name)) == NULL
+        || (rc = tpmkms_record_check_key(backend, loc.rec, recpath, &info))
+           != TPMKMS_R_OK) {
+        r = cli_fail(rc != TPMKMS_R_OK ? rc : TPMKMS_R_INTERNAL);
         goto out;
     }
     rec = loc.rec;
@@ -470,6 +520,7 @@ int cli_cmd_show(CLI *cli, int argc, char **argv)
     }
     r = CLI_EXIT_OK;
  out:
+    OPENSSL_free(recpath);
     OPENSSL_free(pem);
     tpmkms_location_clear(&loc);
     tpmkms_backend_free(backend);

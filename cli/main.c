@@ -33,7 +33,11 @@ static const CLI_COMMAND commands[] = {
       "list the keys in the key stores",
       "Prints one line per key: its URI, algorithm and creation time.  Both\n"
       "stores by default; a machine store that cannot be read is noted on\n"
-      "stderr.\n"
+      "stderr.  A damaged record (unreadable, writable by others, another\n"
+      "user's, a bad field, an algorithm: its key contradicts) is not a key:\n"
+      "each is named on stderr as 'tpmkms: skipped PATH: REASON', the good\n"
+      "keys are still listed, and the exit code is 1.  A --storage-directory\n"
+      "that does not exist is exit 2.\n"
       "\n"
       "  --scope SCOPE              only the user or only the machine store\n"
       "  --storage-directory DIR    list DIR instead of the default stores\n" },

@@ -91,6 +91,31 @@ EVP_PKEY *tpmkms_record_public(TPMKMS_CTX *ctx, const TPMKMS_URI *uri,
     return pkey;
 }
 
+tpmkms_rc tpmkms_record_check_key(const TPMKMS_BACKEND *backend,
+                                  const TPMKMS_RECORD *rec, const char *path,
+                                  TPMKMS_KEYINFO *info)
+{
+    TPMKMS_KEYINFO mine;
+    tpmkms_rc rc;
+
+    if (info == NULL)
+        info = &mine;
+    /* Pure describe: no TPM command.  Its error names path already. */
+    if ((rc = tpmkms_keyblob_info(backend, &rec->blob, info, path))
+            != TPMKMS_R_OK)
+        return rc;
+    if (rec->alg != info->pub.alg) {
+        const char *key_alg = tpmkms_alg_name(info->pub.alg);
+
+        TPMKMS_raise(TPMKMS_R_BAD_RECORD,
+                     "%s: field algorithm: the record says %s but its key "
+                     "is %s", path, tpmkms_alg_name(rec->alg),
+                     key_alg != NULL ? key_alg : "of another kind");
+        return TPMKMS_R_BAD_RECORD;
+    }
+    return TPMKMS_R_OK;
+}
+
 /* Reads every PEM certificate in bio onto certs; returns how many. */
 static int read_pem_certs(BIO *bio, STACK_OF(X509) *certs)
 {
@@ -279,6 +304,39 @@ static tpmkms_rc delete_handle(TPMKMS_CTX *ctx, const TPMKMS_URI *uri,
  * certificates and the persistent handle; what of those is left makes a
  * partial delete.
  */
+/*
+ * The machine store to name instead of a failed lookup's error (rc):
+ * the record could not be read (TPMKMS_R_STORE_IO) where the URI can
+ * mean the machine store, the user store has no such key, and this
+ * process may not write the machine store, as a user outside the
+ * machine group may not.  Deleting a machine key needs that write
+ * access, so what to do is elevation (exit 4), not an I/O error
+ * (exit 1).  NULL otherwise.  Raises nothing.
+ */
+static char *closed_machine_store(const TPMKMS_URI *uri, tpmkms_rc rc)
+{
+    char *mdir = NULL, *udir = NULL;
+    int closed = 0;
+
+    if (rc != TPMKMS_R_STORE_IO || uri->storage_directory != NULL
+            || uri->key_scope == TPMKMS_SCOPE_USER)
+        return NULL;
+    tpmkms_err_set_mark();
+    if (uri->key_scope == TPMKMS_SCOPE_UNSET)
+        udir = tpmkms_store_dir(TPMKMS_SCOPE_USER, NULL);
+    if ((udir == NULL || !tpmkms_record_exists(udir, uri->name))
+            && (mdir = tpmkms_store_dir(TPMKMS_SCOPE_MACHINE, NULL)) != NULL)
+        closed = tpmkms_store_check_writable(mdir, TPMKMS_SCOPE_MACHINE, 0)
+                 == TPMKMS_R_REQUIRES_ELEVATION;
+    tpmkms_err_pop_to_mark();
+    OPENSSL_free(udir);
+    if (!closed) {
+        OPENSSL_free(mdir);
+        return NULL;
+    }
+    return mdir;
+}
+
 static tpmkms_rc delete_named(TPMKMS_CTX *ctx, const TPMKMS_URI *uri,
                               TPMKMS_DELETE_RESULT *res)
 {
@@ -289,8 +347,21 @@ static tpmkms_rc delete_named(TPMKMS_CTX *ctx, const TPMKMS_URI *uri,
     char why[1024];
     tpmkms_rc rc;
 
-    if ((rc = tpmkms_locate_key(uri, &loc)) != TPMKMS_R_OK)
-        return rc;
+    tpmkms_err_set_mark();
+    if ((rc = tpmkms_locate_key(uri, &loc)) != TPMKMS_R_OK) {
+        char *mdir = closed_machine_store(uri, rc);
+
+        if (mdir == NULL) {
+            tpmkms_err_clear_last_mark();
+            return rc;
+        }
+        /* The read's error is what elevation's says, less what to do. */
+        tpmkms_err_pop_to_mark();
+        rc = tpmkms_store_check_writable(mdir, TPMKMS_SCOPE_MACHINE, 0);
+        OPENSSL_free(mdir);
+        return rc != TPMKMS_R_OK ? rc : TPMKMS_R_STORE_IO;
+    }
+    tpmkms_err_clear_last_mark();
     rec = loc.rec;
     if ((res->uri = OPENSSL_strdup(loc.uri)) == NULL) {
         TPMKMS_raise(TPMKMS_R_INTERNAL, "out of memory");

@@ -13,6 +13,7 @@
 #include <stdint.h>
 #include <openssl/types.h>
 #include <openssl/x509.h>
+#include "backend.h"
 #include "ctx.h"
 #include "errors.h"
 #include "record.h"
@@ -111,6 +112,20 @@ tpmkms_rc tpmkms_certs_read_file(const char *file, STACK_OF(X509) *certs);
  */
 EVP_PKEY *tpmkms_record_public(TPMKMS_CTX *ctx, const TPMKMS_URI *uri,
                                const TPMKMS_RECORD *rec, const char *label);
+
+/*
+ * What a record's key material is, checked against the record: the
+ * backend's describe reads the public half from the blob (no TPM
+ * command); a blob it cannot read is its error (raised, naming path);
+ * an algorithm: field that is not the key's algorithm is
+ * TPMKMS_R_BAD_RECORD (raised) naming path, the field and both
+ * algorithms.  So list and show say what opening the key
+ * would say.  info (may be NULL) gets what the blob describes.
+ */
+TPMKMS_MUST_CHECK
+tpmkms_rc tpmkms_record_check_key(const TPMKMS_BACKEND *backend,
+                                  const TPMKMS_RECORD *rec, const char *path,
+                                  TPMKMS_KEYINFO *info);
 
 /* 1: pem's first certificate is pub's; 0: another key's; -1: no cert. */
 int tpmkms_cert_matches(const char *pem, size_t len, EVP_PKEY *pub);

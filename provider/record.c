@@ -16,6 +16,7 @@
 #include <string.h>
 #include <time.h>
 #include <openssl/crypto.h>
+#include <openssl/err.h>
 #include "debug.h"
 #include "platform/platform.h"
 #include "record.h"
@@ -80,6 +81,11 @@ char *tpmkms_store_dir(tpmkms_scope scope, const char *override)
     if (override != NULL)
         return tpmkms_path_fmt("%s", override);
     return tpmkms_platform_store_dir(scope);
+}
+
+tpmkms_rc tpmkms_store_dir_check(const char *dir, int *exists)
+{
+    return tpmkms_platform_dir_check(dir, exists);
 }
 
 tpmkms_rc tpmkms_store_check_writable(const char *dir, tpmkms_scope scope,
@@ -526,9 +532,31 @@ int tpmkms_record_exists(const char *dir, const char *name)
     return tpmkms_platform_exists(path);
 }
 
-tpmkms_rc tpmkms_record_list(const char *dir,
-                             int (*cb)(const TPMKMS_RECORD *rec, void *arg),
-                             void *arg)
+/*
+ * The text of the error a failed load raised (the newest: it raises
+ * once), then the queue back to the mark set before it, so that what a
+ * walk passed over is said once, by whoever was told it was skipped.
+ */
+static const char *take_to_mark(char *buf, size_t len)
+{
+    const char *data = NULL;
+    int flags = 0;
+    unsigned long e = ERR_peek_last_error_all(NULL, NULL, NULL, &data, &flags);
+
+    if (e != 0)
+        tpmkms_err_format(buf, len, e, data, flags);
+    else
+        snprintf(buf, len, "no detail");
+    tpmkms_err_pop_to_mark();
+    return buf;
+}
+
+char *tpmkms_record_path(const char *dir, const char *name)
+{
+    return tpmkms_path_fmt("%s/" KEYS_SUBDIR "/%s" RECORD_SUFFIX, dir, name);
+}
+
+tpmkms_rc tpmkms_record_walk(const char *dir, const TPMKMS_RECORD_VISIT *v)
 {
     char *keys = NULL, **names = NULL;
     size_t count = 0;
@@ -547,20 +575,33 @@ tpmkms_rc tpmkms_record_list(const char *dir,
         goto out;
     for (size_t i = 0; i < count; i++) {
         TPMKMS_RECORD *rec = NULL;
+        char *path, why[1024];
+        tpmkms_rc lrc;
         int stop;
 
         if (!tpmkms_name_is_valid(names[i]))
             continue;   /* temp files and strays */
-        /* A record that does not load is skipped, not fatal to the list. */
-        tpmkms_err_set_mark();
-        if (tpmkms_record_load(dir, names[i], &rec) != TPMKMS_R_OK) {
-            tpmkms_err_pop_to_mark();
-            TPMKMS_debug("skipping unreadable record %s in %s", names[i], keys);
-            continue;
+        if ((path = tpmkms_record_path(dir, names[i])) == NULL) {
+            rc = TPMKMS_R_INTERNAL;
+            goto out;
         }
-        tpmkms_err_clear_last_mark();
-        stop = cb(rec, arg);
+        /* A record that does not load is not fatal to the walk. */
+        tpmkms_err_set_mark();
+        lrc = tpmkms_record_load(dir, names[i], &rec);
+        if (lrc != TPMKMS_R_OK && v->skipped == NULL) {
+            tpmkms_err_pop_to_mark();
+            TPMKMS_debug("skipping unreadable record %s", path);
+            stop = 0;
+        } else if (lrc != TPMKMS_R_OK) {
+            /* The mark is under this record's errors: take only those. */
+            stop = v->skipped(path, lrc, take_to_mark(why, sizeof(why)),
+                              v->arg);
+        } else {
+            tpmkms_err_clear_last_mark();
+            stop = v->record(rec, path, v->arg);
+        }
         tpmkms_record_free(rec);
+        OPENSSL_free(path);
         if (stop)
             break;
     }
@@ -569,6 +610,29 @@ out:
     tpmkms_platform_names_free(names, count);
     OPENSSL_free(keys);
     return rc;
+}
+
+typedef struct {
+    int (*cb)(const TPMKMS_RECORD *rec, void *arg);
+    void *arg;
+} LIST_ADAPTER;
+
+static int list_adapter(const TPMKMS_RECORD *rec, const char *path, void *arg)
+{
+    LIST_ADAPTER *a = arg;
+
+    (void)path;
+    return a->cb(rec, a->arg);
+}
+
+tpmkms_rc tpmkms_record_list(const char *dir,
+                             int (*cb)(const TPMKMS_RECORD *rec, void *arg),
+                             void *arg)
+{
+    LIST_ADAPTER a = { cb, arg };
+    TPMKMS_RECORD_VISIT v = { list_adapter, NULL, &a };
+
+    return tpmkms_record_walk(dir, &v);
 }
 
 /* ---- resolution ---- */

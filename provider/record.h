@@ -55,6 +55,14 @@ void tpmkms_record_free(TPMKMS_RECORD *rec);
  */
 char *tpmkms_store_dir(tpmkms_scope scope, const char *override);
 
+/*
+ * Whether dir is there as a store directory: *exists 0 and TPMKMS_R_OK
+ * when absent; not a directory, unreadable or writable by others: that
+ * failure, raised.
+ */
+TPMKMS_MUST_CHECK
+tpmkms_rc tpmkms_store_dir_check(const char *dir, int *exists);
+
 TPMKMS_MUST_CHECK
 tpmkms_rc tpmkms_record_to_text(const TPMKMS_RECORD *rec, char **text);
 TPMKMS_MUST_CHECK
@@ -75,12 +83,43 @@ tpmkms_rc tpmkms_record_remove(const char *dir, const char *name);
 /* 1 if dir holds a record of that name (no error raised). */
 int tpmkms_record_exists(const char *dir, const char *name);
 
-/* Calls cb for each readable record in dir/keys, sorted by name; a
- * non-zero return from cb stops the walk.  A missing dir is empty. */
+/*
+ * What tpmkms_record_walk calls for each entry of dir/keys, in name order.
+ *   record:  a record that loaded, with its file's path.
+ *   skipped: a record file that did not load (unreadable, insecure mode or
+ *            owner, bad format, name not matching the file): its path,
+ *            the reason code and why (the error text, taken off the
+ *            queue, so the walk goes on with a clean queue).  NULL: such
+ *            records are passed over with a debug line only; for internal
+ *            lookups, never for what a person or an application lists.
+ * A non-zero return from either stops the walk (TPMKMS_R_OK returned).
+ * Names that are not key names (temp files, strays) are neither.
+ */
+typedef struct tpmkms_record_visit_st {
+    int (*record)(const TPMKMS_RECORD *rec, const char *path, void *arg);
+    int (*skipped)(const char *path, tpmkms_rc reason, const char *why,
+                   void *arg);
+    void *arg;
+} TPMKMS_RECORD_VISIT;
+
+/*
+ * Walks dir/keys as TPMKMS_RECORD_VISIT says.  A missing dir or keys/
+ * is empty (TPMKMS_R_OK); dir itself not a directory, unreadable or
+ * insecure: that failure, raised, before any call.
+ */
+TPMKMS_MUST_CHECK
+tpmkms_rc tpmkms_record_walk(const char *dir, const TPMKMS_RECORD_VISIT *v);
+
+/* tpmkms_record_walk with records only: broken ones are passed over
+ * (debug line only).  For internal lookups. */
 TPMKMS_MUST_CHECK
 tpmkms_rc tpmkms_record_list(const char *dir,
                              int (*cb)(const TPMKMS_RECORD *rec, void *arg),
                              void *arg);
+
+/* The path of the record of name in dir (dir/keys/<name>.tpmkey);
+ * OPENSSL_malloc'd, NULL (raised) on allocation failure. */
+char *tpmkms_record_path(const char *dir, const char *name);
 
 /*
  * Finds the record a URI names.  storage-directory set: only there.

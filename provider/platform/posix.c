@@ -230,9 +230,19 @@ tpmkms_rc tpmkms_platform_check_writable(const char *store, const char *path,
 
         if (slash == NULL || slash == probe) {
             strcpy(probe, "/");
+            if (stat(probe, &st) != 0)
+                st.st_mode = S_IFDIR;   /* the access check will say */
             break;
         }
         *slash = '\0';
+    }
+    /* A file where the store or one of its directories should be: no
+     * access check would say so (it says "Permission denied"). */
+    if (!S_ISDIR(st.st_mode)) {
+        TPMKMS_raise(TPMKMS_R_STORE_IO, "cannot write the key store %s: %s "
+                     "is not a directory", store, probe);
+        OPENSSL_free(probe);
+        return TPMKMS_R_STORE_IO;
     }
     if (faccessat(AT_FDCWD, probe, W_OK | X_OK, AT_EACCESS) == 0) {
         OPENSSL_free(probe);

@@ -10,6 +10,7 @@
 #include <openssl/core_dispatch.h>
 #include <openssl/core_names.h>
 #include <openssl/core_object.h>
+#include <openssl/err.h>
 #include <openssl/params.h>
 #include <openssl/pem.h>
 #include <openssl/store.h>
@@ -17,6 +18,7 @@
 #include "provider.h"
 #include "key.h"
 #include "keyauth.h"
+#include "lifecycle.h"
 #include "locate.h"
 #include "record.h"
 #include "uri.h"
@@ -36,6 +38,18 @@ typedef enum {
     STATE_DONE
 } store_state;
 
+/*
+ * One entry of a listing: a key's URI, or a record that is there but
+ * does not load (or contradicts its key), with why; load raises that and
+ * fails for this entry alone, so the application sees it and goes on.
+ */
+typedef struct {
+    char *uri;                   /* NULL for a skipped record */
+    char *path;                  /* the skipped record's file */
+    char *why;                   /* why it was skipped */
+    tpmkms_rc reason;
+} LIST_ENTRY;
+
 typedef struct {
     TPMKMS_PROVCTX *provctx;
     TPMKMS_URI *uri;
@@ -45,8 +59,10 @@ typedef struct {
     int next_cert;
     TPMKMS_KEY *key;             /* opened at open(), handed out once */
     tpmkms_scope key_scope;      /* the opened key's scope */
-    char **names;                /* listing: URIs of all keys */
+    LIST_ENTRY *names;           /* listing: every record, in name order */
     size_t n_names, next_name;
+    int listed;                  /* names filled in */
+    int skip_raised;             /* names[next_name]'s error is raised */
     int failed;
 } TPMKMS_STORE_CTX;
 
@@ -188,71 +204,139 @@ static int load_cert(TPMKMS_STORE_CTX *ctx, OSSL_CALLBACK *object_cb,
 typedef struct {
     TPMKMS_STORE_CTX *ctx;
     const char *storage_directory;
+    TPMKMS_BACKEND *backend;     /* describes key material, no TPM command */
     tpmkms_rc rc;
 } LIST_ARG;
 
-static int collect_name(const TPMKMS_RECORD *rec, void *varg)
+/* A new entry at the end of ctx->names (zeroed); NULL on no memory. */
+static LIST_ENTRY *add_entry(TPMKMS_STORE_CTX *ctx)
+{
+    LIST_ENTRY *grown = OPENSSL_realloc(ctx->names,
+                                        (ctx->n_names + 1) * sizeof(*grown));
+
+    if (grown == NULL)
+        return NULL;
+    ctx->names = grown;
+    memset(&grown[ctx->n_names], 0, sizeof(*grown));
+    return &grown[ctx->n_names++];
+}
+
+static int collect_skip(const char *path, tpmkms_rc reason, const char *why,
+                        void *varg)
+{
+    LIST_ARG *arg = varg;
+    LIST_ENTRY *e = add_entry(arg->ctx);
+
+    if (e == NULL || (e->path = OPENSSL_strdup(path)) == NULL
+            || (e->why = OPENSSL_strdup(why)) == NULL) {
+        arg->rc = TPMKMS_R_INTERNAL;
+        return 1;
+    }
+    e->reason = reason;
+    return 0;
+}
+
+static int collect_name(const TPMKMS_RECORD *rec, const char *path,
+                        void *varg)
 {
     LIST_ARG *arg = varg;
     TPMKMS_STORE_CTX *ctx = arg->ctx;
     TPMKMS_URI u = { 0 };
-    char **grown;
+    LIST_ENTRY *e;
+    char why[1024];
     char *text;
 
+    /* A record opening would refuse is listed as what it is. */
+    tpmkms_err_set_mark();
+    if (tpmkms_record_check_key(arg->backend, rec, path, NULL)
+            != TPMKMS_R_OK) {
+        tpmkms_err_clear_last_mark();
+        return collect_skip(path, TPMKMS_R_BAD_RECORD,
+                            tpmkms_err_take_text(why, sizeof(why)), arg);
+    }
+    tpmkms_err_clear_last_mark();
     u.name = rec->name;
     u.key_scope = rec->scope;
     u.storage_directory = (char *)arg->storage_directory;
     u.tcti = ctx->uri->tcti;
     u.device = ctx->uri->device;
     if ((text = tpmkms_uri_to_string(&u)) == NULL
-            || (grown = OPENSSL_realloc(ctx->names,
-                          (ctx->n_names + 1) * sizeof(*grown))) == NULL) {
+            || (e = add_entry(ctx)) == NULL) {
         OPENSSL_free(text);
         arg->rc = TPMKMS_R_INTERNAL;
         return 1;
     }
-    ctx->names = grown;
-    ctx->names[ctx->n_names++] = text;
+    e->uri = text;
     return 0;
 }
 
 static tpmkms_rc list_names(TPMKMS_STORE_CTX *ctx)
 {
     static const tpmkms_scope scopes[] = { TPMKMS_SCOPE_USER, TPMKMS_SCOPE_MACHINE };
-    LIST_ARG arg = { ctx, ctx->uri->storage_directory, TPMKMS_R_OK };
+    LIST_ARG arg = { ctx, ctx->uri->storage_directory, NULL, TPMKMS_R_OK };
+    TPMKMS_RECORD_VISIT visit = { collect_name, collect_skip, &arg };
+    char buf[512];
+    tpmkms_rc rc = TPMKMS_R_OK;
 
+    ctx->listed = 1;
+    arg.backend = tpmkms_ctx_backend(tpmkms_provctx_ctx(ctx->provctx),
+                                     tpmkms_uri_tcti(ctx->uri, buf,
+                                                     sizeof(buf)));
+    if (arg.backend == NULL) {
+        if (ERR_peek_error() == 0)
+            TPMKMS_raise(TPMKMS_R_TPM_UNAVAILABLE,
+                         "cannot set up the TPM backend to list keys");
+        return TPMKMS_R_TPM_UNAVAILABLE;
+    }
     for (size_t i = 0; i < 2; i++) {
         char *dir;
-        tpmkms_rc rc;
 
         if (ctx->uri->key_scope != TPMKMS_SCOPE_UNSET
                 && ctx->uri->key_scope != scopes[i])
             continue;
         if (ctx->uri->storage_directory != NULL && i > 0)
             break;
-        if ((dir = tpmkms_store_dir(scopes[i], ctx->uri->storage_directory)) == NULL)
-            return TPMKMS_R_INTERNAL;
-        rc = tpmkms_record_list(dir, collect_name, &arg);
+        if ((dir = tpmkms_store_dir(scopes[i], ctx->uri->storage_directory)) == NULL) {
+            rc = TPMKMS_R_INTERNAL;
+            break;
+        }
+        rc = tpmkms_record_walk(dir, &visit);
         OPENSSL_free(dir);
         if (rc != TPMKMS_R_OK)
-            return rc;
+            break;
         if (arg.rc != TPMKMS_R_OK) {
             TPMKMS_raise(TPMKMS_R_INTERNAL, "out of memory listing keys");
-            return arg.rc;
+            rc = arg.rc;
+            break;
         }
     }
-    return TPMKMS_R_OK;
+    tpmkms_backend_free(arg.backend);
+    return rc;
 }
 
+/*
+ * The next entry: a name, or a skipped record.  A skipped record fails
+ * this one load with its error raised (OSSL_STORE_load returns NULL,
+ * OSSL_STORE_error says so, and `openssl storeutl` prints it and goes
+ * on); eof stays false until the next load moves past it, so the error
+ * is seen even when it is the last entry.
+ */
 static int load_name(TPMKMS_STORE_CTX *ctx, OSSL_CALLBACK *object_cb,
                      void *object_cbarg)
 {
     int object_type = OSSL_OBJECT_NAME;
     OSSL_PARAM params[3];
+    LIST_ENTRY *e = &ctx->names[ctx->next_name];
 
+    if (e->uri == NULL) {
+        TPMKMS_raise(e->reason, "skipped %s: %s", e->path, e->why);
+        ctx->skip_raised = 1;
+        return 0;
+    }
+    ctx->next_name++;
     params[0] = OSSL_PARAM_construct_int(OSSL_OBJECT_PARAM_TYPE, &object_type);
     params[1] = OSSL_PARAM_construct_utf8_string(OSSL_OBJECT_PARAM_DATA,
-                                                 ctx->names[ctx->next_name++], 0);
+                                                 e->uri, 0);
     params[2] = OSSL_PARAM_construct_end();
     return object_cb(params, object_cbarg);
 }
@@ -291,9 +375,14 @@ static int tpmkms_store_load(void *vctx, OSSL_CALLBACK *object_cb,
             /* A store holding no key and no certificate for a name is empty. */
             break;
         case STATE_LIST:
-            if (ctx->names == NULL && list_names(ctx) != TPMKMS_R_OK) {
+            if (!ctx->listed && list_names(ctx) != TPMKMS_R_OK) {
                 ctx->state = STATE_DONE;
                 return 0;
+            }
+            if (ctx->skip_raised) {
+                /* The skipped record before was said: on to the next. */
+                ctx->skip_raised = 0;
+                ctx->next_name++;
             }
             if (ctx->next_name < ctx->n_names)
                 return load_name(ctx, object_cb, object_cbarg);
@@ -314,8 +403,8 @@ static int tpmkms_store_eof(void *vctx)
 
     if (ctx->state == STATE_CERTS && ctx->certs != NULL)
         return ctx->next_cert >= sk_X509_num(ctx->certs);
-    if (ctx->state == STATE_LIST && ctx->names != NULL)
-        return ctx->next_name >= ctx->n_names;
+    if (ctx->state == STATE_LIST && ctx->listed)
+        return !ctx->skip_raised && ctx->next_name >= ctx->n_names;
     return ctx->state == STATE_DONE;
 }
 
@@ -328,8 +417,11 @@ static int tpmkms_store_close(void *vctx)
     tpmkms_uri_free(ctx->uri);
     tpmkms_key_free(ctx->key);
     sk_X509_pop_free(ctx->certs, X509_free);
-    for (size_t i = 0; i < ctx->n_names; i++)
-        OPENSSL_free(ctx->names[i]);
+    for (size_t i = 0; i < ctx->n_names; i++) {
+        OPENSSL_free(ctx->names[i].uri);
+        OPENSSL_free(ctx->names[i].path);
+        OPENSSL_free(ctx->names[i].why);
+    }
     OPENSSL_free(ctx->names);
     OPENSSL_free(ctx);
     return 1;

@@ -231,6 +231,13 @@ expect_exit 1 'permission denied' as_user out openssl pkey "${TPM[@]}" -in 'tpmk
 expect_exit 1 'permission denied' as_user out tpmkms show 'tpmkms:name=svc'
 as_user in openssl pkey "${TPM[@]}" -in 'tpmkms:name=svc' -pubout -out /dev/null
 
+step "must fail: a user outside the machine group deleting a machine key needs elevation (exit 4), not an I/O error"
+expect_exit 4 "requires elevation: the machine key store $MSTORE is not writable" \
+    as_user out tpmkms delete 'tpmkms:name=svc;key-scope=machine'
+expect_exit 4 "requires elevation: the machine key store $MSTORE is not writable" \
+    as_user out tpmkms delete 'tpmkms:name=svc'
+[[ -f $MSTORE/keys/svc.tpmkey ]] || fail "a refused delete removed svc's record"
+
 step "must fail: a persistent user key; an unprivileged persistent machine key"
 expect_exit 64 'needs a machine key' tpmkms create 'tpmkms:name=pu' --persistent 0x81000020
 expect_exit 4 'requires elevation' as_user in tpmkms create 'tpmkms:name=pm;key-scope=machine' --persistent 0x81000020

@@ -711,6 +711,119 @@ static void record_list_refuses_insecure_store(void **state)
     assert_int_equal(s.n, 0);
 }
 
+/* What a walk told: records and skipped records, in order. */
+struct walked {
+    int n;
+    char order[8][300];          /* "rec NAME PATH" or "skip PATH RC" */
+    char why[8][512];
+};
+
+static int walk_record(const TPMKMS_RECORD *rec, const char *path, void *arg)
+{
+    struct walked *w = arg;
+
+    assert_true(w->n < 8);
+    snprintf(w->order[w->n++], sizeof(w->order[0]), "rec %s %s", rec->name,
+             path);
+    return 0;
+}
+
+static int walk_skipped(const char *path, tpmkms_rc reason, const char *why,
+                        void *arg)
+{
+    struct walked *w = arg;
+
+    assert_true(w->n < 8);
+    /* Told with the error taken: the queue is clean for the rest. */
+    assert_int_equal(ERR_peek_error(), 0);
+    snprintf(w->why[w->n], sizeof(w->why[0]), "%s", why);
+    snprintf(w->order[w->n++], sizeof(w->order[0]), "skip %s %d", path,
+             (int)reason);
+    return 0;
+}
+
+static void write_garbage(const char *name)
+{
+    char path[256];
+    FILE *f;
+
+    snprintf(path, sizeof(path), "%s/keys/%s", ts_user_store, name);
+    f = fopen(path, "w");
+    assert_non_null(f);
+    fputs("garbage\n", f);
+    fclose(f);
+    assert_int_equal(chmod(path, 0600), 0);
+}
+
+static void record_walk_reports_each_skipped_record_in_order(void **state)
+{
+    struct walked w = { .n = 0 };
+    TPMKMS_RECORD_VISIT v = { walk_record, walk_skipped, &w };
+    char path[256], want[300];
+    FILE *f;
+
+    save(ts_user_store, "alpha", TPMKMS_SCOPE_USER);
+    save(ts_user_store, "delta", TPMKMS_SCOPE_USER);
+    write_garbage("bravo.tpmkey");
+    save(ts_user_store, "charlie", TPMKMS_SCOPE_USER);
+    snprintf(path, sizeof(path), "%s/keys/charlie.tpmkey", ts_user_store);
+    assert_int_equal(chmod(path, 0666), 0);
+    /* Strays are neither records nor skipped records. */
+    snprintf(path, sizeof(path), "%s/keys/.alpha.tpmkey.1.tmp", ts_user_store);
+    f = fopen(path, "w");
+    fclose(f);
+
+    assert_int_equal(tpmkms_record_walk(ts_user_store, &v), TPMKMS_R_OK);
+    assert_int_equal(w.n, 4);
+    snprintf(want, sizeof(want), "rec alpha %s/keys/alpha.tpmkey", ts_user_store);
+    assert_string_equal(w.order[0], want);
+    snprintf(want, sizeof(want), "skip %s/keys/bravo.tpmkey %d", ts_user_store,
+             (int)TPMKMS_R_BAD_RECORD);
+    assert_string_equal(w.order[1], want);
+    assert_non_null(strstr(w.why[1], "bravo.tpmkey"));
+    snprintf(want, sizeof(want), "skip %s/keys/charlie.tpmkey %d",
+             ts_user_store, (int)TPMKMS_R_INSECURE_STORE);
+    assert_string_equal(w.order[2], want);
+    assert_non_null(strstr(w.why[2], "writable by group or others"));
+    snprintf(want, sizeof(want), "rec delta %s/keys/delta.tpmkey", ts_user_store);
+    assert_string_equal(w.order[3], want);
+    assert_int_equal(ERR_peek_error(), 0);
+}
+
+static int stop_at_skip(const char *path, tpmkms_rc reason, const char *why,
+                        void *arg)
+{
+    int *n = arg;
+
+    (void)path;
+    (void)reason;
+    (void)why;
+    (*n)++;
+    return 1;
+}
+
+static int no_record_expected(const TPMKMS_RECORD *rec, const char *path,
+                              void *arg)
+{
+    (void)rec;
+    (void)path;
+    (void)arg;
+    fail_msg("the walk went on after skipped returned non-zero");
+    return 1;
+}
+
+static void record_walk_stops_when_skipped_says_so(void **state)
+{
+    int n = 0;
+    TPMKMS_RECORD_VISIT v = { no_record_expected, stop_at_skip, &n };
+
+    save(ts_user_store, "zulu", TPMKMS_SCOPE_USER);
+    write_garbage("alpha.tpmkey");
+    assert_int_equal(tpmkms_record_walk(ts_user_store, &v), TPMKMS_R_OK);
+    assert_int_equal(n, 1);
+    assert_int_equal(ERR_peek_error(), 0);
+}
+
 /* ---- certificates ---- */
 
 static void cert_save_load_remove(void **state)
@@ -998,6 +1111,8 @@ int main(void)
         T(record_list_is_sorted_and_skips_strays),
         T(record_list_of_missing_store_is_empty),
         T(record_list_refuses_insecure_store),
+        T(record_walk_reports_each_skipped_record_in_order),
+        T(record_walk_stops_when_skipped_says_so),
         T(cert_save_load_remove),
         T(store_dir_follows_the_environment),
         T(resolve_finds_user_only_key),
