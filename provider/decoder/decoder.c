@@ -11,9 +11,27 @@
  *             the text (a tpmkms key record ends with one), to DER.
  *             OpenSSL 3.0's own PEM-to-DER decoder passes only the labels
  *             it knows, so this one is needed for PEM key files.
+ *   DER       input=der: the check.  It decodes a TSS2 key as the EC and
+ *             RSA decoders do and fails, with the reason, when they would;
+ *             a key that would load it passes over (1, no object), and
+ *             the EC or RSA decoder makes the key.
  *
- * What is not a TSS2 key is not an error here: the decoder returns 1 with
- * no object and leaves the error queue as it was, and OpenSSL tries the
+ * Why the check: OSSL_STORE's file: loader (openssl -key/-inkey/-in)
+ * decodes a file in two rounds.  Its own decoder chain ends in DER handed
+ * to ossl_store_handle_load_result, which decodes that DER into a key
+ * with a second chain, between error marks that OpenSSL 3.0 pops when
+ * the second chain fails, and raises its own "unsupported" instead: the
+ * EC and RSA decoders' reason is lost there.  The check sits in the first
+ * chain (it outputs DER, so the file: loader adds it), where a decoder
+ * that returns 0 stops decoding with its error kept and on top, so
+ * OSSL_DECODER_from_bio adds no "No supported data to decode" and the
+ * file: loader pops nothing.  PEM_read_bio_PrivateKey and d2i_PrivateKey
+ * (nginx, OpenVPN, curl) run it too, before the EC or RSA decoder.
+ * The cost is decoding twice: a second short TPM check, and the key's
+ * passphrase asked twice of the caller's callback (OpenSSL caches it).
+ *
+ * What is not a TSS2 key is not an error here: the decoders return 1 with
+ * no object and leave the error queue as it was, and OpenSSL tries the
  * other decoders.
  *
  * Decoding checks that the TPM answers and holds the key's parent, over a
@@ -51,6 +69,7 @@ static OSSL_FUNC_decoder_does_selection_fn tpmkms_pem_does_selection;
 static OSSL_FUNC_decoder_decode_fn tpmkms_ec_der_decode;
 static OSSL_FUNC_decoder_decode_fn tpmkms_rsa_der_decode;
 static OSSL_FUNC_decoder_decode_fn tpmkms_pem_decode;
+static OSSL_FUNC_decoder_decode_fn tpmkms_check_decode;
 
 /* A TSS2 key file is a few hundred bytes; anything this big is not one. */
 #define DECODER_MAX_INPUT (64 * 1024)
@@ -61,7 +80,8 @@ typedef struct tpmkms_decoder_ctx_st {
 
 typedef enum {
     DECODER_FAMILY_EC,
-    DECODER_FAMILY_RSA
+    DECODER_FAMILY_RSA,
+    DECODER_FAMILY_ANY                  /* the check: EC or RSA */
 } decoder_family;
 
 static void *tpmkms_decoder_newctx(void *provctx)
@@ -213,8 +233,15 @@ static tpmkms_rc check_tpm(TPMKMS_CTX *tctx, const TPMKMS_KEY *key)
 
 static int family_has_alg(decoder_family family, tpmkms_alg alg)
 {
-    return family == DECODER_FAMILY_EC ? tpmkms_alg_is_ec(alg)
-                                       : tpmkms_alg_is_rsa(alg);
+    switch (family) {
+    case DECODER_FAMILY_EC:
+        return tpmkms_alg_is_ec(alg);
+    case DECODER_FAMILY_RSA:
+        return tpmkms_alg_is_rsa(alg);
+    case DECODER_FAMILY_ANY:
+        break;
+    }
+    return tpmkms_alg_is_ec(alg) || tpmkms_alg_is_rsa(alg);
 }
 
 /*
@@ -236,7 +263,10 @@ static tpmkms_rc key_of_blob(TPMKMS_CTX *tctx, const TPMKMS_KEYBLOB *blob,
     rc = tpmkms_keyblob_info(backend, blob, &info, "TSS2 key file");
     tpmkms_backend_free(backend);
     if (rc != TPMKMS_R_OK || !family_has_alg(family, info.pub.alg)) {
-        /* Another family's decoder takes it, or it is bad for all. */
+        /*
+         * Another family's decoder takes it, or it is bad for all: then
+         * the RSA decoder and the check say so, once each.
+         */
         if (rc == TPMKMS_R_OK || family == DECODER_FAMILY_EC) {
             tpmkms_err_pop_to_mark();
             return TPMKMS_R_OK;
@@ -251,12 +281,16 @@ static tpmkms_rc key_of_blob(TPMKMS_CTX *tctx, const TPMKMS_KEYBLOB *blob,
     return tpmkms_key_from_blob(tctx, blob, label, key);
 }
 
-static int der_decode(void *vctx, OSSL_CORE_BIO *cin, int selection,
-                      OSSL_CALLBACK *object_cb, void *object_cbarg,
-                      OSSL_PASSPHRASE_CALLBACK *pw_cb, void *pw_cbarg,
-                      decoder_family family)
+/*
+ * The usable key of a TSS2 key file's DER, if it is of this family: 1 and
+ * the key, 1 and NULL when it is no TSS2 key or another family's (nothing
+ * raised), 0 when it is a TSS2 key that cannot be used (raised: damaged,
+ * no auth value given, TPM or parent missing).
+ */
+static int decode_key(TPMKMS_DECODER_CTX *ctx, OSSL_CORE_BIO *cin,
+                      decoder_family family, OSSL_PASSPHRASE_CALLBACK *pw_cb,
+                      void *pw_cbarg, TPMKMS_KEY **keyp)
 {
-    TPMKMS_DECODER_CTX *ctx = vctx;
     TPMKMS_CTX *tctx = tpmkms_provctx_ctx(ctx->provctx);
     TPMKMS_KEYBLOB blob = { 0 };
     TPMKMS_KEY *key = NULL;
@@ -264,6 +298,7 @@ static int der_decode(void *vctx, OSSL_CORE_BIO *cin, int selection,
     size_t der_len = 0;
     int ok = 0, parsed;
 
+    *keyp = NULL;
     if (!read_input(ctx, cin, &der, &der_len))
         return 0;
     parsed = der == NULL ? 0 : parse_der(der, der_len, &blob);
@@ -286,13 +321,32 @@ static int der_decode(void *vctx, OSSL_CORE_BIO *cin, int selection,
         goto out;
     if (check_tpm(tctx, key) != TPMKMS_R_OK)
         goto out;
-    TPMKMS_debug("decoded %s", key->uri);
-    /* keymgmt's load takes its own reference during the callback. */
-    ok = tpmkms_key_hand_out(key, object_cb, object_cbarg);
+    *keyp = key;
+    key = NULL;
+    ok = 1;
  out:
     tpmkms_key_free(key);
     tpmkms_keyblob_clear(&blob);
     OPENSSL_free(der);
+    return ok;
+}
+
+static int der_decode(void *vctx, OSSL_CORE_BIO *cin, int selection,
+                      OSSL_CALLBACK *object_cb, void *object_cbarg,
+                      OSSL_PASSPHRASE_CALLBACK *pw_cb, void *pw_cbarg,
+                      decoder_family family)
+{
+    TPMKMS_KEY *key = NULL;
+    int ok;
+
+    if (!decode_key(vctx, cin, family, pw_cb, pw_cbarg, &key))
+        return 0;
+    if (key == NULL)
+        return 1;
+    TPMKMS_debug("decoded %s", key->uri);
+    /* keymgmt's load takes its own reference during the callback. */
+    ok = tpmkms_key_hand_out(key, object_cb, object_cbarg);
+    tpmkms_key_free(key);
     return ok;
 }
 
@@ -311,6 +365,25 @@ static int tpmkms_rsa_der_decode(void *vctx, OSSL_CORE_BIO *cin, int selection,
 {
     return der_decode(vctx, cin, selection, object_cb, object_cbarg, pw_cb,
                       pw_cbarg, DECODER_FAMILY_RSA);
+}
+
+/*
+ * The check (see the top of the file): a TSS2 key that would not load
+ * fails here, where OpenSSL keeps the reason; one that would passes over
+ * to the EC or RSA decoder.  Anything else is not ours.
+ */
+static int tpmkms_check_decode(void *vctx, OSSL_CORE_BIO *cin, int selection,
+                               OSSL_CALLBACK *data_cb, void *data_cbarg,
+                               OSSL_PASSPHRASE_CALLBACK *pw_cb, void *pw_cbarg)
+{
+    TPMKMS_KEY *key = NULL;
+
+    if (!decode_key(vctx, cin, DECODER_FAMILY_ANY, pw_cb, pw_cbarg, &key))
+        return 0;
+    if (key != NULL)
+        TPMKMS_debug("checked %s: the EC or RSA decoder loads it", key->uri);
+    tpmkms_key_free(key);
+    return 1;
 }
 
 /*
@@ -394,6 +467,15 @@ static const OSSL_DISPATCH tpmkms_pem_decoder_functions[] = {
     { 0, NULL }
 };
 
+static const OSSL_DISPATCH tpmkms_check_decoder_functions[] = {
+    { OSSL_FUNC_DECODER_NEWCTX, (void (*)(void))tpmkms_decoder_newctx },
+    { OSSL_FUNC_DECODER_FREECTX, (void (*)(void))tpmkms_decoder_freectx },
+    { OSSL_FUNC_DECODER_DOES_SELECTION,
+      (void (*)(void))tpmkms_pem_does_selection },
+    { OSSL_FUNC_DECODER_DECODE, (void (*)(void))tpmkms_check_decode },
+    { 0, NULL }
+};
+
 #define TPMKMS_EC_NAMES "EC:id-ecPublicKey:1.2.840.10045.2.1"
 #define TPMKMS_RSA_NAMES "RSA:rsaEncryption:1.2.840.113549.1.1.1"
 
@@ -404,5 +486,8 @@ const OSSL_ALGORITHM tpmkms_decoder_algorithms[] = {
       tpmkms_rsa_der_decoder_functions, "RSA TPM key file, TSS2 PRIVATE KEY DER" },
     { "DER", TPMKMS_PROPS ",input=pem",
       tpmkms_pem_decoder_functions, "TSS2 PRIVATE KEY PEM to DER" },
+    { "DER", TPMKMS_PROPS ",input=der,structure=TSS2",
+      tpmkms_check_decoder_functions,
+      "TSS2 PRIVATE KEY DER check: why a key file cannot be used" },
     { NULL, NULL, NULL, NULL }
 };
