@@ -20,7 +20,7 @@ typedef struct backend_entry_st {
 struct tpmkms_ctx_st {
     OSSL_LIB_CTX *libctx;
     char *tcti;
-    unsigned timeout_s;         /* openssl.cnf tpm-timeout; 0: unset */
+    char *timeout_text;         /* openssl.cnf tpm-timeout; NULL: unset */
     const TPMKMS_BACKEND_METHOD *meth;
     CRYPTO_RWLOCK *lock;        /* guards the backend list */
     BACKEND_ENTRY *backends;
@@ -62,6 +62,7 @@ void tpmkms_ctx_free(TPMKMS_CTX *ctx)
         OPENSSL_free(e);
     }
     CRYPTO_THREAD_lock_free(ctx->lock);
+    OPENSSL_free(ctx->timeout_text);
     OPENSSL_free(ctx->tcti);
     OPENSSL_free(ctx);
 }
@@ -78,27 +79,36 @@ static int same_tcti(const char *a, const char *b)
 
 tpmkms_rc tpmkms_ctx_set_tpm_timeout(TPMKMS_CTX *ctx, const char *text)
 {
-    if (text == NULL || *text == '\0') {
-        ctx->timeout_s = 0;
-        return TPMKMS_R_OK;
+    OPENSSL_free(ctx->timeout_text);
+    ctx->timeout_text = NULL;
+    if (text != NULL && *text != '\0'
+            && (ctx->timeout_text = OPENSSL_strdup(text)) == NULL) {
+        TPMKMS_raise(TPMKMS_R_INTERNAL, "out of memory");
+        return TPMKMS_R_INTERNAL;
     }
-    return tpmkms_timeout_parse(text, "openssl.cnf setting tpm-timeout",
-                                TPMKMS_R_BAD_PARAMETER, &ctx->timeout_s);
+    return TPMKMS_R_OK;
 }
 
 /*
  * The deadline a backend gets: asked (a URI's tpm-timeout=), else
  * openssl.cnf's tpm-timeout, else $TPMKMS_TPM_TIMEOUT, else 0 (the
- * backend's default).  A bad $TPMKMS_TPM_TIMEOUT is an error, not ignored.
+ * backend's default).  A malformed setting is an error at every use, not
+ * a default: openssl.cnf's is checked here rather than when the provider
+ * loads, because OpenSSL 3.0 reports no provider's failure to load from
+ * openssl.cnf and would leave the user with "unregistered scheme".
  */
 static tpmkms_rc effective_timeout(const TPMKMS_CTX *ctx, unsigned asked,
                                    unsigned *out)
 {
     const char *env;
 
-    *out = asked != 0 ? asked : ctx->timeout_s;
+    *out = asked;
     if (*out != 0)
         return TPMKMS_R_OK;
+    if (ctx->timeout_text != NULL)
+        return tpmkms_timeout_parse(ctx->timeout_text,
+                                    "the openssl.cnf setting tpm-timeout",
+                                    TPMKMS_R_BAD_PARAMETER, out);
     env = getenv("TPMKMS_TPM_TIMEOUT");
     if (env == NULL || *env == '\0')
         return TPMKMS_R_OK;

@@ -38,7 +38,11 @@ struct tpmkms_uri_st;
 TPMKMS_BACKEND *tpmkms_ctx_backend_for_uri(TPMKMS_CTX *ctx,
                                            const struct tpmkms_uri_st *uri);
 
-/* openssl.cnf's tpm-timeout (seconds); NULL/"" unsets it. */
+/*
+ * openssl.cnf's tpm-timeout (seconds); NULL/"" unsets it.  Checked where
+ * it is used (tpmkms_ctx_backend_for), so a malformed value fails every
+ * operation with a message naming the setting.
+ */
 TPMKMS_MUST_CHECK
 tpmkms_rc tpmkms_ctx_set_tpm_timeout(TPMKMS_CTX *ctx, const char *text);
 

@@ -160,7 +160,7 @@ int OSSL_provider_init(const OSSL_CORE_HANDLE *handle, const OSSL_DISPATCH *in,
     config_settings(handle, in, &tcti, &timeout);
     pctx->ctx = tpmkms_ctx_new(pctx->libctx, tcti,
                                tpmkms_backend_default_method());
-    /* A malformed setting is an error that names it, not a default. */
+    /* A malformed tpm-timeout fails every operation, naming it. */
     if (pctx->ctx == NULL
             || tpmkms_ctx_set_tpm_timeout(pctx->ctx, timeout) != TPMKMS_R_OK)
         goto err;

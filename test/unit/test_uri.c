@@ -736,6 +736,56 @@ static void uri_get_pin_limits_the_first_line_to_4096_bytes(void **state)
     unlink(path);
 }
 
+/* ---- tpm-timeout ---- */
+
+static void uri_tpm_timeout_is_whole_seconds_and_printed_back(void **state)
+{
+    TPMKMS_URI *uri = parse_ok("tpmkms:name=web;tpm-timeout=45");
+    char *text;
+
+    assert_int_equal(uri->tpm_timeout_s, 45);
+    text = tpmkms_uri_to_string(uri);
+    assert_string_equal(text, "tpmkms:name=web;tpm-timeout=45");
+    OPENSSL_free(text);
+    tpmkms_uri_free(uri);
+    uri = parse_ok("tpmkms:name=web;tpm-timeout=3600");
+    assert_int_equal(uri->tpm_timeout_s, 3600);
+    tpmkms_uri_free(uri);
+    uri = parse_ok("tpmkms:name=web");
+    assert_int_equal(uri->tpm_timeout_s, 0);        /* absent: not printed */
+    text = tpmkms_uri_to_string(uri);
+    assert_string_equal(text, "tpmkms:name=web");
+    OPENSSL_free(text);
+    tpmkms_uri_free(uri);
+}
+
+static void uri_tpm_timeout_refuses_what_is_not_1_to_3600_seconds(void **state)
+{
+    expect_bad_uri("tpmkms:name=web;tpm-timeout=0", "tpm-timeout '0'", "1 to 3600");
+    expect_bad_uri("tpmkms:name=web;tpm-timeout=3601", "tpm-timeout '3601'", NULL);
+    expect_bad_uri("tpmkms:name=web;tpm-timeout=2s", "tpm-timeout '2s'", NULL);
+    expect_bad_uri("tpmkms:name=web;tpm-timeout=-1", "tpm-timeout '-1'", NULL);
+    expect_bad_uri("tpmkms:name=web;tpm-timeout=99999999999999999999",
+                   "tpm-timeout", "whole seconds");
+    expect_bad_uri("tpmkms:name=web;tpm-timeout=", "tpm-timeout", NULL);
+}
+
+static void timeout_parse_raises_the_reason_it_is_given(void **state)
+{
+    unsigned s = 7;
+
+    assert_int_equal(tpmkms_timeout_parse("12", "X", TPMKMS_R_BAD_PARAMETER,
+                                          &s), TPMKMS_R_OK);
+    assert_int_equal(s, 12);
+    assert_int_equal(tpmkms_timeout_parse("soon", "TPMKMS_TPM_TIMEOUT",
+                                          TPMKMS_R_BAD_PARAMETER, &s),
+                     TPMKMS_R_BAD_PARAMETER);
+    assert_int_equal(last_reason(), TPMKMS_R_BAD_PARAMETER);
+    assert_non_null(strstr(last_message(), "TPMKMS_TPM_TIMEOUT 'soon' is invalid"));
+    assert_int_equal(s, 12);                        /* untouched on failure */
+    ERR_clear_error();
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -780,6 +830,9 @@ int main(void)
         cmocka_unit_test_setup(uri_get_pin_names_pin_source_and_os_error, setup),
         cmocka_unit_test_setup(uri_get_pin_refuses_a_fifo_and_a_shared_file, setup),
         cmocka_unit_test_setup(uri_get_pin_limits_the_first_line_to_4096_bytes, setup),
+        cmocka_unit_test_setup(uri_tpm_timeout_is_whole_seconds_and_printed_back, setup),
+        cmocka_unit_test_setup(uri_tpm_timeout_refuses_what_is_not_1_to_3600_seconds, setup),
+        cmocka_unit_test_setup(timeout_parse_raises_the_reason_it_is_given, setup),
     };
 
     /* Before libcrypto allocates anything. */
