@@ -197,6 +197,18 @@ activate = 1
 EOF
 }
 
+# The TPM's persistent handles (tpm2_getcap, lower-case hex, one a line);
+# has_handle / lacks_handle HANDLE fail the test unless it is / is not there.
+persistent_handles() {
+    tpm2_getcap -T "$TPMKMS_TCTI" handles-persistent | tr -d '\055 '
+}
+has_handle() {
+    persistent_handles | grep -ix "$1" >/dev/null || fail "handle $1 is not in the TPM: $(persistent_handles | tr '\n' ' ')"
+}
+lacks_handle() {
+    if persistent_handles | grep -ix "$1" >/dev/null; then fail "handle $1 is still in the TPM"; fi
+}
+
 # expect_fail [--hide TEXT]... [--provider-errors] REGEX CMD...
 #
 # Runs CMD, which must fail with an ordinary error: exit 1..125, not a

@@ -24,16 +24,6 @@ TPM=(-provider tpmkms -provider default)
 MKEYS=$TPMKMS_MACHINE_STORE/keys
 MCERTS=$TPMKMS_MACHINE_STORE/certs
 
-persistent_handles() {
-    tpm2_getcap -T "$TPMKMS_TCTI" handles-persistent | tr -d '\055 '
-}
-has_handle() {
-    persistent_handles | grep -ix "$1" >/dev/null || fail "handle $1 is not in the TPM: $(persistent_handles | tr '\n' ' ')"
-}
-lacks_handle() {
-    if persistent_handles | grep -ix "$1" >/dev/null; then fail "handle $1 is still in the TPM"; fi
-}
-
 # new_key NAME HANDLE: a persistent machine key with a certificate.
 new_key() {
     tpmkms create "tpmkms:name=$1;key-scope=machine" --persistent "$2" >/dev/null

@@ -16,16 +16,6 @@ start_swtpm
 W=$TPMKMS_WORK
 TPM=(-provider tpmkms -provider default)
 
-persistent_handles() {
-    tpm2_getcap -T "$TPMKMS_TCTI" handles-persistent | tr -d '\055 '
-}
-has_handle() {
-    persistent_handles | grep -ix "$1" >/dev/null || fail "handle $1 is not in the TPM: $(persistent_handles | tr '\n' ' ')"
-}
-lacks_handle() {
-    if persistent_handles | grep -ix "$1" >/dev/null; then fail "handle $1 is still in the TPM"; fi
-}
-
 sign() {
     timeout 20 openssl pkeyutl -sign "${TPM[@]}" -inkey "$1" -pkeyopt digest:sha256 \
         -in "$W/data.sha256" -out "$W/sig"
