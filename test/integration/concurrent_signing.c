@@ -1,14 +1,16 @@
 /*
- * One TPM key, many threads at once (driven by concurrent_signing.sh).
+ * TPM keys, many threads at once (driven by concurrent_signing.sh and
+ * load_signing.sh).
  *
- *   concurrent_signing [--threads T] [--signs N] [--md NAME] [--pss] URI
+ *   concurrent_signing [--threads T] [--signs N] [--md NAME] [--pss] URI...
  *
- * Opens URI once with OSSL_STORE (providers tpmkms and default in a
+ * Opens each URI once with OSSL_STORE (providers tpmkms and default in a
  * library context of their own), then starts T threads (8 by default)
- * that wait at a barrier and then all sign with that one EVP_PKEY at the
- * same time, N signatures each, every thread with its own EVP_MD_CTX
- * (EVP_DigestSign), and verify every signature with the public key in the
- * default provider.  Exit 0 when all T*N signatures verified.
+ * that wait at a barrier and then all sign at the same time, thread i
+ * with key i mod K (so with one URI every thread shares one EVP_PKEY),
+ * N signatures each, every thread with its own EVP_MD_CTX
+ * (EVP_DigestSign), and verify every signature with that key's public key
+ * in the default provider.  Exit 0 when all T*N signatures verified.
  */
 #include <pthread.h>
 #include <stdatomic.h>
@@ -17,10 +19,12 @@
 #include "tpm_key_util.h"
 
 #define MAX_THREADS 64
+#define MAX_KEYS 16
 
 typedef struct {
     OSSL_LIB_CTX *libctx;
-    EVP_PKEY *key, *pub;
+    EVP_PKEY *key[MAX_KEYS], *pub[MAX_KEYS];
+    int nkeys;
     const char *md;
     int pss, signs;
     pthread_barrier_t start;
@@ -45,7 +49,8 @@ static void *signer(void *arg)
     for (i = 0; i < s->signs; i++) {
         int len = snprintf((char *)msg, sizeof(msg), "%s message %d", who, i);
 
-        if (tk_sign_verify(s->libctx, s->key, s->pub, s->md, s->pss, msg,
+        if (tk_sign_verify(s->libctx, s->key[t->index % s->nkeys],
+                           s->pub[t->index % s->nkeys], s->md, s->pss, msg,
                            (size_t)len, who))
             atomic_fetch_add(&s->good, 1);
         else
@@ -59,7 +64,7 @@ static void *signer(void *arg)
 static void usage(void)
 {
     fprintf(stderr, "usage: concurrent_signing [--threads T] [--signs N] "
-            "[--md NAME] [--pss] URI\n");
+            "[--md NAME] [--pss] URI...\n");
     exit(2);
 }
 
@@ -87,14 +92,17 @@ int main(int argc, char **argv)
         else
             usage();
     }
-    if (argi + 1 != argc || threads < 1 || threads > MAX_THREADS
-        || s.signs < 1)
+    if (argi >= argc || argc - argi > MAX_KEYS || threads < 1
+        || threads > MAX_THREADS || s.signs < 1)
         usage();
 
-    if (!tk_providers_load(&prov, 1)
-        || (s.key = tk_load_key(prov.libctx, argv[argi])) == NULL
-        || (s.pub = tk_public_key(prov.libctx, s.key)) == NULL)
+    if (!tk_providers_load(&prov, 1))
         return 1;
+    for (; argi < argc; argi++, s.nkeys++)
+        if ((s.key[s.nkeys] = tk_load_key(prov.libctx, argv[argi])) == NULL
+            || (s.pub[s.nkeys] = tk_public_key(prov.libctx,
+                                               s.key[s.nkeys])) == NULL)
+            return 1;
     s.libctx = prov.libctx;
     atomic_init(&s.good, 0);
     atomic_init(&s.bad, 0);
@@ -116,11 +124,14 @@ int main(int argc, char **argv)
     pthread_barrier_destroy(&s.start);
 
     total = threads * s.signs;
-    printf("concurrent_signing: %d threads x %d signatures (%s%s): %d "
-           "verified, %d failed\n", threads, s.signs, s.md,
-           s.pss ? ", PSS" : "", atomic_load(&s.good), atomic_load(&s.bad));
-    EVP_PKEY_free(s.key);
-    EVP_PKEY_free(s.pub);
+    printf("concurrent_signing: %d threads x %d signatures on %d key%s "
+           "(%s%s): %d verified, %d failed\n", threads, s.signs, s.nkeys,
+           s.nkeys == 1 ? "" : "s", s.md, s.pss ? ", PSS" : "",
+           atomic_load(&s.good), atomic_load(&s.bad));
+    for (i = 0; i < s.nkeys; i++) {
+        EVP_PKEY_free(s.key[i]);
+        EVP_PKEY_free(s.pub[i]);
+    }
     tk_providers_unload(&prov);
     return atomic_load(&s.good) == total && atomic_load(&s.bad) == 0 ? 0 : 1;
 }
