@@ -588,7 +588,12 @@ tpmkms_rc tpmkms_record_walk(const char *dir, const TPMKMS_RECORD_VISIT *v)
         /* A record that does not load is not fatal to the walk. */
         tpmkms_err_set_mark();
         lrc = tpmkms_record_load(dir, names[i], &rec);
-        if (lrc != TPMKMS_R_OK && v->skipped == NULL) {
+        if (lrc == TPMKMS_R_KEY_NOT_FOUND) {
+            /* Deleted since the directory was read: gone, not broken. */
+            tpmkms_err_pop_to_mark();
+            TPMKMS_debug("%s was removed while the store was listed", path);
+            stop = 0;
+        } else if (lrc != TPMKMS_R_OK && v->skipped == NULL) {
             tpmkms_err_pop_to_mark();
             TPMKMS_debug("skipping unreadable record %s", path);
             stop = 0;
