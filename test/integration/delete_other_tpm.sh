@@ -79,8 +79,9 @@ step "a record without tpm: (written before it existed): through the other TPM, 
 tpmkms create 'tpmkms:name=old;key-scope=machine' --persistent 0x81000012 >/dev/null
 sed -i '/^tpm: /d' "$MKEYS/old.tpmkey"
 grep -q '^tpm:' "$MKEYS/old.tpmkey" && fail "tpm: was not edited out"
-tpmkms show 'tpmkms:name=old;key-scope=machine' | grep -q '^tpm (its SRK name): *not recorded' ||
-    fail "show of an old record does not say the TPM is not recorded"
+tpmkms show 'tpmkms:name=old;key-scope=machine' >"$W/show-old"
+grep -q '^tpm (its SRK name): *not recorded' "$W/show-old" ||
+    fail "show of an old record does not say the TPM is not recorded: $(cat "$W/show-old")"
 tpmkms --tcti "$OTHER" delete 'tpmkms:name=old;key-scope=machine' >"$W/old" 2>&1 ||
     fail "delete of an old record failed: $(cat "$W/old")"
 grep -q 'persistent handle 0x81000012 was not in the TPM as this key' "$W/old" ||
