@@ -501,6 +501,15 @@ int cli_cmd_show(CLI *cli, int argc, char **argv)
     else
         printf("persistent handle:   none (loaded from its blob under "
                "the SRK)\n");
+    if (rec->tpm_id != NULL) {
+        printf("tpm (its SRK name):  ");
+        for (size_t i = 0; i < rec->tpm_id_len; i++)
+            printf("%02x", rec->tpm_id[i]);
+        printf("\n");
+    } else {
+        printf("tpm (its SRK name):  not recorded (a record from before "
+               "tpmkms kept it)\n");
+    }
     printf("store directory:     %s\n", dir);
     printf("record:              %s/keys/%s.tpmkey\n", dir, rec->name);
     if (pem != NULL) {

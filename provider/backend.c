@@ -617,6 +617,13 @@ tpmkms_rc tpmkms_backend_setup(TPMKMS_BACKEND *b, tpmkms_setup_result *res)
                  b->meth->admin->setup(b->state, res));
 }
 
+tpmkms_rc tpmkms_backend_tpm_identity(TPMKMS_BACKEND *b, TPMKMS_BUF *id)
+{
+    memset(id, 0, sizeof(*id));
+    BACKEND_CALL(b, admin, tpm_identity, "identifying the TPM (its SRK's name)",
+                 b->meth->admin->tpm_identity(b->state, id));
+}
+
 /* ---------------------------------------------------------- attestation */
 
 tpmkms_rc tpmkms_backend_ek(TPMKMS_BACKEND *b, tpmkms_alg alg,

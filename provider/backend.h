@@ -10,7 +10,8 @@
  *     and what a connection string means (survives fork? direct TPM?);
  *   - keys: create, sign, unload/forget, describe (pure), check; decrypt
  *     and derive have their place for later;
- *   - administration: read_persistent, persist, evict, probe, setup;
+ *   - administration: read_persistent, persist, evict, probe, setup,
+ *     tpm_identity;
  *   - attestation: EK, AK, certify, quote, activate credential.
  *
  * A NULL group or method is an operation the backend does not offer: its
@@ -177,6 +178,17 @@ typedef struct tpmkms_admin_methods_st {
     tpmkms_rc (*evict)(void *state, uint32_t handle, const char *label);
     tpmkms_rc (*probe)(void *state, TPMKMS_PROBE *probe);
     tpmkms_rc (*setup)(void *state, tpmkms_setup_result *result);
+    /*
+     * Which TPM this is, as far as its keys are concerned: the TPM name
+     * of the storage primary (SRK) keys are created under (ESYS: the
+     * name of 0x81000001, or of the same primary derived from the owner
+     * seed).  Equal only on the same TPM with the same owner seed, so a
+     * key record keeps it (tpm:) to tell "another TPM" from "a handle
+     * evicted or reused".  Into *id (OPENSSL_malloc'd; a record holds
+     * up to TPMKMS_TPM_ID_MAX bytes, record.h).  Cheap right after create_key, which has the
+     * SRK at hand.
+     */
+    tpmkms_rc (*tpm_identity)(void *state, TPMKMS_BUF *id);
 } TPMKMS_ADMIN_METHODS;
 
 typedef struct tpmkms_attest_methods_st {
@@ -299,6 +311,9 @@ TPMKMS_MUST_CHECK
 tpmkms_rc tpmkms_backend_probe(TPMKMS_BACKEND *b, TPMKMS_PROBE *probe);
 TPMKMS_MUST_CHECK
 tpmkms_rc tpmkms_backend_setup(TPMKMS_BACKEND *b, tpmkms_setup_result *res);
+/* id is cleared first; tpmkms_buf_clear frees it. */
+TPMKMS_MUST_CHECK
+tpmkms_rc tpmkms_backend_tpm_identity(TPMKMS_BACKEND *b, TPMKMS_BUF *id);
 
 /* Attestation. */
 TPMKMS_MUST_CHECK

@@ -33,6 +33,7 @@ static const OSSL_ITEM reason_strings[] = {
     { TPMKMS_R_INSECURE_STORE, "insecure key store" },
     { TPMKMS_R_WRONG_SRK, "unexpected key at the SRK handle" },
     { TPMKMS_R_NOT_SUPPORTED, "not supported by this TPM backend" },
+    { TPMKMS_R_WRONG_TPM, "key made by another TPM" },
     { 0, NULL }
 };
 

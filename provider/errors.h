@@ -57,6 +57,7 @@ typedef enum tpmkms_rc_e {
     TPMKMS_R_INSECURE_STORE,         /* store or record writable by others  */
     TPMKMS_R_WRONG_SRK,              /* 0x81000001 holds an unexpected key  */
     TPMKMS_R_NOT_SUPPORTED,          /* the TPM backend lacks the operation */
+    TPMKMS_R_WRONG_TPM,              /* the key was made by another TPM     */
     TPMKMS_R_MAX
 } tpmkms_rc;
 

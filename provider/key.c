@@ -345,6 +345,63 @@ tpmkms_rc tpmkms_key_evict(TPMKMS_BACKEND *backend, uint32_t handle,
     return tpmkms_backend_evict(backend, handle, label);
 }
 
+void tpmkms_tpm_id_short(const unsigned char *id, size_t len, char *buf,
+                         size_t buflen)
+{
+    size_t skip = len > 2 ? 2 : 0, n = 0, i;
+
+    if (buflen == 0)
+        return;
+    buf[0] = '\0';
+    for (i = skip; i < len && i < skip + 6 && n + 3 <= buflen; i++)
+        n += (size_t)snprintf(buf + n, buflen - n, "%02x", id[i]);
+    if (i < len && n + 4 <= buflen)
+        snprintf(buf + n, buflen - n, "...");
+}
+
+tpmkms_rc tpmkms_key_check_tpm(TPMKMS_BACKEND *backend,
+                               const TPMKMS_RECORD *rec, const char *label,
+                               const char *left)
+{
+    TPMKMS_BUF here = { 0 };
+    char want[32], got[32];
+    const char *conn;
+    tpmkms_rc rc;
+
+    if (rec->tpm_id == NULL) {
+        TPMKMS_debug("%s: the record names no TPM (older record): not "
+                     "checked", label);
+        return TPMKMS_R_OK;
+    }
+    tpmkms_err_set_mark();
+    rc = tpmkms_backend_tpm_identity(backend, &here);
+    if (rc == TPMKMS_R_NOT_SUPPORTED) {
+        tpmkms_err_pop_to_mark();
+        TPMKMS_debug("%s: the backend cannot identify its TPM: not checked",
+                     label);
+        return TPMKMS_R_OK;
+    }
+    tpmkms_err_clear_last_mark();
+    if (rc != TPMKMS_R_OK)
+        return rc;
+    if (here.len == rec->tpm_id_len
+            && memcmp(here.data, rec->tpm_id, here.len) == 0) {
+        tpmkms_buf_clear(&here);
+        return TPMKMS_R_OK;
+    }
+    tpmkms_tpm_id_short(rec->tpm_id, rec->tpm_id_len, want, sizeof(want));
+    tpmkms_tpm_id_short(here.data, here.len, got, sizeof(got));
+    tpmkms_buf_clear(&here);
+    conn = tpmkms_backend_conn(backend);
+    TPMKMS_raise(TPMKMS_R_WRONG_TPM,
+                 "%s was made by another TPM than the one connected (%s): "
+                 "its record names the TPM whose SRK name is %s, this TPM's "
+                 "is %s; %s", label,
+                 conn != NULL ? conn : "the default TCTI", want, got,
+                 left != NULL ? left : "nothing was changed");
+    return TPMKMS_R_WRONG_TPM;
+}
+
 /* Another record in dir that names handle: TPMKMS_R_KEY_EXISTS. */
 typedef struct {
     const char *name;            /* the key being created (may own it) */
@@ -393,6 +450,37 @@ static tpmkms_rc check_persistent_request(const TPMKMS_URI *uri,
                      (unsigned)handle, use.other, dir);
         return TPMKMS_R_KEY_EXISTS;
     }
+    return TPMKMS_R_OK;
+}
+
+/*
+ * rec's tpm: from the TPM that just made its key (the SRK is at hand: no
+ * command on ESYS in its usual mode).  A backend that cannot tell leaves
+ * it out, as records were before.
+ */
+static tpmkms_rc record_tpm_identity(TPMKMS_BACKEND *backend,
+                                     TPMKMS_RECORD *rec, const char *label)
+{
+    TPMKMS_BUF id = { 0 };
+    tpmkms_rc rc;
+
+    tpmkms_err_set_mark();
+    rc = tpmkms_backend_tpm_identity(backend, &id);
+    if (rc == TPMKMS_R_NOT_SUPPORTED) {
+        tpmkms_err_pop_to_mark();
+        return TPMKMS_R_OK;
+    }
+    tpmkms_err_clear_last_mark();
+    if (rc != TPMKMS_R_OK)
+        return rc;
+    if (id.len == 0 || id.len > TPMKMS_TPM_ID_MAX) {
+        TPMKMS_debug("%s: a TPM identity of %zu bytes: not recorded", label,
+                     id.len);
+        tpmkms_buf_clear(&id);
+        return TPMKMS_R_OK;
+    }
+    rec->tpm_id = id.data;
+    rec->tpm_id_len = id.len;
     return TPMKMS_R_OK;
 }
 
@@ -474,6 +562,8 @@ tpmkms_rc tpmkms_key_create_ex(TPMKMS_CTX *ctx, const TPMKMS_URI *uri,
     rc = tpmkms_backend_create_key(backend, &params, &made, &key->pub);
     if (rc == TPMKMS_R_OK)
         rc = tpmkms_keydata_to_blob(&made, &rec.blob, label);
+    if (rc == TPMKMS_R_OK)
+        rc = record_tpm_identity(backend, &rec, label);
     if (rc != TPMKMS_R_OK)
         goto out;
 
@@ -494,6 +584,16 @@ tpmkms_rc tpmkms_key_create_ex(TPMKMS_CTX *ctx, const TPMKMS_URI *uri,
         }
         opts->replaced = 1;
         if (old != NULL && old->persistent != 0) {
+            char left[160];
+
+            /* Through another TPM the old key would be left behind in
+             * its own, its record gone: refuse before anything changes. */
+            snprintf(left, sizeof(left), "nothing was changed: its record "
+                     "and persistent handle 0x%08x stay; replace it through "
+                     "the TPM that made it", (unsigned)old->persistent);
+            if ((rc = tpmkms_key_check_tpm(backend, old, label, left))
+                    != TPMKMS_R_OK)
+                goto out;
             tpmkms_err_set_mark();
             rc = tpmkms_key_evict(backend, old->persistent, &old->blob, label);
             if (rc == TPMKMS_R_KEY_NOT_FOUND) {
@@ -543,6 +643,7 @@ tpmkms_rc tpmkms_key_create_ex(TPMKMS_CTX *ctx, const TPMKMS_URI *uri,
     tpmkms_backend_free(backend);
     tpmkms_keyblob_clear(&rec.blob);
     tpmkms_keydata_clear(&made);
+    OPENSSL_free(rec.tpm_id);
     OPENSSL_free(rec.created);
     OPENSSL_clear_free(pin, pin_len);
     OPENSSL_free(label);

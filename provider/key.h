@@ -11,6 +11,7 @@
 #include "backend.h"
 #include "ctx.h"
 #include "pubkey.h"
+#include "record.h"
 #include "tss2key.h"
 #include "uri.h"
 
@@ -136,5 +137,24 @@ int tpmkms_public_equal(const TPMKMS_PUBLIC *a, const TPMKMS_PUBLIC *b);
 TPMKMS_MUST_CHECK
 tpmkms_rc tpmkms_key_evict(TPMKMS_BACKEND *backend, uint32_t handle,
                            const TPMKMS_KEYBLOB *blob, const char *label);
+
+/*
+ * Whether backend's TPM is the one that made rec's key, before anything
+ * of the key is evicted or replaced: TPMKMS_R_WRONG_TPM (raised, naming
+ * label, both identities in short hex and then `left`, what the caller
+ * leaves unchanged) when rec's tpm: differs from the connected TPM's
+ * identity.  TPMKMS_R_OK when they agree, and when it cannot be told:
+ * the record has no tpm: (written before it existed) or the backend has
+ * no tpm_identity (nothing sent).  Any other failure (the TPM does not
+ * answer): raised, as the backend said.
+ */
+TPMKMS_MUST_CHECK
+tpmkms_rc tpmkms_key_check_tpm(TPMKMS_BACKEND *backend,
+                               const TPMKMS_RECORD *rec, const char *label,
+                               const char *left);
+
+/* "1a2b3c4d5e6f..." of a TPM identity (a TPM name less its hash id). */
+void tpmkms_tpm_id_short(const unsigned char *id, size_t len, char *buf,
+                         size_t buflen);
 
 #endif

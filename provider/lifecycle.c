@@ -344,7 +344,7 @@ static tpmkms_rc delete_named(TPMKMS_CTX *ctx, const TPMKMS_URI *uri,
     TPMKMS_BACKEND *backend = NULL;
     TPMKMS_RECORD *rec;
     EVP_PKEY *pub = NULL;
-    char why[1024];
+    char why[1024], tpm_why[1024] = "";
     tpmkms_rc rc;
 
     tpmkms_err_set_mark();
@@ -376,6 +376,39 @@ static tpmkms_rc delete_named(TPMKMS_CTX *ctx, const TPMKMS_URI *uri,
     pub = tpmkms_record_public(ctx, uri, rec, loc.uri);
     tpmkms_err_pop_to_mark();
 
+    /*
+     * A persistent key deleted through another TPM would find its handle
+     * empty or holding another key there and look complete, while the
+     * key stays in the TPM that made it: refuse that before anything
+     * changes.  A TPM that cannot be asked (not answering) is not refused
+     * here: the eviction below fails the same way, as a partial delete.
+     */
+    if (rec->persistent != 0) {
+        tpmkms_err_set_mark();
+        if ((rc = uri_backend(ctx, uri, &backend)) == TPMKMS_R_OK) {
+            char *path = tpmkms_record_path(loc.key_dir, rec->name);
+            char left[4352];
+
+            snprintf(left, sizeof(left), "nothing was changed: the record "
+                     "%s and persistent handle 0x%08x stay; delete it "
+                     "through the TPM that made it (--tcti, TPMKMS_TCTI or "
+                     "tcti= in the URI)", path != NULL ? path : rec->name,
+                     (unsigned)rec->persistent);
+            OPENSSL_free(path);
+            rc = tpmkms_key_check_tpm(backend, rec, loc.uri, left);
+        }
+        if (rc == TPMKMS_R_WRONG_TPM) {
+            tpmkms_err_clear_last_mark();
+            goto out;
+        }
+        if (rc == TPMKMS_R_OK) {
+            tpmkms_err_pop_to_mark();
+        } else {
+            tpmkms_err_clear_last_mark();
+            tpmkms_err_take_text(tpm_why, sizeof(tpm_why));
+        }
+    }
+
     if ((rc = tpmkms_record_remove(loc.key_dir, rec->name)) != TPMKMS_R_OK)
         goto out;
     TPMKMS_debug("deleted the record of %s in %s", loc.uri, loc.key_dir);
@@ -387,11 +420,14 @@ static tpmkms_rc delete_named(TPMKMS_CTX *ctx, const TPMKMS_URI *uri,
     tpmkms_rc_ignored(tpmkms_key_remove_certs(uri, rec->name, loc.key_dir,
                                               pub, res));
 
-    if (rec->persistent != 0) {
+    if (rec->persistent != 0 && tpm_why[0] != '\0') {
+        append(res->left, sizeof(res->left), "; ",
+               "persistent handle 0x%08x is still in the TPM: %s; to "
+               "evict it later: tpmkms delete 'tpmkms:handle=0x%08x'",
+               (unsigned)rec->persistent, tpm_why, (unsigned)rec->persistent);
+    } else if (rec->persistent != 0) {
         tpmkms_err_set_mark();
-        if ((rc = uri_backend(ctx, uri, &backend)) == TPMKMS_R_OK)
-            rc = tpmkms_key_evict(backend, rec->persistent, &rec->blob,
-                                  loc.uri);
+        rc = tpmkms_key_evict(backend, rec->persistent, &rec->blob, loc.uri);
         if (rc == TPMKMS_R_OK) {
             tpmkms_err_pop_to_mark();
             res->evicted = rec->persistent;

@@ -109,6 +109,7 @@ void tpmkms_record_free(TPMKMS_RECORD *rec)
         return;
     OPENSSL_free(rec->name);
     OPENSSL_free(rec->created);
+    OPENSSL_free(rec->tpm_id);
     tpmkms_keyblob_clear(&rec->blob);
     OPENSSL_free(rec);
 }
@@ -123,7 +124,7 @@ static int is_printable(const char *s)
 
 tpmkms_rc tpmkms_record_to_text(const TPMKMS_RECORD *rec, char **text)
 {
-    char now[32], handle[32] = "";
+    char now[32], handle[32] = "", tpm[6 + 2 * TPMKMS_TPM_ID_MAX + 2] = "";
     const char *created = rec->created;
     char *pem = NULL;
     tpmkms_rc rc;
@@ -168,6 +169,21 @@ tpmkms_rc tpmkms_record_to_text(const TPMKMS_RECORD *rec, char **text)
         snprintf(handle, sizeof(handle), "persistent-handle: 0x%08x\n",
                  (unsigned)rec->persistent);
     }
+    if (rec->tpm_id != NULL) {
+        size_t n;
+
+        if (rec->tpm_id_len == 0 || rec->tpm_id_len > TPMKMS_TPM_ID_MAX) {
+            TPMKMS_raise(TPMKMS_R_BAD_PARAMETER,
+                         "key '%s': a TPM identity of %zu bytes (1..%d)",
+                         rec->name, rec->tpm_id_len, TPMKMS_TPM_ID_MAX);
+            return TPMKMS_R_BAD_PARAMETER;
+        }
+        n = (size_t)snprintf(tpm, sizeof(tpm), "tpm: ");
+        for (size_t i = 0; i < rec->tpm_id_len; i++)
+            n += (size_t)snprintf(tpm + n, sizeof(tpm) - n, "%02x",
+                                  rec->tpm_id[i]);
+        snprintf(tpm + n, sizeof(tpm) - n, "\n");
+    }
     rc = tpmkms_tss2key_to_pem(&rec->blob, &pem);
     if (rc != TPMKMS_R_OK)
         return rc;
@@ -177,22 +193,22 @@ tpmkms_rc tpmkms_record_to_text(const TPMKMS_RECORD *rec, char **text)
                      "key-scope: %s\n"
                      "algorithm: %s\n"
                      "created: %s\n"
-                     "%s%s",
+                     "%s%s%s",
                      TPMKMS_RECORD_VERSION, rec->name,
                      tpmkms_scope_name(rec->scope), tpmkms_alg_name(rec->alg),
-                     created, handle, pem);
+                     created, handle, tpm, pem);
     OPENSSL_free(pem);
     return *text != NULL ? TPMKMS_R_OK : TPMKMS_R_INTERNAL;
 }
 
 enum {
     F_VERSION, F_NAME, F_KEY_SCOPE, F_ALGORITHM, F_CREATED, F_PERSISTENT,
-    F_COUNT
+    F_TPM, F_COUNT
 };
 
 static const char *const field_names[F_COUNT] = {
     "version", "name", "key-scope", "algorithm", "created",
-    "persistent-handle"
+    "persistent-handle", "tpm"
 };
 
 static tpmkms_rc bad_field(const char *origin, const char *field,
@@ -222,6 +238,27 @@ static int parse_handle_value(const char *v, uint32_t *out)
     if (errno != 0 || *end != '\0' || h < 0x81000000ul || h > 0x81FFFFFFul)
         return 0;
     *out = (uint32_t)h;
+    return 1;
+}
+
+/* Hex (either case, even length, 1..TPMKMS_TPM_ID_MAX bytes) to bytes. */
+static int parse_tpm_id(const char *v, unsigned char **out, size_t *outlen)
+{
+    size_t n = strlen(v), i;
+    unsigned char *b;
+
+    if (n == 0 || n % 2 != 0 || n / 2 > TPMKMS_TPM_ID_MAX
+            || strspn(v, "0123456789abcdefABCDEF") != n)
+        return 0;
+    if ((b = OPENSSL_malloc(n / 2)) == NULL)
+        return -1;
+    for (i = 0; i < n / 2; i++) {
+        char hex[3] = { v[2 * i], v[2 * i + 1], '\0' };
+
+        b[i] = (unsigned char)strtoul(hex, NULL, 16);
+    }
+    *out = b;
+    *outlen = n / 2;
     return 1;
 }
 
@@ -279,6 +316,16 @@ static tpmkms_rc set_field(TPMKMS_RECORD *rec, int f, const char *value,
                              "not a persistent handle 0x81000000..0x81FFFFFF",
                              value);
         return TPMKMS_R_OK;
+    case F_TPM: {
+        int ok = parse_tpm_id(value, &rec->tpm_id, &rec->tpm_id_len);
+
+        if (ok == 0)
+            return bad_field(origin, fname, "not the hex of a TPM name",
+                             value);
+        if (ok < 0)
+            break;
+        return TPMKMS_R_OK;
+    }
     default:
         break;
     }

@@ -14,9 +14,16 @@
  *   algorithm: ec-p256
  *   created: 2026-11-25T12:00:00Z
  *   persistent-handle: 0x81000010      (only for persistent keys)
+ *   tpm: 000b8c1f...                   (optional: the TPM that made it)
  *   -----BEGIN TSS2 PRIVATE KEY-----
  *   ...
  *   -----END TSS2 PRIVATE KEY-----
+ *
+ * tpm: is the TPM name (hex) of the storage primary (SRK) the key is
+ * wrapped under, as the backend's tpm_identity method reads it: the same
+ * only on the same TPM with the same owner seed.  Delete compares it with
+ * the connected TPM's before evicting a persistent handle.  Records
+ * written before it existed have none and stay valid.
  *
  * Unknown header fields are refused (a newer format); a missing field,
  * a bad value or a missing PEM block: TPMKMS_R_BAD_RECORD naming the file
@@ -34,6 +41,7 @@
 #include "uri.h"
 
 #define TPMKMS_RECORD_VERSION 1
+#define TPMKMS_TPM_ID_MAX 68     /* a TPM2B_NAME's bytes (TPMU_NAME) */
 
 typedef struct tpmkms_record_st {
     int version;
@@ -42,6 +50,8 @@ typedef struct tpmkms_record_st {
     tpmkms_alg alg;
     char *created;               /* ISO 8601 UTC; may be NULL on write */
     uint32_t persistent;         /* 0 or the persistent handle */
+    unsigned char *tpm_id;       /* the SRK's TPM name (tpm:), or NULL */
+    size_t tpm_id_len;           /* 1..TPMKMS_TPM_ID_MAX when set */
     TPMKMS_KEYBLOB blob;
 } TPMKMS_RECORD;
 

@@ -1,9 +1,11 @@
 /*
  * Administration: read a persistent handle, persist and evict keys, probe
- * what the TPM supports, and persist the SRK (tpmkms setup).
+ * what the TPM supports, persist the SRK (tpmkms setup), and name the TPM
+ * by its SRK (tpm_identity).
  */
 #include <stdio.h>
 #include <string.h>
+#include <openssl/crypto.h>
 #include "debug.h"
 #include "errors.h"
 #include "esys.h"
@@ -381,10 +383,48 @@ static tpmkms_rc esys_setup(void *state, tpmkms_setup_result *result)
     return TPMKMS_R_OK;
 }
 
+/*
+ * The SRK's name, which ESYS computed when it read or created the SRK
+ * (Esys_TR_GetName sends nothing): right after a create, or with the SRK
+ * already at hand, no command at all; otherwise what esys_ensure_srk
+ * costs, one TPM2_ReadPublic of 0x81000001 (a TPM2_CreatePrimary only
+ * when no SRK is persistent there).  The SRK stays as esys_ensure_srk
+ * leaves it, for the keys that follow.
+ */
+static tpmkms_rc esys_tpm_identity(void *state, TPMKMS_BUF *id)
+{
+    ESYS_STATE *st = state;
+    const char *label = "identifying the TPM (its SRK's name)";
+    TPM2B_NAME *name = NULL;
+    tpmkms_rc r;
+    TSS2_RC rc;
+
+    if ((r = esys_open(st, label)) != TPMKMS_R_OK
+        || (r = esys_ensure_srk(st, label)) != TPMKMS_R_OK)
+        return r;
+    rc = Esys_TR_GetName(st->ctx, st->srk, &name);
+    esys_release_if_shared(st);
+    if (rc != TSS2_RC_SUCCESS || name == NULL || name->size == 0) {
+        Esys_Free(name);
+        TPMKMS_raise(TPMKMS_R_TPM_ERROR, "%s: Esys_TR_GetName(SRK): 0x%08x "
+                     "(%s)", label, (unsigned)rc, Tss2_RC_Decode(rc));
+        return TPMKMS_R_TPM_ERROR;
+    }
+    id->data = OPENSSL_memdup(name->name, name->size);
+    id->len = id->data != NULL ? name->size : 0;
+    Esys_Free(name);
+    if (id->data == NULL) {
+        TPMKMS_raise(TPMKMS_R_INTERNAL, "out of memory");
+        return TPMKMS_R_INTERNAL;
+    }
+    return TPMKMS_R_OK;
+}
+
 const TPMKMS_ADMIN_METHODS esys_admin = {
     esys_read_persistent,
     esys_persist,
     esys_evict,
     esys_probe,
     esys_setup,
+    esys_tpm_identity,
 };

@@ -17,6 +17,7 @@ tpmkms_rc fake_fail_next_sign;
 tpmkms_rc fake_fail_next_connect;
 tpmkms_rc fake_fail_next_evict;
 unsigned fake_sign_delay_us;
+unsigned char fake_tpm_id[FAKE_TPM_ID_LEN];
 
 typedef struct {
     int id;
@@ -37,6 +38,14 @@ void fake_backend_reset(void)
     fake_fail_next_evict = 0;
     fake_sign_delay_us = 0;
     memset(fake_persistent, 0, sizeof(fake_persistent));
+    fake_set_tpm(0xA1);
+}
+
+void fake_set_tpm(unsigned char tpm)
+{
+    fake_tpm_id[0] = 0x00;      /* TPM2_ALG_SHA256, as a TPM name starts */
+    fake_tpm_id[1] = 0x0b;
+    memset(fake_tpm_id + 2, tpm, sizeof(fake_tpm_id) - 2);
 }
 
 static tpmkms_rc fake_connect(const TPMKMS_CONN_CONFIG *cfg, void **state)
@@ -335,6 +344,15 @@ static tpmkms_rc fake_setup(void *state, tpmkms_setup_result *res)
     return TPMKMS_R_OK;
 }
 
+static tpmkms_rc fake_tpm_identity(void *state, TPMKMS_BUF *id)
+{
+    fake_counts.identities++;
+    if ((id->data = OPENSSL_memdup(fake_tpm_id, sizeof(fake_tpm_id))) == NULL)
+        return TPMKMS_R_INTERNAL;
+    id->len = sizeof(fake_tpm_id);
+    return TPMKMS_R_OK;
+}
+
 static tpmkms_rc fake_check(void *state, const TPMKMS_KEYREF *key)
 {
     fake_counts.checks++;
@@ -353,7 +371,8 @@ static const TPMKMS_KEY_METHODS fake_keys = {
 };
 
 static const TPMKMS_ADMIN_METHODS fake_admin = {
-    fake_read_persistent, fake_persist, fake_evict, fake_probe, fake_setup
+    fake_read_persistent, fake_persist, fake_evict, fake_probe, fake_setup,
+    fake_tpm_identity
 };
 
 static const TPMKMS_BACKEND_METHOD fake_method = {

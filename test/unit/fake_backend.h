@@ -17,6 +17,7 @@ typedef struct {
     int creates, loads, signs, unloads, forgets;
     int admin_calls;            /* read_persistent persist evict probe setup */
     int checks;                 /* keys->check (the decoder's TPM check) */
+    int identities;             /* admin->tpm_identity */
     int last_connect_generation;
     char last_tcti[256];
 } FAKE_COUNTS;
@@ -28,6 +29,14 @@ extern tpmkms_rc fake_fail_next_connect;
 extern tpmkms_rc fake_fail_next_evict;
 /* Each sign takes this long (microseconds): a command in flight. */
 extern unsigned fake_sign_delay_us;
+/*
+ * What tpm_identity answers: a TPM name (0x000b, then 32 bytes), the
+ * bytes all `tpm`.  fake_backend_reset sets 0xA1; another value is
+ * another TPM.
+ */
+#define FAKE_TPM_ID_LEN 34
+extern unsigned char fake_tpm_id[FAKE_TPM_ID_LEN];
+void fake_set_tpm(unsigned char tpm);
 
 /*
  * Key material is a TSS2 PRIVATE KEY whose private part is the software

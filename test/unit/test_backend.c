@@ -192,6 +192,8 @@ static void keys_only_backend_refuses_admin_and_attestation_sending_nothing(void
     expect_not_supported(tpmkms_backend_probe(b, &probe), "probing the TPM");
     expect_not_supported(tpmkms_backend_setup(b, &res),
                          "setting up the TPM (the SRK)");
+    expect_not_supported(tpmkms_backend_tpm_identity(b, &a),
+                         "identifying the TPM (its SRK's name)");
     expect_not_supported(tpmkms_backend_ek(b, TPMKMS_ALG_EC_P256, &pub, &a),
                          "reading the endorsement key");
     expect_not_supported(tpmkms_backend_ak_create(b, &params, &kd, &pub),

@@ -39,6 +39,7 @@ static TPMKMS_ADMIN_METHODS admin;
 static TPMKMS_PUBLIC at_handle;          /* alg NONE: nothing there */
 static tpmkms_rc evict_fails_with;       /* 0: evict works */
 static int evictions;
+static int record_tpm;                   /* make_key writes tpm: */
 
 static tpmkms_rc scripted_read_persistent(void *state, uint32_t handle,
                                           TPMKMS_PUBLIC *pub)
@@ -79,6 +80,7 @@ static int setup(void **state)
     memset(&at_handle, 0, sizeof(at_handle));
     evict_fails_with = 0;
     evictions = 0;
+    record_tpm = 1;
     ERR_clear_error();
     return 0;
 }
@@ -109,8 +111,16 @@ static void make_key(TPMKMS_CTX *ctx, const char *dir, const char *name,
                      TPMKMS_R_OK);
     assert_int_equal(tpmkms_keydata_to_blob(&made, &rec.blob, name),
                      TPMKMS_R_OK);
+    if (record_tpm) {           /* as tpmkms_key_create does */
+        TPMKMS_BUF id = { 0 };
+
+        assert_int_equal(tpmkms_backend_tpm_identity(b, &id), TPMKMS_R_OK);
+        rec.tpm_id = id.data;
+        rec.tpm_id_len = id.len;
+    }
     if (tpmkms_record_save(dir, &rec, 0) != TPMKMS_R_OK)
         fail_msg("save %s: %s", name, last_message());
+    OPENSSL_free(rec.tpm_id);
     tpmkms_keyblob_clear(&rec.blob);
     tpmkms_keydata_clear(&made);
     tpmkms_backend_free(b);
@@ -283,6 +293,97 @@ static void delete_whose_handle_holds_nothing_of_the_key_is_complete(void **stat
     tpmkms_ctx_free(ctx);
 }
 
+/*
+ * Issue 20, defect 6: deleted through another TPM, the handle there is
+ * empty or holds another key, which looked like "evicted behind our
+ * back".  The record names the TPM that made the key: refused, naming
+ * both TPMs, with nothing changed; through the right TPM it goes.
+ */
+static void delete_through_another_tpm_refuses_and_changes_nothing(void **state)
+{
+    TPMKMS_CTX *ctx = tpmkms_ctx_new(NULL, NULL, &method);
+    TPMKMS_URI *uri = parse("tpmkms:name=pk;key-scope=machine");
+    TPMKMS_DELETE_RESULT res;
+    TPMKMS_PUBLIC pub;
+
+    make_key(ctx, ts_machine_store, "pk", TPMKMS_SCOPE_MACHINE, 0x81000010,
+             &pub);
+    store_cert(ctx, ts_machine_store, "pk", &pub);
+    at_handle = pub;
+    fake_set_tpm(0xB2);                 /* another TPM */
+    ERR_clear_error();
+    assert_int_equal(tpmkms_key_delete(ctx, uri, &res), TPMKMS_R_WRONG_TPM);
+    assert_int_equal(last_reason(), TPMKMS_R_WRONG_TPM);
+    assert_non_null(strstr(last_message(), "tpmkms:name=pk;key-scope=machine "
+                                           "was made by another TPM"));
+    assert_non_null(strstr(last_message(), "SRK name is a1a1a1a1a1a1..."));
+    assert_non_null(strstr(last_message(), "this TPM's is b2b2b2b2b2b2..."));
+    assert_non_null(strstr(last_message(), "nothing was changed: the record "));
+    assert_non_null(strstr(last_message(), "/keys/pk.tpmkey and persistent "
+                                           "handle 0x81000010 stay"));
+    assert_true(tpmkms_record_exists(ts_machine_store, "pk"));
+    assert_true(cert_exists(ts_machine_store, "pk"));
+    assert_int_equal(evictions, 0);
+    assert_int_equal(res.evicted, 0);
+    assert_true(tpmkms_public_equal(&at_handle, &pub));
+    tpmkms_delete_result_clear(&res);
+    ERR_clear_error();
+
+    /* The TPM that made it: deleted, handle evicted. */
+    fake_set_tpm(0xA1);
+    assert_int_equal(tpmkms_key_delete(ctx, uri, &res), TPMKMS_R_OK);
+    assert_int_equal(res.evicted, 0x81000010);
+    assert_int_equal(evictions, 1);
+    assert_false(tpmkms_record_exists(ts_machine_store, "pk"));
+    assert_false(cert_exists(ts_machine_store, "pk"));
+    tpmkms_delete_result_clear(&res);
+    tpmkms_uri_free(uri);
+    tpmkms_ctx_free(ctx);
+}
+
+/* A record without tpm: (older tpmkms) cannot be told apart: as before,
+ * an empty handle on whatever TPM is connected makes a complete delete. */
+static void delete_of_a_record_without_tpm_identity_is_as_before(void **state)
+{
+    TPMKMS_CTX *ctx = tpmkms_ctx_new(NULL, NULL, &method);
+    TPMKMS_URI *uri = parse("tpmkms:name=old;key-scope=machine");
+    TPMKMS_DELETE_RESULT res;
+    TPMKMS_PUBLIC pub;
+
+    record_tpm = 0;
+    make_key(ctx, ts_machine_store, "old", TPMKMS_SCOPE_MACHINE, 0x81000010,
+             &pub);
+    fake_set_tpm(0xB2);
+    fake_counts.identities = 0;
+    assert_int_equal(tpmkms_key_delete(ctx, uri, &res), TPMKMS_R_OK);
+    assert_int_equal(fake_counts.identities, 0);    /* not even asked */
+    assert_non_null(strstr(res.notes, "persistent handle 0x81000010 was not "
+                                      "in the TPM as this key"));
+    assert_false(tpmkms_record_exists(ts_machine_store, "old"));
+    tpmkms_delete_result_clear(&res);
+    tpmkms_uri_free(uri);
+    tpmkms_ctx_free(ctx);
+}
+
+/* A key without a persistent handle has nothing in any TPM: no check. */
+static void delete_of_a_non_persistent_key_does_not_ask_the_tpm(void **state)
+{
+    TPMKMS_CTX *ctx = tpmkms_ctx_new(NULL, NULL, &method);
+    TPMKMS_URI *uri = parse("tpmkms:name=web");
+    TPMKMS_DELETE_RESULT res;
+    TPMKMS_PUBLIC pub;
+
+    make_key(ctx, ts_user_store, "web", TPMKMS_SCOPE_USER, 0, &pub);
+    fake_set_tpm(0xB2);
+    fake_counts.identities = 0;
+    assert_int_equal(tpmkms_key_delete(ctx, uri, &res), TPMKMS_R_OK);
+    assert_int_equal(fake_counts.identities, 0);
+    assert_false(tpmkms_record_exists(ts_user_store, "web"));
+    tpmkms_delete_result_clear(&res);
+    tpmkms_uri_free(uri);
+    tpmkms_ctx_free(ctx);
+}
+
 static void delete_by_handle_refuses_the_srk_and_a_recorded_handle(void **state)
 {
     TPMKMS_CTX *ctx = tpmkms_ctx_new(NULL, NULL, &method);
@@ -359,6 +460,9 @@ int main(void)
         T(delete_evicts_the_keys_persistent_handle),
         T(delete_whose_eviction_fails_is_partial_and_removes_the_record),
         T(delete_whose_handle_holds_nothing_of_the_key_is_complete),
+        T(delete_through_another_tpm_refuses_and_changes_nothing),
+        T(delete_of_a_record_without_tpm_identity_is_as_before),
+        T(delete_of_a_non_persistent_key_does_not_ask_the_tpm),
         T(delete_by_handle_refuses_the_srk_and_a_recorded_handle),
         T(cert_import_stores_the_keys_chain_and_refuses_another_key),
     };

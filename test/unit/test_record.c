@@ -86,6 +86,11 @@ static void assert_record_matches(const TPMKMS_RECORD *got,
     assert_int_equal(got->alg, want->alg);
     assert_string_equal(got->created, want->created);
     assert_int_equal(got->persistent, want->persistent);
+    assert_int_equal(got->tpm_id_len, want->tpm_id_len);
+    if (want->tpm_id == NULL)
+        assert_null(got->tpm_id);
+    else
+        assert_memory_equal(got->tpm_id, want->tpm_id, want->tpm_id_len);
     assert_int_equal(got->blob.parent, want->blob.parent);
     assert_int_equal(got->blob.empty_auth, want->blob.empty_auth);
     assert_int_equal(got->blob.pub_len, want->blob.pub_len);
@@ -163,6 +168,102 @@ static void record_text_round_trips(void **state)
                      TPMKMS_R_OK);
     assert_record_matches(back, &r);
     tpmkms_record_free(back);
+    OPENSSL_free(text);
+}
+
+static unsigned char srk_name[] = {
+    0x00, 0x0b, 0x8c, 0x1f, 0x00, 0xff, 0x10, 0x20, 0x30, 0x40, 0x50, 0x60,
+    0x70, 0x80, 0x90, 0xa0, 0xb0, 0xc0, 0xd0, 0xe0, 0xf0, 0x01, 0x02, 0x03,
+    0x04, 0x05, 0x06, 0x07, 0x08, 0x09, 0x0a, 0x0b, 0x0c, 0x0d
+};
+
+/* tpm: (the SRK's name, which TPM made the key) is written after
+ * persistent-handle:, in lower-case hex, and read back byte for byte. */
+static void record_text_round_trips_the_tpm_identity(void **state)
+{
+    TPMKMS_RECORD r = make_record("web", TPMKMS_SCOPE_MACHINE), *back = NULL;
+    char *text;
+
+    r.persistent = 0x81000010u;
+    r.tpm_id = srk_name;
+    r.tpm_id_len = sizeof(srk_name);
+    text = text_of(&r);
+    assert_non_null(strstr(text, "persistent-handle: 0x81000010\n"
+                                 "tpm: 000b8c1f00ff102030405060708090a0b0c0"
+                                 "d0e0f00102030405060708090a0b0c0d\n"
+                                 "-----BEGIN TSS2 PRIVATE KEY-----"));
+    assert_int_equal(tpmkms_record_from_text(text, strlen(text), "t", &back),
+                     TPMKMS_R_OK);
+    assert_record_matches(back, &r);
+    tpmkms_record_free(back);
+    OPENSSL_free(text);
+}
+
+/* A record from before tpm: existed reads as it did: no identity. */
+static void record_without_tpm_identity_still_reads(void **state)
+{
+    static const char old[] = "# tpmkms key record\n"
+                              "version: 1\n"
+                              "name: web\n"
+                              "key-scope: machine\n"
+                              "algorithm: ec-p256\n"
+                              "created: 2026-11-25T12:00:00Z\n"
+                              "persistent-handle: 0x81000010\n";
+    TPMKMS_RECORD r = make_record("web", TPMKMS_SCOPE_MACHINE), *back = NULL;
+    char *text, *pem, *joined;
+
+    r.persistent = 0x81000010u;
+    text = text_of(&r);
+    assert_null(strstr(text, "tpm:"));
+    pem = strstr(text, "-----BEGIN");
+    assert_non_null(pem);
+    joined = malloc(strlen(old) + strlen(pem) + 1);
+    strcpy(joined, old);
+    strcat(joined, pem);
+    assert_int_equal(tpmkms_record_from_text(joined, strlen(joined), "t",
+                                             &back), TPMKMS_R_OK);
+    assert_null(back->tpm_id);
+    assert_int_equal(back->tpm_id_len, 0);
+    assert_record_matches(back, &r);
+    tpmkms_record_free(back);
+    free(joined);
+    OPENSSL_free(text);
+}
+
+/* tpm: that is not hex bytes, or longer than a TPM name, is refused. */
+static void record_from_text_rejects_bad_tpm_identity(void **state)
+{
+    TPMKMS_RECORD r = make_record("web", TPMKMS_SCOPE_USER);
+    char *text = text_of(&r), *edited, big[2 * 69 + 32];
+
+    edited = edit(text, "name: web\n", "name: web\ntpm: 000b8c1\n");
+    expect_bad_text(edited, "field tpm", "000b8c1");
+    free(edited);
+    edited = edit(text, "name: web\n", "name: web\ntpm: 000bxyz0\n");
+    expect_bad_text(edited, "field tpm", "not the hex of a TPM name");
+    free(edited);
+    edited = edit(text, "name: web\n", "name: web\ntpm: 000b\ntpm: 000b\n");
+    expect_bad_text(edited, "tpm", "twice");
+    free(edited);
+    snprintf(big, sizeof(big), "name: web\ntpm: ");
+    for (int i = 0; i < 69; i++)
+        strcat(big, "ab");
+    strcat(big, "\n");
+    edited = edit(text, "name: web\n", big);
+    expect_bad_text(edited, "field tpm", NULL);
+    free(edited);
+    /* Upper case reads too. */
+    edited = edit(text, "name: web\n", "name: web\ntpm: 000B8C1F\n");
+    {
+        TPMKMS_RECORD *back = NULL;
+
+        assert_int_equal(tpmkms_record_from_text(edited, strlen(edited), "t",
+                                                 &back), TPMKMS_R_OK);
+        assert_int_equal(back->tpm_id_len, 4);
+        assert_memory_equal(back->tpm_id, srk_name, 4);
+        tpmkms_record_free(back);
+    }
+    free(edited);
     OPENSSL_free(text);
 }
 
@@ -1083,6 +1184,9 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         T(record_text_round_trips),
+        T(record_text_round_trips_the_tpm_identity),
+        T(record_without_tpm_identity_still_reads),
+        T(record_from_text_rejects_bad_tpm_identity),
         T(record_text_reads_like_the_documented_format),
         T(record_to_text_fills_in_created),
         T(record_to_text_refuses_what_cannot_be_read_back),
