@@ -307,6 +307,10 @@ static tpmkms_rc set_field(TPMKMS_RECORD *rec, int f, const char *value,
     case F_CREATED:
         if (strlen(value) > 64)
             return bad_field(origin, fname, "too long", NULL);
+        /* What tpmkms_record_to_text writes, so list and show never
+         * print a control character (a terminal escape) from a file. */
+        if (!is_printable(value))
+            return bad_field(origin, fname, "control character", NULL);
         if ((rec->created = OPENSSL_strdup(value)) == NULL)
             break;
         return TPMKMS_R_OK;

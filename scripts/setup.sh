@@ -26,7 +26,7 @@ readonly PACKAGES=(
     build-essential cmake pkg-config libssl-dev libtss2-dev libcmocka-dev
     swtpm swtpm-tools tpm2-tools tpm2-openssl tpm2-abrmd libtss2-tcti-tabrmd0 tshark
     nginx openvpn curl openssl procps iproute2 dbus util-linux passwd strace
-    python3 findutils
+    python3 findutils clang libclang-rt-14-dev
 )
 
 die() {

@@ -5,6 +5,8 @@
 #                  (test/integration/*.sh against swtpm)
 #   2. build-asan/ -DTPMKMS_SANITIZE=ON (ASan + UBSan); ctest: the unit
 #                  tests and the bad-URI, threads and fork integration tests
+#   3. build-fuzz/ CC=clang -DTPMKMS_FUZZ=ON: the libFuzzer targets
+#                  (test/fuzz/), each run 30 s by test/fuzz/run.sh
 #
 # Every stage runs even when an earlier one failed, so one run shows all
 # that is broken; the summary at the end names the failed stages.
@@ -19,10 +21,11 @@ set -uo pipefail
 SRC=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 BUILD=${TPMKMS_BUILD_DIR:-$SRC/build}
 ASAN_BUILD=${TPMKMS_ASAN_BUILD_DIR:-$SRC/build-asan}
-readonly SRC BUILD ASAN_BUILD
+FUZZ_BUILD=${TPMKMS_FUZZ_BUILD_DIR:-$SRC/build-fuzz}
+readonly SRC BUILD ASAN_BUILD FUZZ_BUILD
 export CTEST_PARALLEL_LEVEL=${CTEST_PARALLEL_LEVEL:-2}
 # The test scripts get these from CMake; do not let a caller's leak in.
-unset TPMKMS_BUILD_DIR TPMKMS_SOURCE_DIR TPMKMS_ASAN_BUILD_DIR
+unset TPMKMS_BUILD_DIR TPMKMS_SOURCE_DIR TPMKMS_ASAN_BUILD_DIR TPMKMS_FUZZ_BUILD_DIR
 
 failed=()
 
@@ -56,6 +59,20 @@ if stage "build ($ASAN_BUILD, AddressSanitizer + UBSan)" \
         stage "tests under ASan + UBSan: unit, integration.bad_uris, concurrent_signing, fork_then_sign, tcti_that_forks ($ASAN_BUILD)" \
         ctest --test-dir "$ASAN_BUILD" --output-on-failure --no-tests=error \
         -R '^(unit\..*|integration\.(bad_uris|concurrent_signing|fork_then_sign|tcti_that_forks))$'
+fi
+
+# libFuzzer needs clang; only the fuzz targets and the core they link are
+# built (the module would need clang's shared ASan runtime).
+build_fuzz() {
+    CC=clang cmake -S "$SRC" -B "$FUZZ_BUILD" -DTPMKMS_WERROR=ON \
+        -DTPMKMS_FUZZ=ON -DTPMKMS_BUILD_TESTS=OFF &&
+        cmake --build "$FUZZ_BUILD" -j2 --target fuzz
+}
+
+if stage "build ($FUZZ_BUILD, libFuzzer + ASan + UBSan)" build_fuzz; then
+    TPMKMS_FUZZ_BUILD_DIR=$FUZZ_BUILD \
+        stage "fuzz: each target of test/fuzz 30 s ($FUZZ_BUILD)" \
+        "$SRC/test/fuzz/run.sh" 30
 fi
 
 printf '\n'

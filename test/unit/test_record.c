@@ -410,6 +410,29 @@ static void record_from_text_rejects_bad_values(void **state)
     OPENSSL_free(text);
 }
 
+/* Found by fuzz_record: a created time with a control character loaded,
+ * was printed as it was by tpmkms list and show (a terminal escape from a
+ * file), and the record could not be written back. */
+static void record_from_text_rejects_control_characters_in_created(void **state)
+{
+    TPMKMS_RECORD r = make_record("web", TPMKMS_SCOPE_USER);
+    char *text = text_of(&r);
+    static const char *const bad[] = {
+        "created: 2026-11-25T12:00:00Z\x1b[2J",
+        "created: 2026-11-25\x14T12:00:00Z",
+        "created: 2026-11-25T12:00:00Z\x7f",
+        "created: 2026\r11-25T12:00:00Z",
+    };
+
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        char *edited = edit(text, "created: 2026-11-25T12:00:00Z", bad[i]);
+
+        expect_bad_text(edited, "created", "control character");
+        free(edited);
+    }
+    OPENSSL_free(text);
+}
+
 static void record_from_text_rejects_missing_or_broken_key(void **state)
 {
     TPMKMS_RECORD r = make_record("web", TPMKMS_SCOPE_USER);
@@ -1195,6 +1218,7 @@ int main(void)
         T(record_from_text_rejects_other_versions),
         T(record_from_text_rejects_missing_fields),
         T(record_from_text_rejects_bad_values),
+        T(record_from_text_rejects_control_characters_in_created),
         T(record_from_text_rejects_missing_or_broken_key),
         T(record_save_then_load_round_trips),
         T(record_save_sets_modes_of_the_scope),
