@@ -25,7 +25,14 @@
  *
  *   - the storage parent (SRK): looked up lazily at 0x81000001 with one
  *     TPM2_ReadPublic; if absent, the TCG ECC P-256 SRK is derived with
- *     TPM2_CreatePrimary and kept loaded until disconnect;
+ *     TPM2_CreatePrimary when a key must be loaded or created.  On a TPM
+ *     without a resource manager that primary is flushed right after the
+ *     TPM2_Load or TPM2_Create it was derived for (esys_srk_release), and
+ *     derived again for the next one: held between entry points it would
+ *     take one of the few slots every process shares, and two processes
+ *     that each hold a key and a primary starve each other.  Through a
+ *     resource manager it costs no other process a slot and stays loaded
+ *     until disconnect, so a key reloaded later skips the CreatePrimary;
  *   - keys from blobs: TPM2_Load on first use, kept loaded so that a warm
  *     signature is exactly one command (TPM2_Sign or TPM2_RSA_Decrypt).
  *     At most ESYS_MAX_KEYS stay loaded (least recently used is flushed):
@@ -46,8 +53,11 @@
  *     one command (TPM2_Sign);
  *   - shared: no object is held between entry points; each signature is
  *     TPM2_Load, TPM2_Sign, TPM2_FlushContext (three commands; with a
- *     transient SRK also TPM2_CreatePrimary and its flush), so a process
- *     needs slots only for the length of a signature.
+ *     transient SRK also TPM2_CreatePrimary and its flush, right after the
+ *     Load), so a process needs slots only for the length of a signature.
+ *
+ * Either way, without a persistent SRK a process holds no more objects
+ * between entry points than with one: its loaded keys.
  *
  * A connection turns shared (and stays so) when TPM_RC_OBJECT_MEMORY
  * persists after it flushed its own objects: other processes hold the
@@ -110,6 +120,7 @@ typedef struct {
     int srk_persistent;         /* srk is 0x81000001 (else our primary) */
     int shared;                 /* hold no object between entry points */
     int srk_absent;             /* 0x81000001 was empty: our own primary */
+    int direct;                 /* no resource manager: slots are shared */
     unsigned int waited_ms;     /* last wait for an object slot, for errors */
     unsigned timeout_s;         /* response deadline of one command */
     const char *no_answer;      /* the command that got no answer in time
@@ -245,6 +256,7 @@ void esys_slot_drop(ESYS_STATE *st, int i);
 void esys_make_room(ESYS_STATE *st, int extra, int adding_key);
 int esys_slot_wait(ESYS_STATE *st, ESYS_SLOT_WAIT *w, const char *label);
 void esys_release_if_shared(ESYS_STATE *st);
+void esys_srk_release(ESYS_STATE *st);
 
 /* objects.c: the SRK, loading */
 tpmkms_rc esys_create_primary(ESYS_STATE *st, const char *label,

@@ -363,6 +363,7 @@ static tpmkms_rc esys_create_key(void *state,
     OPENSSL_cleanse(&sens, sizeof(sens));
     Esys_Free(out_priv);
     Esys_Free(out_pub);
+    esys_srk_release(st);       /* needed again only for the next key */
     esys_release_if_shared(st);
     return r;
 }

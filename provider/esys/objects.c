@@ -538,6 +538,23 @@ void esys_release_if_shared(ESYS_STATE *st)
         esys_flush_tr(st, &st->srk);
 }
 
+/*
+ * After the TPM2_Load or TPM2_Create a transient primary was derived for:
+ * on a TPM without a resource manager, flush it now rather than hold one
+ * of the slots every process shares until disconnect.  The next load
+ * derives it again (srk_absent skips the TPM2_ReadPublic); a warm
+ * signature never needs it.  Through a resource manager holding it costs
+ * no other process a slot, and it stays.
+ */
+void esys_srk_release(ESYS_STATE *st)
+{
+    if (st->direct && esys_srk_is_transient(st)) {
+        TPMKMS_debug("flushing our primary key: it is needed again only "
+                     "to load another key");
+        esys_flush_tr(st, &st->srk);
+    }
+}
+
 /* ----------------------------------------------------------- the SRK */
 
 tpmkms_rc esys_create_primary(ESYS_STATE *st, const char *label,
@@ -723,8 +740,10 @@ tpmkms_rc esys_load_blob(ESYS_STATE *st, const TPMKMS_KEYBLOB *blob,
                   (st->ctx, parent, ESYS_TR_PASSWORD, ESYS_TR_NONE,
                    ESYS_TR_NONE, &priv, &pub),
                   (st->ctx, tr));
-        if (rc == TSS2_RC_SUCCESS)
-            return TPMKMS_R_OK;
+        if (rc == TSS2_RC_SUCCESS) {
+            r = TPMKMS_R_OK;
+            break;
+        }
         if (esys_tpm_base(rc) == TPM2_RC_OBJECT_MEMORY
             && esys_slot_wait(st, &wait, label))
             continue;
@@ -736,8 +755,13 @@ tpmkms_rc esys_load_blob(ESYS_STATE *st, const TPMKMS_KEYBLOB *blob,
             st->srk = ESYS_TR_NONE;
             continue;
         }
-        return esys_raise_tss(st, rc, TPMKMS_R_TPM_ERROR, label, cmd, NULL);
+        r = esys_raise_tss(st, rc, TPMKMS_R_TPM_ERROR, label, cmd, NULL);
+        break;
     }
+    /* Loaded (or failed for good): our primary's job is done. */
+    if (under_srk)
+        esys_srk_release(st);
+    return r;
 }
 
 /* --------------------------------------------------------- connection */
@@ -860,8 +884,9 @@ static tpmkms_rc esys_connect(const TPMKMS_CONN_CONFIG *cfg, void **state)
     st->srk = ESYS_TR_NONE;
     st->timeout_s = cfg->timeout_s != 0 ? cfg->timeout_s : ESYS_TIMEOUT_S;
     st->conn_id = atomic_fetch_add(&esys_connections, 1) + 1;
+    st->direct = tcti_is_direct(name);
     /* Its parent and siblings share the TPM's few object slots. */
-    st->shared = in_forked_child() && tcti_is_direct(name);
+    st->shared = in_forked_child() && st->direct;
     *state = st;
     return TPMKMS_R_OK;
 }

@@ -486,8 +486,9 @@ tpmkms_rc esys_raise_tss(ESYS_STATE *st, TSS2_RC rc, tpmkms_rc dflt,
                  "tpm2_flushcontext -t) starves the others;%s " ESYS_RM_HINT,
                  st != NULL ? st->waited_ms : 0,
                  st != NULL && st->srk_absent
-                 ? " no SRK is persisted at 0x81000001, so each process "
-                   "also holds a primary key: run tpmkms setup once;" : "");
+                 ? " no SRK is persisted at 0x81000001, so loading a key "
+                   "also derives a primary key, one more slot: run tpmkms "
+                   "setup once;" : "");
     else
         snprintf(text, sizeof(text), "%s", m->text != NULL ? m->text : "");
     TPMKMS_raise(reason, "%s: %s failed: 0x%08x (%s) — %s%s%s%s%s", label,
