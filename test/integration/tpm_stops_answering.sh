@@ -26,7 +26,7 @@ TPM=(-provider tpmkms -provider default)
 python3 "$TPMKMS_SOURCE_DIR/test/integration/silent_tpm.py" --seconds 300 \
     >"$W/silent.path" 2>"$W/silent.log" &
 silent_pid=$!
-trap 'kill "$silent_pid" 2>/dev/null || true' EXIT
+on_exit 'kill "$silent_pid" 2>/dev/null || true'
 for _ in $(seq 50); do
     [[ -s $W/silent.path ]] && break
     sleep 0.1
