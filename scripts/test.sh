@@ -62,10 +62,9 @@ if [[ -f $BUILD/compile_commands.json ]]; then
 fi
 
 # Integration tests left out of the ASan + UBSan stage, and why:
-#   nginx_mutual_tls    times out (600 s) with four nginx workers under the
-#                       ASan preload wrapper
-#   global_activation, crash_safety, scope_matrix, tpm_command_counts,
-#   s_server_no_daemon  70-250 s each under ASan: over the stage's time
+#   nginx_mutual_tls    hangs in its 200 concurrent requests to four nginx
+#                       workers under the ASan preload wrapper (no answer
+#                       in 300 s alone, timed out at 600 s in ctest)
 #   exit_flushes_loaded_keys  its program exits holding a key on purpose,
 #                       which LeakSanitizer reports
 #   backend_esys        LeakSanitizer reports 756 bytes allocated in
@@ -74,7 +73,7 @@ fi
 #                       LeakSanitizer's tracer crashes ("Tracer caught
 #                       signal 11") as openssl, not built with ASan, exits
 #                       on an error path with the runtime preloaded
-ASAN_EXCLUDE='nginx_mutual_tls|global_activation|crash_safety|scope_matrix|tpm_command_counts|s_server_no_daemon|exit_flushes_loaded_keys|backend_esys|broken_records|key_auth_pin|secret_files|store_listing'
+ASAN_EXCLUDE='nginx_mutual_tls|exit_flushes_loaded_keys|backend_esys|broken_records|key_auth_pin|secret_files|store_listing'
 
 if stage "build ($ASAN_BUILD, AddressSanitizer + UBSan)" \
     build "$ASAN_BUILD" -DTPMKMS_SANITIZE=ON; then
