@@ -73,8 +73,11 @@ int tpmkms_key_hand_out(TPMKMS_KEY *key, OSSL_CALLBACK *object_cb,
     params[0] = OSSL_PARAM_construct_int(OSSL_OBJECT_PARAM_TYPE, &object_type);
     params[1] = OSSL_PARAM_construct_utf8_string(OSSL_OBJECT_PARAM_DATA_TYPE,
                     (char *)tpmkms_alg_keytype(key->pub.alg), 0);
+    /* The reference is the key pointer itself (keymgmt_load copies it). */
+    /* NOLINTBEGIN(bugprone-sizeof-expression) */
     params[2] = OSSL_PARAM_construct_octet_string(OSSL_OBJECT_PARAM_REFERENCE,
                                                   &key, sizeof(key));
+    /* NOLINTEND(bugprone-sizeof-expression) */
     params[3] = OSSL_PARAM_construct_utf8_string(OSSL_OBJECT_PARAM_DESC,
                                                  key->uri, 0);
     params[4] = OSSL_PARAM_construct_end();
@@ -604,7 +607,6 @@ tpmkms_rc tpmkms_key_create_ex(TPMKMS_CTX *ctx, const TPMKMS_URI *uri,
                     goto out;
                 opts->evicted = old->persistent;
             }
-            rc = TPMKMS_R_OK;
         }
     }
     if (opts->persistent != 0) {

@@ -172,6 +172,8 @@ int tpmkms_soft_keymgmt_match(const TPMKMS_KEY *k1, const TPMKMS_KEY *k2,
     const TPMKMS_KEY *soft = tpmkms_soft_is(k1) ? k1 : k2;
     const TPMKMS_KEY *other = soft == k1 ? k2 : k1;
 
+    if (k1 == NULL || k2 == NULL)
+        return 0;
     if (tpmkms_soft_is(other))
         return pkey_match(k1->soft, k2->soft, selection);
     if (other->pub.alg == TPMKMS_ALG_NONE)

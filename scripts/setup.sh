@@ -22,11 +22,14 @@ readonly HERE
 # util-linux (setpriv, runuser, setsid), passwd (useradd), strace (fault
 # injection in crash_safety.sh), python3 (free loopback ports) and findutils
 # (xargs -P: concurrent requests).
+# Analysis (scripts/test.sh): valgrind (memcheck), clang-tidy, binutils
+# (readelf: test/static/hardening.sh).
 readonly PACKAGES=(
     build-essential cmake pkg-config libssl-dev libtss2-dev libcmocka-dev
     swtpm swtpm-tools tpm2-tools tpm2-openssl tpm2-abrmd libtss2-tcti-tabrmd0 tshark
     nginx openvpn curl openssl procps iproute2 dbus util-linux passwd strace
     python3 findutils clang libclang-rt-14-dev
+    valgrind clang-tidy binutils
 )
 
 die() {

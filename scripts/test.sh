@@ -3,8 +3,13 @@
 #
 #   1. build/      -DTPMKMS_WERROR=ON; ctest: unit (cmocka) and integration
 #                  (test/integration/*.sh against swtpm)
+#      build/      static analysis: test/static/clang_tidy.sh (.clang-tidy's
+#                  checks over provider/ and cli/, fails on any warning)
+#      build/      valgrind memcheck: ctest -L valgrind (the unit tests and
+#                  test/integration/valgrind_flows.sh; test/valgrind.supp)
 #   2. build-asan/ -DTPMKMS_SANITIZE=ON (ASan + UBSan); ctest: the unit
-#                  tests and the bad-URI, threads and fork integration tests
+#                  tests and the integration tests but those ASAN_EXCLUDE
+#                  names (each with its reason there)
 #   3. build-fuzz/ CC=clang -DTPMKMS_FUZZ=ON: the libFuzzer targets
 #                  (test/fuzz/), each run 30 s by test/fuzz/run.sh
 #
@@ -49,16 +54,37 @@ build() {
 
 if stage "build ($BUILD, -Werror)" build "$BUILD" -DTPMKMS_SANITIZE=OFF; then
     stage "tests: unit and integration ($BUILD)" \
-        ctest --test-dir "$BUILD" --output-on-failure --no-tests=error
+        ctest --test-dir "$BUILD" --output-on-failure --no-tests=error -LE valgrind
 fi
+
+if [[ -f $BUILD/compile_commands.json ]]; then
+    stage "static analysis: clang-tidy over provider/ and cli/ ($BUILD)" \
+        bash "$SRC/test/static/clang_tidy.sh" "$BUILD" "$SRC"
+    stage "valgrind memcheck: unit tests and valgrind_flows ($BUILD)" \
+        ctest --test-dir "$BUILD" --output-on-failure --no-tests=error -L valgrind
+fi
+
+# Integration tests left out of the ASan + UBSan stage, and why:
+#   nginx_mutual_tls    hangs in its 200 concurrent requests to four nginx
+#                       workers under the ASan preload wrapper (no answer
+#                       in 300 s alone, timed out at 600 s in ctest)
+#   exit_flushes_loaded_keys  its program exits holding a key on purpose,
+#                       which LeakSanitizer reports
+#   backend_esys        LeakSanitizer reports 756 bytes allocated in
+#                       tpm2-tss's Esys_ReadPublic_Finish (under study)
+#   broken_records, key_auth_pin, secret_files, store_listing
+#                       LeakSanitizer's tracer crashes ("Tracer caught
+#                       signal 11") as openssl, not built with ASan, exits
+#                       on an error path with the runtime preloaded
+ASAN_EXCLUDE='nginx_mutual_tls|exit_flushes_loaded_keys|backend_esys|broken_records|key_auth_pin|secret_files|store_listing'
 
 if stage "build ($ASAN_BUILD, AddressSanitizer + UBSan)" \
     build "$ASAN_BUILD" -DTPMKMS_SANITIZE=ON; then
     ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:detect_stack_use_after_return=1} \
         UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1} \
-        stage "tests under ASan + UBSan: unit, integration.bad_uris, concurrent_signing, fork_then_sign, tcti_that_forks ($ASAN_BUILD)" \
+        stage "tests under ASan + UBSan: unit and integration, ASAN_EXCLUDE aside ($ASAN_BUILD)" \
         ctest --test-dir "$ASAN_BUILD" --output-on-failure --no-tests=error \
-        -R '^(unit\..*|integration\.(bad_uris|concurrent_signing|fork_then_sign|tcti_that_forks))$'
+        -L '^(unit|integration)$' -E "^integration\.($ASAN_EXCLUDE)\$"
 fi
 
 # libFuzzer needs clang; only the fuzz targets and the core they link are

@@ -140,6 +140,8 @@ static void *keymgmt_load(const void *reference, size_t reference_sz,
 {
     TPMKMS_KEY *key = NULL;
 
+    /* The reference is a TPMKMS_KEY pointer (key.c): sizeof(key) is meant. */
+    /* NOLINTBEGIN(bugprone-sizeof-expression) */
     if (reference == NULL || reference_sz != sizeof(key)) {
         TPMKMS_raise(TPMKMS_R_INTERNAL,
                      "not a tpmkms key reference (%zu bytes, expected %zu)",
@@ -147,6 +149,7 @@ static void *keymgmt_load(const void *reference, size_t reference_sz,
         return NULL;
     }
     memcpy(&key, reference, sizeof(key));
+    /* NOLINTEND(bugprone-sizeof-expression) */
     if (!key_is_loaded(key)) {
         TPMKMS_raise(TPMKMS_R_INTERNAL, "the key reference holds no key");
         return NULL;

@@ -43,7 +43,7 @@
 #include "softkey.h"
 
 #ifndef RSA_PSS_SALTLEN_AUTO_DIGEST_MAX
-#define RSA_PSS_SALTLEN_AUTO_DIGEST_MAX -4     /* OpenSSL 3.1 */
+#define RSA_PSS_SALTLEN_AUTO_DIGEST_MAX (-4)    /* OpenSSL 3.1 */
 #endif
 #define SIG_SALTLEN_AUTO_DIGEST_MAX_NAME "auto-digestmax"
 
