@@ -395,28 +395,27 @@ static tpmkms_rc esys_tpm_identity(void *state, TPMKMS_BUF *id)
 {
     ESYS_STATE *st = state;
     const char *label = "identifying the TPM (its SRK's name)";
-    TPM2B_NAME *name = NULL;
     tpmkms_rc r;
-    TSS2_RC rc;
 
-    if ((r = esys_open(st, label)) != TPMKMS_R_OK
-        || (r = esys_ensure_srk(st, label)) != TPMKMS_R_OK)
-        return r;
-    rc = Esys_TR_GetName(st->ctx, st->srk, &name);
-    esys_release_if_shared(st);
-    if (rc != TSS2_RC_SUCCESS || name == NULL || name->size == 0) {
-        Esys_Free(name);
-        TPMKMS_raise(TPMKMS_R_TPM_ERROR, "%s: Esys_TR_GetName(SRK): 0x%08x "
-                     "(%s)", label, (unsigned)rc, Tss2_RC_Decode(rc));
+    /* Known once the SRK was used on this connection: no command then. */
+    if (st->srk_name.size == 0) {
+        if ((r = esys_open(st, label)) != TPMKMS_R_OK
+            || (r = esys_ensure_srk(st, label)) != TPMKMS_R_OK)
+            return r;
+        esys_srk_remember_name(st);
+        esys_release_if_shared(st);
+    }
+    if (st->srk_name.size == 0) {
+        TPMKMS_raise(TPMKMS_R_TPM_ERROR, "%s: ESYS gave no name for the SRK",
+                     label);
         return TPMKMS_R_TPM_ERROR;
     }
-    id->data = OPENSSL_memdup(name->name, name->size);
-    id->len = id->data != NULL ? name->size : 0;
-    Esys_Free(name);
-    if (id->data == NULL) {
+    if ((id->data = OPENSSL_memdup(st->srk_name.name, st->srk_name.size))
+        == NULL) {
         TPMKMS_raise(TPMKMS_R_INTERNAL, "out of memory");
         return TPMKMS_R_INTERNAL;
     }
+    id->len = st->srk_name.size;
     return TPMKMS_R_OK;
 }
 

@@ -120,6 +120,8 @@ typedef struct {
     int srk_persistent;         /* srk is 0x81000001 (else our primary) */
     int shared;                 /* hold no object between entry points */
     int srk_absent;             /* 0x81000001 was empty: our own primary */
+    TPM2B_NAME srk_name;        /* the SRK's name once known (size 0 until
+                                   then): the TPM's identity in records */
     int direct;                 /* no resource manager: slots are shared */
     unsigned int waited_ms;     /* last wait for an object slot, for errors */
     unsigned timeout_s;         /* response deadline of one command */
@@ -257,6 +259,8 @@ void esys_make_room(ESYS_STATE *st, int extra, int adding_key);
 int esys_slot_wait(ESYS_STATE *st, ESYS_SLOT_WAIT *w, const char *label);
 void esys_release_if_shared(ESYS_STATE *st);
 void esys_srk_release(ESYS_STATE *st);
+/* Keeps the loaded SRK's name in st->srk_name (no TPM command). */
+void esys_srk_remember_name(ESYS_STATE *st);
 
 /* objects.c: the SRK, loading */
 tpmkms_rc esys_create_primary(ESYS_STATE *st, const char *label,

@@ -546,8 +546,22 @@ void esys_release_if_shared(ESYS_STATE *st)
  * signature never needs it.  Through a resource manager holding it costs
  * no other process a slot, and it stays.
  */
+void esys_srk_remember_name(ESYS_STATE *st)
+{
+    TPM2B_NAME *name = NULL;
+
+    if (st->srk_name.size != 0 || st->srk == ESYS_TR_NONE)
+        return;
+    if (Esys_TR_GetName(st->ctx, st->srk, &name) == TSS2_RC_SUCCESS
+        && name != NULL)
+        st->srk_name = *name;
+    Esys_Free(name);
+}
+
 void esys_srk_release(ESYS_STATE *st)
 {
+    /* tpm_identity may ask right after a create: no CreatePrimary for it. */
+    esys_srk_remember_name(st);
     if (st->direct && esys_srk_is_transient(st)) {
         TPMKMS_debug("flushing our primary key: it is needed again only "
                      "to load another key");

@@ -97,8 +97,14 @@ grep -Eq '0x81000001 +not persistent' "$W/probe.before" ||
 grep -q 'saves a TPM2_CreatePrimary in every process' "$W/probe.before" ||
     fail "probe without an SRK does not say that setup saves a CreatePrimary per process"
 
+step "before setup: create pays exactly one CreatePrimary, and records the TPM's identity without another"
+traced create-no-srk tpmkms create 'tpmkms:name=early' --alg ec-p256 >/dev/null
+expect_commands create-no-srk "ReadPublic CreatePrimary Create FlushContext" \
+    "0x0000018b $OK $OK $OK"
+grep -Eq '^tpm: [0-9a-f]{68}$' "$XDG_DATA_HOME/tpmkms/keys/early.tpmkey" ||
+    fail "the record of 'early' keeps no tpm: identity"
+
 step "before setup: a cold sign pays exactly one CreatePrimary"
-tpmkms create 'tpmkms:name=early' --alg ec-p256 >/dev/null
 traced cold-no-srk openssl pkeyutl -sign "${TPM[@]}" -inkey 'tpmkms:name=early' \
     -pkeyopt digest:sha256 -in "$W/data.sha256" -out "$W/sig"
 # 0x18b: TPM_RC_HANDLE for handle 1, no object at 0x81000001.
