@@ -12,8 +12,10 @@
 #include <openssl/params.h>
 #include <openssl/evp.h>
 #include <openssl/err.h>
+#include <openssl/x509.h>
 #include "key.h"
 #include "keyauth.h"
+#include "pubkey_evp.h"
 #include "locate.h"
 #include "record.h"
 #include "debug.h"
@@ -82,6 +84,39 @@ int tpmkms_key_hand_out(TPMKMS_KEY *key, OSSL_CALLBACK *object_cb,
                                                  key->uri, 0);
     params[4] = OSSL_PARAM_construct_end();
     return object_cb(params, object_cbarg);
+}
+
+int tpmkms_key_hand_out_public(TPMKMS_KEY *key, OSSL_LIB_CTX *libctx,
+                               OSSL_CALLBACK *object_cb, void *object_cbarg)
+{
+    int object_type = OSSL_OBJECT_PKEY, ok = 0, len;
+    EVP_PKEY *pkey;
+    unsigned char *der = NULL;
+    OSSL_PARAM params[6];
+
+    if ((pkey = tpmkms_public_to_evp(libctx, &key->pub)) == NULL)
+        return 0;
+    if ((len = i2d_PUBKEY(pkey, &der)) <= 0) {
+        TPMKMS_raise(TPMKMS_R_INTERNAL, "%s: cannot encode its public key",
+                     key->uri);
+        goto out;
+    }
+    params[0] = OSSL_PARAM_construct_int(OSSL_OBJECT_PARAM_TYPE, &object_type);
+    params[1] = OSSL_PARAM_construct_utf8_string(OSSL_OBJECT_PARAM_DATA_TYPE,
+                    (char *)tpmkms_alg_keytype(key->pub.alg), 0);
+    /* DER is what OpenSSL 3.0 decodes a by-value key from. */
+    params[2] = OSSL_PARAM_construct_utf8_string(
+                    OSSL_OBJECT_PARAM_DATA_STRUCTURE, "SubjectPublicKeyInfo", 0);
+    params[3] = OSSL_PARAM_construct_octet_string(OSSL_OBJECT_PARAM_DATA, der,
+                                                  (size_t)len);
+    params[4] = OSSL_PARAM_construct_utf8_string(OSSL_OBJECT_PARAM_DESC,
+                                                 key->uri, 0);
+    params[5] = OSSL_PARAM_construct_end();
+    ok = object_cb(params, object_cbarg);
+ out:
+    OPENSSL_free(der);
+    EVP_PKEY_free(pkey);
+    return ok;
 }
 
 tpmkms_rc tpmkms_key_set_auth(TPMKMS_KEY *key, const void *auth, size_t len)

@@ -66,6 +66,16 @@ int tpmkms_key_hand_out(TPMKMS_KEY *key, OSSL_CALLBACK *object_cb,
                         void *object_cbarg);
 
 /*
+ * Hands a key's public half to OpenSSL by value (DER SubjectPublicKeyInfo,
+ * which libcrypto decodes into an ordinary public key), for a caller that
+ * asked for the public key alone (OSSL_STORE_expect PUBKEY, a decoder
+ * selecting the public key): OpenSSL 3.0 drops a key by reference there,
+ * as it has a private half.  Needs no auth value and sends no TPM command.
+ */
+int tpmkms_key_hand_out_public(TPMKMS_KEY *key, OSSL_LIB_CTX *libctx,
+                               OSSL_CALLBACK *object_cb, void *object_cbarg);
+
+/*
  * Key records and key files hold a TSS2 PRIVATE KEY (tss2key.h); the
  * backend gets it as opaque material of format TPMKMS_KEYFMT_TSS2_DER.
  */

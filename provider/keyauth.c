@@ -37,7 +37,9 @@ tpmkms_rc tpmkms_key_ask_auth(TPMKMS_KEY *key, OSSL_PASSPHRASE_CALLBACK *pw_cb,
                          "%s has an auth value and none was given: add "
                          "pin-value=... or pin-source=file:... to the URI, or "
                          "pass it as the key's passphrase (openssl -passin or "
-                         "-pass); nothing was sent to the TPM", key->uri);
+                         "-pass); for its public key alone, which needs none: "
+                         "openssl pkey -pubin -in URI -pubout, or tpmkms show; "
+                         "nothing was sent to the TPM", key->uri);
         else
             TPMKMS_raise(TPMKMS_R_AUTH_FAILED,
                          "%s has an auth value (emptyAuth is false) and none "

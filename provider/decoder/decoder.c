@@ -14,7 +14,13 @@
  *   DER       input=der: the check.  It decodes a TSS2 key as the EC and
  *             RSA decoders do and fails, with the reason, when they would;
  *             a key that would load it passes over (1, no object), and
- *             the EC or RSA decoder makes the key.
+ *             the EC or RSA decoder makes the key.  When the caller selects
+ *             the public key alone (openssl pkey -pubin), it neither asks
+ *             for an auth value nor contacts the TPM, and outputs the key's
+ *             SubjectPublicKeyInfo DER, which OpenSSL's own SPKI decoders
+ *             turn into an ordinary public key (a key by reference would be
+ *             dropped there by OpenSSL 3.0, as it has a private half); the
+ *             EC and RSA decoders then pass.
  *
  * Why the check: OSSL_STORE's file: loader (openssl -key/-inkey/-in)
  * decodes a file in two rounds.  Its own decoder chain ends in DER handed
@@ -287,8 +293,16 @@ static tpmkms_rc key_of_blob(TPMKMS_CTX *tctx, const TPMKMS_KEYBLOB *blob,
  * raised), 0 when it is a TSS2 key that cannot be used (raised: damaged,
  * no auth value given, TPM or parent missing).
  */
+/* A selection of the public half without the private one. */
+static int public_only(int selection)
+{
+    return selection != 0
+           && (selection & OSSL_KEYMGMT_SELECT_PRIVATE_KEY) == 0;
+}
+
 static int decode_key(TPMKMS_DECODER_CTX *ctx, OSSL_CORE_BIO *cin,
-                      decoder_family family, OSSL_PASSPHRASE_CALLBACK *pw_cb,
+                      int selection, decoder_family family,
+                      OSSL_PASSPHRASE_CALLBACK *pw_cb,
                       void *pw_cbarg, TPMKMS_KEY **keyp)
 {
     TPMKMS_CTX *tctx = tpmkms_provctx_ctx(ctx->provctx);
@@ -315,11 +329,14 @@ static int decode_key(TPMKMS_DECODER_CTX *ctx, OSSL_CORE_BIO *cin,
     /*
      * The key file's auth value, when it has one (emptyAuth false), is its
      * passphrase (openssl -passin/-pass, nginx ssl_password_file); none
-     * fails the load before anything is sent to the TPM (keyauth.h).
+     * fails the load before anything is sent to the TPM (keyauth.h).  A
+     * caller that selects the public key alone (openssl pkey -pubin) needs
+     * neither the auth value nor the TPM: the key file holds the public
+     * half.
      */
-    if (tpmkms_key_ask_auth(key, pw_cb, pw_cbarg) != TPMKMS_R_OK)
-        goto out;
-    if (check_tpm(tctx, key) != TPMKMS_R_OK)
+    if (!public_only(selection)
+            && (tpmkms_key_ask_auth(key, pw_cb, pw_cbarg) != TPMKMS_R_OK
+                || check_tpm(tctx, key) != TPMKMS_R_OK))
         goto out;
     *keyp = key;
     key = NULL;
@@ -339,7 +356,10 @@ static int der_decode(void *vctx, OSSL_CORE_BIO *cin, int selection,
     TPMKMS_KEY *key = NULL;
     int ok;
 
-    if (!decode_key(vctx, cin, family, pw_cb, pw_cbarg, &key))
+    /* The public half alone comes from the check decoder, as DER. */
+    if (public_only(selection))
+        return 1;
+    if (!decode_key(vctx, cin, selection, family, pw_cb, pw_cbarg, &key))
         return 0;
     if (key == NULL)
         return 1;
@@ -377,13 +397,26 @@ static int tpmkms_check_decode(void *vctx, OSSL_CORE_BIO *cin, int selection,
                                OSSL_PASSPHRASE_CALLBACK *pw_cb, void *pw_cbarg)
 {
     TPMKMS_KEY *key = NULL;
+    int ok = 1;
 
-    if (!decode_key(vctx, cin, DECODER_FAMILY_ANY, pw_cb, pw_cbarg, &key))
+    if (!decode_key(vctx, cin, selection, DECODER_FAMILY_ANY, pw_cb, pw_cbarg,
+                    &key))
         return 0;
-    if (key != NULL)
+    if (key != NULL && public_only(selection)) {
+        /*
+         * The public half alone (openssl pkey -pubin): a SubjectPublicKeyInfo
+         * that the SPKI decoders after this one turn into an ordinary
+         * public key; OpenSSL 3.0 would drop a key by reference there, as
+         * it has a private half.
+         */
+        ok = tpmkms_key_hand_out_public(key,
+                 tpmkms_provctx_libctx(((TPMKMS_DECODER_CTX *)vctx)->provctx),
+                 data_cb, data_cbarg);
+    } else if (key != NULL) {
         TPMKMS_debug("checked %s: the EC or RSA decoder loads it", key->uri);
+    }
     tpmkms_key_free(key);
-    return 1;
+    return ok;
 }
 
 /*

@@ -135,6 +135,18 @@ static int load_key(TPMKMS_STORE_CTX *ctx, OSSL_CALLBACK *object_cb,
     int ok;
 
     ctx->key = NULL;
+    /*
+     * A caller that expects a public key (OSSL_STORE_expect PUBKEY:
+     * `openssl pkey -pubin`, load_pubkey) gets the public half by value,
+     * with no auth value asked for.
+     */
+    if (ctx->expect == OSSL_STORE_INFO_PUBKEY) {
+        ok = tpmkms_key_hand_out_public(key,
+                                        tpmkms_provctx_libctx(ctx->provctx),
+                                        object_cb, object_cbarg);
+        tpmkms_key_free(key);
+        return ok;
+    }
     /* A key with an auth value and none given: keyauth.h's one policy. */
     if (tpmkms_key_ask_auth(key, pw_cb, pw_cbarg) != TPMKMS_R_OK) {
         tpmkms_key_free(key);

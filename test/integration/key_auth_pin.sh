@@ -50,6 +50,20 @@ step "export the public key (the store asks for the PIN when it loads the key)"
 openssl pkey "${TPM[@]}" -in 'tpmkms:name=pinned;pin-value=1234' -pubout \
     -out "$W/pinned.pub.pem"
 
+step "the public key alone needs no PIN: openssl pkey -pubin, from the URI and from a key file"
+# setsid and </dev/null: a prompt for the PIN could not be answered.
+setsid -w openssl pkey "${TPM[@]}" -pubin -in 'tpmkms:name=pinned' -pubout \
+    -out "$W/pubin.pem" </dev/null || fail "openssl pkey -pubin asked for a PIN it does not need"
+cmp -s "$W/pubin.pem" "$W/pinned.pub.pem" || fail "openssl pkey -pubin gave another public key"
+openssl pkey "${TPM[@]}" -in 'tpmkms:name=pinned;pin-value=1234' -out "$W/pinned.key.pem"
+setsid -w openssl pkey "${TPM[@]}" -pubin -in "$W/pinned.key.pem" -pubout \
+    -out "$W/pubin-file.pem" </dev/null ||
+    fail "openssl pkey -pubin on a key file with an auth value asked for it"
+cmp -s "$W/pubin-file.pem" "$W/pinned.pub.pem" || fail "the key file's public key differs"
+step "without -pubin the private key is asked for: no PIN fails, naming -pubin"
+expect_fail --provider-errors 'none was given.*openssl pkey -pubin' setsid -w openssl pkey \
+    "${TPM[@]}" -in 'tpmkms:name=pinned' -pubout </dev/null
+
 step "signing with pin-value=1234 works and verifies"
 sign 'tpmkms:name=pinned;pin-value=1234'
 verify || fail "the signature made with the right PIN does not verify"
