@@ -33,8 +33,9 @@
  * OSSL_DECODER_from_bio adds no "No supported data to decode" and the
  * file: loader pops nothing.  PEM_read_bio_PrivateKey and d2i_PrivateKey
  * (nginx, OpenVPN, curl) run it too, before the EC or RSA decoder.
- * The cost is decoding twice: a second short TPM check, and the key's
- * passphrase asked twice of the caller's callback (OpenSSL caches it).
+ * The cost is decoding twice, with the key's passphrase asked twice of
+ * the caller's callback (OpenSSL caches it); the TPM is checked once (the
+ * EC or RSA decoder skips the check the check decoder just passed).
  *
  * What is not a TSS2 key is not an error here: the decoders return 1 with
  * no object and leave the error queue as it was, and OpenSSL tries the
@@ -61,6 +62,8 @@
 #include <openssl/core_object.h>
 #include <openssl/params.h>
 #include <openssl/pem.h>
+#include <openssl/sha.h>
+#include <openssl/crypto.h>
 #include "provider.h"
 #include "key.h"
 #include "keyauth.h"
@@ -237,6 +240,45 @@ static tpmkms_rc check_tpm(TPMKMS_CTX *tctx, const TPMKMS_KEY *key)
     return TPMKMS_R_OK;
 }
 
+/*
+ * The check decoder and then the EC or RSA decoder decode the same key
+ * file in one load, on one thread, microseconds apart: the second one
+ * skips the TPM check the first just passed (a connection and a
+ * TPM2_ReadPublic saved per key file load).  A thread's last passed check,
+ * by the SHA-256 of the key's DER, used once.  Anything else checks.
+ */
+static __thread unsigned char just_checked[SHA256_DIGEST_LENGTH];
+static __thread int have_just_checked;
+
+static void der_digest(const unsigned char *der, size_t len,
+                       unsigned char md[SHA256_DIGEST_LENGTH])
+{
+    if (SHA256(der, len, md) == NULL)
+        memset(md, 0, SHA256_DIGEST_LENGTH);
+}
+
+static tpmkms_rc check_tpm_once(TPMKMS_CTX *tctx, const TPMKMS_KEY *key,
+                                const unsigned char *der, size_t len,
+                                int remember)
+{
+    unsigned char md[SHA256_DIGEST_LENGTH];
+    tpmkms_rc rc;
+
+    der_digest(der, len, md);
+    if (have_just_checked && CRYPTO_memcmp(md, just_checked, sizeof(md)) == 0) {
+        have_just_checked = 0;
+        TPMKMS_debug("%s: the TPM was checked for this key file just now",
+                     key->uri);
+        return TPMKMS_R_OK;
+    }
+    have_just_checked = 0;
+    if ((rc = check_tpm(tctx, key)) == TPMKMS_R_OK && remember) {
+        memcpy(just_checked, md, sizeof(md));
+        have_just_checked = 1;
+    }
+    return rc;
+}
+
 static int family_has_alg(decoder_family family, tpmkms_alg alg)
 {
     switch (family) {
@@ -336,7 +378,9 @@ static int decode_key(TPMKMS_DECODER_CTX *ctx, OSSL_CORE_BIO *cin,
      */
     if (!public_only(selection)
             && (tpmkms_key_ask_auth(key, pw_cb, pw_cbarg) != TPMKMS_R_OK
-                || check_tpm(tctx, key) != TPMKMS_R_OK))
+                || check_tpm_once(tctx, key, der, der_len,
+                                  family == DECODER_FAMILY_ANY)
+                   != TPMKMS_R_OK))
         goto out;
     *keyp = key;
     key = NULL;

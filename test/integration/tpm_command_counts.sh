@@ -13,6 +13,9 @@
 #   - N signatures in one process (EVP_DigestSign on an OSSL_STORE key)
 #     are that cold overhead plus exactly N × Sign, whether one signing
 #     context is re-initialised for each or a fresh one made each time;
+#   - a key file's load checks the TPM once (ReadPublic of its parent, on
+#     swtpm; not through pcap) before the cold sign, and its public key
+#     alone costs nothing;
 #   - `openssl req -new` loads the key once and reads no capability;
 #   - each TLS 1.3 handshake of a warm s_server is one Sign.
 # Timings are never asserted.
@@ -166,6 +169,27 @@ done
 step "4 threads on one key: 4 × $N signatures, still one Load and one Sign each"
 signs_n warm-threads 'tpmkms:name=ec-p256' "$N" $((4 * N)) --threads 4
 expect_commands warm-threads "ReadPublic Load $(repeat Sign $((4 * N))) FlushContext"
+
+step "a key file: the cold sign (the load's TPM check is skipped for the pcap TCTI), and the check runs once"
+openssl pkey "${TPM[@]}" -in 'tpmkms:name=ec-p256' -out "$W/ec-p256.key.pem"
+traced keyfile openssl pkeyutl -sign "${TPM[@]}" -inkey "$W/ec-p256.key.pem" \
+    -pkeyopt digest:sha256 -in "$W/data.sha256" -out "$W/sig"
+expect_commands keyfile "ReadPublic Load Sign FlushContext"
+# On swtpm itself the load checks the parent on a connection of its own:
+# one ReadPublic for the check decoder, none for the EC decoder after it.
+n=$(TPMKMS_DEBUG=1 openssl pkeyutl -sign "${TPM[@]}" -inkey "$W/ec-p256.key.pem" \
+    -pkeyopt digest:sha256 -in "$W/data.sha256" -out "$W/sig" 2>&1 |
+    grep -c 'TPM2_ReadPublic(0x81000001)') || true
+((n == 2)) || fail "a key file's cold sign read the parent $n times (want 2: the load's check and the sign)"
+openssl pkeyutl -verify -provider default -pubin -inkey "$W/ec-p256.pub.pem" \
+    -pkeyopt digest:sha256 -in "$W/data.sha256" -sigfile "$W/sig" |
+    grep -q 'Signature Verified Successfully' || fail "the key file's signature does not verify"
+step "a key file's public key alone (pkey -pubin): no TPM command at all"
+traced keyfile-pubin openssl pkey "${TPM[@]}" -pubin -in "$W/ec-p256.key.pem" \
+    -pubout -out "$W/kf.pub.pem"
+[[ ! -s $W/keyfile-pubin.pcap ]] || [[ -z $(tpm_commands "$W/keyfile-pubin.pcap" 2>/dev/null) ]] ||
+    fail "openssl pkey -pubin on a key file sent TPM commands: $(tpm_commands "$W/keyfile-pubin.pcap")"
+cmp -s "$W/kf.pub.pem" "$W/ec-p256.pub.pem" || fail "the key file's public key differs"
 
 step "openssl req -new: the key loaded once, no capability or curve reads"
 traced req openssl req -new "${TPM[@]}" -key 'tpmkms:name=ec-p256' -subj /CN=counted \
