@@ -283,21 +283,13 @@ tpmkms_rc cli_ctx(CLI *cli, TPMKMS_CTX **out)
 tpmkms_rc cli_backend(CLI *cli, const TPMKMS_URI *uri, TPMKMS_BACKEND **out)
 {
     TPMKMS_CTX *ctx;
-    const char *tcti = uri != NULL && uri->tcti != NULL ? uri->tcti : NULL;
     tpmkms_rc rc;
 
     if ((rc = cli_ctx(cli, &ctx)) != TPMKMS_R_OK)
         return rc;
+    /* NULL was raised (ctx.h). */
     *out = tpmkms_ctx_backend_for_uri(ctx, uri);
-    if (*out == NULL) {
-        if (ERR_peek_error() == 0)
-            TPMKMS_raise(TPMKMS_R_TPM_UNAVAILABLE,
-                         "cannot set up the TPM connection for %s",
-                         tcti != NULL ? tcti
-                         : cli->tcti != NULL ? cli->tcti : "the default TCTI");
-        return TPMKMS_R_TPM_UNAVAILABLE;
-    }
-    return TPMKMS_R_OK;
+    return *out != NULL ? TPMKMS_R_OK : TPMKMS_R_TPM_UNAVAILABLE;
 }
 
 int cli_parse_uri(const CLI *cli, const char *text, TPMKMS_URI **out)

@@ -174,5 +174,8 @@ TPMKMS_BACKEND *tpmkms_ctx_backend_for(TPMKMS_CTX *ctx, const char *tcti,
     if (tpmkms_backend_up_ref(e->backend))
         b = e->backend;
     CRYPTO_THREAD_unlock(ctx->lock);
+    if (b == NULL)
+        TPMKMS_raise(TPMKMS_R_INTERNAL, "cannot take a reference to the "
+                     "backend for %s", tcti != NULL ? tcti : "the default TCTI");
     return b;
 }

@@ -28,8 +28,9 @@ TPMKMS_BACKEND *tpmkms_ctx_backend(TPMKMS_CTX *ctx, const char *tcti);
 /*
  * The same, for a connection and a TPM response deadline in seconds: 0
  * takes openssl.cnf's tpm-timeout, else $TPMKMS_TPM_TIMEOUT, else the
- * backend's default.  One backend (one connection) per pair.  NULL,
- * raised, when $TPMKMS_TPM_TIMEOUT is not a number of seconds.
+ * backend's default.  One backend (one connection) per pair.  NULL is
+ * always raised: a timeout setting that is not a number of seconds, out
+ * of memory.
  */
 TPMKMS_BACKEND *tpmkms_ctx_backend_for(TPMKMS_CTX *ctx, const char *tcti,
                                        unsigned timeout_s);

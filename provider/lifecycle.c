@@ -65,14 +65,9 @@ static void append(char *buf, size_t len, const char *sep, const char *fmt,
 static tpmkms_rc uri_backend(TPMKMS_CTX *ctx, const TPMKMS_URI *uri,
                              TPMKMS_BACKEND **out)
 {
-    if ((*out = tpmkms_ctx_backend_for_uri(ctx, uri)) == NULL) {
-        if (ERR_peek_error() == 0)
-            TPMKMS_raise(TPMKMS_R_TPM_UNAVAILABLE,
-                         "cannot set up the TPM connection for %s",
-                         uri->tcti != NULL ? uri->tcti : "the default TCTI");
-        return TPMKMS_R_TPM_UNAVAILABLE;
-    }
-    return TPMKMS_R_OK;
+    /* NULL was raised (ctx.h). */
+    *out = tpmkms_ctx_backend_for_uri(ctx, uri);
+    return *out != NULL ? TPMKMS_R_OK : TPMKMS_R_TPM_UNAVAILABLE;
 }
 
 EVP_PKEY *tpmkms_record_public(TPMKMS_CTX *ctx, const TPMKMS_URI *uri,
