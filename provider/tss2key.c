@@ -610,31 +610,6 @@ tpmkms_rc tpmkms_tss2key_from_pem(const char *text, size_t len,
 
 /* ---- blobs ---- */
 
-tpmkms_rc tpmkms_keyblob_copy(TPMKMS_KEYBLOB *dst, const TPMKMS_KEYBLOB *src)
-{
-    memset(dst, 0, sizeof(*dst));
-    dst->parent = src->parent;
-    dst->empty_auth = src->empty_auth;
-    if (src->pub != NULL) {
-        dst->pub = OPENSSL_memdup(src->pub, src->pub_len);
-        if (dst->pub == NULL)
-            goto err;
-        dst->pub_len = src->pub_len;
-    }
-    if (src->priv != NULL) {
-        dst->priv = OPENSSL_memdup(src->priv, src->priv_len);
-        if (dst->priv == NULL)
-            goto err;
-        dst->priv_len = src->priv_len;
-    }
-    return TPMKMS_R_OK;
-
-err:
-    tpmkms_keyblob_clear(dst);
-    TPMKMS_raise(TPMKMS_R_INTERNAL, "out of memory copying a key blob");
-    return TPMKMS_R_INTERNAL;
-}
-
 void tpmkms_keyblob_clear(TPMKMS_KEYBLOB *blob)
 {
     if (blob == NULL)

@@ -51,8 +51,6 @@ TPMKMS_MUST_CHECK
 tpmkms_rc tpmkms_tss2key_from_pem(const char *text, size_t len,
                                   TPMKMS_KEYBLOB *blob);
 
-TPMKMS_MUST_CHECK
-tpmkms_rc tpmkms_keyblob_copy(TPMKMS_KEYBLOB *dst, const TPMKMS_KEYBLOB *src);
 void tpmkms_keyblob_clear(TPMKMS_KEYBLOB *blob); /* frees members, zeroes */
 
 #endif

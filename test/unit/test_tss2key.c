@@ -906,20 +906,18 @@ static void pem_refuses_missing_or_broken_block(void **state)
 
 /* ---- blobs ---- */
 
-static void keyblob_copy_is_deep_and_clear_zeroes(void **state)
+static void keyblob_clear_frees_and_zeroes(void **state)
 {
-    TPMKMS_KEYBLOB a = sized_blob(40, 50), b;
+    TPMKMS_KEYBLOB a = sized_blob(40, 50);
 
-    assert_int_equal(tpmkms_keyblob_copy(&b, &a), TPMKMS_R_OK);
-    assert_blob_equal(&a, &b);
-    assert_ptr_not_equal(a.pub, b.pub);
-    assert_ptr_not_equal(a.priv, b.priv);
+    (void)state;
+    assert_non_null(a.pub);
     tpmkms_keyblob_clear(&a);
     assert_null(a.pub);
     assert_null(a.priv);
     assert_int_equal(a.pub_len, 0);
+    assert_int_equal(a.priv_len, 0);
     assert_int_equal(a.parent, 0);
-    tpmkms_keyblob_clear(&b);
     tpmkms_keyblob_clear(NULL);
 }
 
@@ -950,7 +948,7 @@ int main(void)
         cmocka_unit_test_setup(pem_round_trips_with_the_tss2_label, setup),
         cmocka_unit_test_setup(pem_is_found_after_a_text_header, setup),
         cmocka_unit_test_setup(pem_refuses_missing_or_broken_block, setup),
-        cmocka_unit_test_setup(keyblob_copy_is_deep_and_clear_zeroes, setup),
+        cmocka_unit_test_setup(keyblob_clear_frees_and_zeroes, setup),
     };
 
     tpmkms_err_init_standalone();
