@@ -38,6 +38,7 @@ int tpmkms_key_needs_auth(const TPMKMS_KEY *key);
  * auth value (an empty answer is an empty auth value).  Returns
  * TPMKMS_R_OK, or TPMKMS_R_AUTH_FAILED (raised) when no value was given.
  */
+TPMKMS_MUST_CHECK
 tpmkms_rc tpmkms_key_ask_auth(TPMKMS_KEY *key, OSSL_PASSPHRASE_CALLBACK *pw_cb,
                               void *pw_cbarg);
 

@@ -57,6 +57,7 @@ typedef struct tpmkms_location_st {
  * and messages it passes up) and fills loc.  On failure loc is left
  * cleared.  Release with tpmkms_location_clear.
  */
+TPMKMS_MUST_CHECK
 tpmkms_rc tpmkms_locate_key(const TPMKMS_URI *uri, TPMKMS_LOCATION *loc);
 void tpmkms_location_clear(TPMKMS_LOCATION *loc);
 

@@ -58,6 +58,7 @@ const char *tpmkms_platform_machine_group(void);
  * tpmkms_platform_dir_check does.  Something not a directory in the way:
  * TPMKMS_R_STORE_IO.
  */
+TPMKMS_MUST_CHECK
 tpmkms_rc tpmkms_platform_dir_ensure(const char *path, tpmkms_scope protect);
 
 /*
@@ -65,6 +66,7 @@ tpmkms_rc tpmkms_platform_dir_ensure(const char *path, tpmkms_scope protect);
  * write it (TPMKMS_R_INSECURE_STORE); not a directory: TPMKMS_R_STORE_IO.
  * *exists is 0 and TPMKMS_R_OK returned when it is absent.
  */
+TPMKMS_MUST_CHECK
 tpmkms_rc tpmkms_platform_dir_check(const char *path, int *exists);
 
 /* 1 if path is an existing directory others than its owner may read
@@ -78,6 +80,7 @@ int tpmkms_platform_dir_is_shared(const char *path);
  * scope, naming store and its owner; TPMKMS_R_STORE_IO for the user
  * scope.
  */
+TPMKMS_MUST_CHECK
 tpmkms_rc tpmkms_platform_check_writable(const char *store, const char *path,
                                          tpmkms_scope scope);
 
@@ -100,6 +103,7 @@ typedef struct {
  * TPMKMS_R_KEY_NOT_FOUND; a symbolic link, TPMKMS_R_INSECURE_STORE with
  * info->link set.
  */
+TPMKMS_MUST_CHECK
 tpmkms_rc tpmkms_platform_read_store_file(const char *path, char **data,
                                           size_t *len, TPMKMS_FILE_INFO *info);
 
@@ -111,12 +115,14 @@ tpmkms_rc tpmkms_platform_read_store_file(const char *path, char **data,
  * path exists: TPMKMS_R_KEY_EXISTS, unraised, so the caller names what
  * exists.
  */
+TPMKMS_MUST_CHECK
 tpmkms_rc tpmkms_platform_write_store_file(const char *path, const void *data,
                                            size_t len, tpmkms_scope protect,
                                            int overwrite);
 
 /* Removes path and syncs its directory.  Absent: TPMKMS_R_KEY_NOT_FOUND,
  * unraised. */
+TPMKMS_MUST_CHECK
 tpmkms_rc tpmkms_platform_remove(const char *path);
 
 /* 1 if something (a link too) is at path; no error raised. */
@@ -127,6 +133,7 @@ int tpmkms_platform_exists(const char *path);
  * sorted (strcmp).  A missing dir: none.  Free with
  * tpmkms_platform_names_free.
  */
+TPMKMS_MUST_CHECK
 tpmkms_rc tpmkms_platform_list(const char *dir, const char *suffix,
                                char ***names, size_t *count);
 void tpmkms_platform_names_free(char **names, size_t count);
@@ -138,10 +145,12 @@ void tpmkms_platform_names_free(char **names, size_t count);
  * file with mode's protection (0600 owner-only; group bits: readable by
  * the owner's group).
  */
+TPMKMS_MUST_CHECK
 tpmkms_rc tpmkms_write_file_atomic(const char *path, const void *data,
                                    size_t len, int mode);
 
 /* Reads a whole file (max 1 MiB); KEY_NOT_FOUND if absent, else STORE_IO. */
+TPMKMS_MUST_CHECK
 tpmkms_rc tpmkms_read_file(const char *path, char **data, size_t *len);
 
 /*
