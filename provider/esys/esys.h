@@ -285,7 +285,8 @@ tpmkms_rc esys_open(ESYS_STATE *st, const char *label);
  * tcti_socket.c: the swtpm and mssim TCTI.  claims: whether a TCTI config
  * is one it serves ("swtpm", "mssim", with or without ":host=H,port=P").
  * new: connects (every wait bounded by io_ms) and returns a TCTI for
- * Esys_Initialize, or a TCTI code with err saying why.  free: finalize
+ * Esys_Initialize, or a TCTI code with err saying why (TRY_AGAIN: a wait
+ * ran out; IO_ERROR: refused, unreachable; BAD_VALUE: the config).  free: finalize
  * (mssim: session end, sent without waiting) and release.  forget: in a
  * forked child, close our descriptors without sending and release.
  * error: the last failure in words, or NULL.

@@ -976,11 +976,15 @@ tpmkms_rc esys_open(ESYS_STATE *st, const char *label)
                                   &st->tcti, why, sizeof(why));
         if (rc != TSS2_RC_SUCCESS) {
             st->tcti = NULL;
+            int late = (rc & 0xffff) == TSS2_BASE_RC_TRY_AGAIN;
+
             TPMKMS_raise(TPMKMS_R_TPM_UNAVAILABLE,
                          "%s: cannot open the TPM through TCTI \"%s\": %s "
-                         "(the deadline is tpm-timeout= in the URI, "
+                         "— 0x%08x (%s)%s", label, st->tcti_name, why,
+                         (unsigned)rc, Tss2_RC_Decode(rc),
+                         late ? "; the deadline is tpm-timeout= in the URI, "
                          "tpm-timeout in openssl.cnf or TPMKMS_TPM_TIMEOUT, "
-                         "in seconds)", label, st->tcti_name, why);
+                         "in seconds" : "");
             return TPMKMS_R_TPM_UNAVAILABLE;
         }
         st->own_tcti = 1;

@@ -94,6 +94,7 @@ typedef struct {
     unsigned char rsp[SOCK_MAX];
     size_t rsp_len, rsp_have;   /* rsp_len: 0 until the header says */
     char err[512];              /* the last failure, for messages */
+    int timed_out;              /* ... and it was a wait that ran out */
 } TCTI_SOCK;
 
 static TCTI_SOCK *sock_of(TSS2_TCTI_CONTEXT *tcti)
@@ -243,6 +244,7 @@ static int sock_connect(TCTI_SOCK *s, unsigned port, const char *what,
         close(f);
     }
     freeaddrinfo(res);
+    s->timed_out = timed_out;
     if (timed_out) {
         char t[24];
 
@@ -347,6 +349,7 @@ static int side_request(TCTI_SOCK *s, int fd, const unsigned char *req,
     r = send_some(s, fd, req, len, &sent, deadline);
     if (r == 1)
         r = recv_some(s, fd, answer, sizeof(answer), &have, deadline);
+    s->timed_out = r == 0;
     if (r == 0)
         snprintf(s->err, sizeof(s->err), "%s got no answer from the %s at "
                  "%s:%u within %s: the TPM stopped answering", name, what,
@@ -705,6 +708,7 @@ TSS2_RC esys_tcti_socket_new(const char *conf, unsigned io_ms,
 {
     TCTI_SOCK *s;
     const char *colon;
+    TSS2_RC rc;
 
     *out = NULL;
     if (err != NULL && errlen > 0)
@@ -731,8 +735,11 @@ TSS2_RC esys_tcti_socket_new(const char *conf, unsigned io_ms,
     s->platform_fd = -1;
     s->state = SOCK_IDLE;
     colon = strchr(conf, ':');
-    if (sock_parse(s, colon != NULL ? colon + 1 : NULL) != 0)
+    if (sock_parse(s, colon != NULL ? colon + 1 : NULL) != 0) {
+        rc = TSS2_TCTI_RC_BAD_VALUE;
         goto fail;
+    }
+    rc = TSS2_TCTI_RC_IO_ERROR;
     if (s->mssim) {
         if (sock_connect(s, s->port, "mssim TPM port", &s->fd) != 0
                 || sock_connect(s, s->port + 1, "mssim platform port",
@@ -757,8 +764,10 @@ TSS2_RC esys_tcti_socket_new(const char *conf, unsigned io_ms,
         snprintf(err, errlen, "%s", s->err);
     close_fd(&s->fd);
     close_fd(&s->platform_fd);
+    if (s->timed_out)
+        rc = TSS2_TCTI_RC_TRY_AGAIN;
     OPENSSL_free(s);
-    return TSS2_TCTI_RC_IO_ERROR;
+    return rc;
 }
 
 void esys_tcti_socket_free(TSS2_TCTI_CONTEXT *tcti)
