@@ -15,7 +15,10 @@
  *   - keys.c: the key group (create, sign, unload, forget, describe,
  *     check) with the helpers a signature calls;
  *   - admin.c: the admin group (read a persistent handle, persist, evict,
- *     probe, setup).
+ *     probe, setup);
+ *   - tcti_socket.c: tpmkms's own TCTI for the swtpm and mssim simulator
+ *     protocols, whose receive honours the deadline (tpm2-tss 3.2's
+ *     block in read()); every other TCTI comes from tpm2-tss's loader.
  *
  * The attestation group is NULL for now; a later change adds attest.c.
  * Functions shared between the files are declared below with an esys_
@@ -110,6 +113,7 @@ typedef struct {
 
 typedef struct {
     TSS2_TCTI_CONTEXT *tcti;
+    int own_tcti;               /* tcti is tcti_socket.c's, not the loader's */
     ESYS_CONTEXT *ctx;          /* NULL until esys_open() */
     char tcti_name[256];
     int default_tcti;           /* no config: the TCTI loader's default */
@@ -276,6 +280,24 @@ tpmkms_rc esys_load_blob(ESYS_STATE *st, const TPMKMS_KEYBLOB *blob,
 
 /* objects.c: the connection */
 tpmkms_rc esys_open(ESYS_STATE *st, const char *label);
+
+/*
+ * tcti_socket.c: the swtpm and mssim TCTI.  claims: whether a TCTI config
+ * is one it serves ("swtpm", "mssim", with or without ":host=H,port=P").
+ * new: connects (every wait bounded by io_ms) and returns a TCTI for
+ * Esys_Initialize, or a TCTI code with err saying why (TRY_AGAIN: a wait
+ * ran out; IO_ERROR: refused, unreachable; BAD_VALUE: the config).  free: finalize
+ * (mssim: session end, sent without waiting) and release.  forget: in a
+ * forked child, close our descriptors without sending and release.
+ * error: the last failure in words, or NULL.
+ */
+int esys_tcti_socket_claims(const char *conf);
+TSS2_RC esys_tcti_socket_new(const char *conf, unsigned io_ms,
+                             TSS2_TCTI_CONTEXT **out, char *err,
+                             size_t errlen);
+void esys_tcti_socket_free(TSS2_TCTI_CONTEXT *tcti);
+void esys_tcti_socket_forget(TSS2_TCTI_CONTEXT *tcti);
+const char *esys_tcti_socket_error(TSS2_TCTI_CONTEXT *tcti);
 
 /* admin.c (esys_check reads the parent's handle) */
 tpmkms_rc esys_read_persistent(void *state, uint32_t handle,

@@ -966,7 +966,29 @@ tpmkms_rc esys_open(ESYS_STATE *st, const char *label)
         return TPMKMS_R_OK;
     if (label == NULL)
         label = "tpmkms";
-    if (st->tcti == NULL) {
+    if (st->tcti == NULL && !st->default_tcti
+            && esys_tcti_socket_claims(st->tcti_name)) {
+        char why[512];
+
+        /* Connecting and the simulator's handshake get the deadline of
+           one command. */
+        rc = esys_tcti_socket_new(st->tcti_name, st->timeout_s * 1000u,
+                                  &st->tcti, why, sizeof(why));
+        if (rc != TSS2_RC_SUCCESS) {
+            st->tcti = NULL;
+            int late = (rc & 0xffff) == TSS2_BASE_RC_TRY_AGAIN;
+
+            TPMKMS_raise(TPMKMS_R_TPM_UNAVAILABLE,
+                         "%s: cannot open the TPM through TCTI \"%s\": %s "
+                         "— 0x%08x (%s)%s", label, st->tcti_name, why,
+                         (unsigned)rc, Tss2_RC_Decode(rc),
+                         late ? "; the deadline is tpm-timeout= in the URI, "
+                         "tpm-timeout in openssl.cnf or TPMKMS_TPM_TIMEOUT, "
+                         "in seconds" : "");
+            return TPMKMS_R_TPM_UNAVAILABLE;
+        }
+        st->own_tcti = 1;
+    } else if (st->tcti == NULL) {
         rc = Tss2_TctiLdr_Initialize(st->default_tcti ? NULL : st->tcti_name,
                                      &st->tcti);
         if (rc != TSS2_RC_SUCCESS) {
@@ -1009,8 +1031,15 @@ static void esys_free_state(ESYS_STATE *st, int flush, int close_tcti)
         }
         Esys_Finalize(&st->ctx);    /* frees ESYS memory; sends nothing */
     }
-    if (close_tcti && st->tcti != NULL)
+    if (st->tcti != NULL && st->own_tcti) {
+        if (close_tcti)
+            esys_tcti_socket_free(st->tcti);
+        else
+            esys_tcti_socket_forget(st->tcti);  /* sends nothing */
+        st->tcti = NULL;
+    } else if (close_tcti && st->tcti != NULL) {
         Tss2_TctiLdr_Finalize(&st->tcti);
+    }
     OPENSSL_free(st->owner_auth_file);
     OPENSSL_free(st->persist);
     OPENSSL_free(st);
@@ -1022,10 +1051,12 @@ static void esys_disconnect(void *state)
 }
 
 /*
- * In a forked child: no command is sent, and the TCTI is leaked on
+ * In a forked child: no command is sent, and a loader's TCTI is leaked on
  * purpose: finalizing it may talk on the socket the parent still uses
  * (mssim sends a session end) or touch threads that did not survive
- * fork() (tabrmd's D-Bus connection).
+ * fork() (tabrmd's D-Bus connection).  Our own swtpm/mssim TCTI only
+ * closes its descriptors, which sends nothing while the parent holds
+ * them too.
  */
 static void esys_abandon(void *state)
 {

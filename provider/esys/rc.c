@@ -460,10 +460,14 @@ tpmkms_rc esys_raise_tss(ESYS_STATE *st, TSS2_RC rc, tpmkms_rc dflt,
         return TPMKMS_R_TPM_UNAVAILABLE;
     }
     if (esys_rc_is_io(rc)) {
+        const char *why = st != NULL && st->own_tcti
+            ? esys_tcti_socket_error(st->tcti) : NULL;
+
         TPMKMS_raise(TPMKMS_R_TPM_UNAVAILABLE,
                      "%s: %s failed: 0x%08x (%s) — cannot talk to the TPM "
-                     "through TCTI \"%s\"", label, cmd, (unsigned)rc, decoded,
-                     st != NULL ? st->tcti_name : "?");
+                     "through TCTI \"%s\"%s%s", label, cmd, (unsigned)rc,
+                     decoded, st != NULL ? st->tcti_name : "?",
+                     why != NULL ? ": " : "", why != NULL ? why : "");
         return TPMKMS_R_TPM_UNAVAILABLE;
     }
     m = rc_lookup(rc);

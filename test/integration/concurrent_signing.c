@@ -2,7 +2,8 @@
  * TPM keys, many threads at once (driven by concurrent_signing.sh and
  * load_signing.sh).
  *
- *   concurrent_signing [--threads T] [--signs N] [--md NAME] [--pss] URI...
+ *   concurrent_signing [--threads T] [--signs N] [--md NAME] [--pss]
+ *                      [--go FILE] [--after FILE] URI...
  *
  * Opens each URI once with OSSL_STORE (providers tpmkms and default in a
  * library context of their own), then starts T threads (8 by default)
@@ -11,11 +12,20 @@
  * N signatures each, every thread with its own EVP_MD_CTX
  * (EVP_DigestSign), and verify every signature with that key's public key
  * in the default provider.  Exit 0 when all T*N signatures verified.
+ *
+ * --go FILE: first sign once with each key (so the process holds its TPM
+ * connection and its loaded keys, as a server does), print "holding" and
+ * wait until FILE exists before starting the threads (so that a script
+ * can stop the TPM under a warm process: tpm_stops_answering.sh).
+ * --after FILE: once every thread has returned, wait until FILE exists,
+ * then sign once more with the first key and print "after: verified" or
+ * "after: failed" (the same process recovers once the TPM answers again).
  */
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include "tpm_key_util.h"
 
 #define MAX_THREADS 64
@@ -64,7 +74,7 @@ static void *signer(void *arg)
 static void usage(void)
 {
     fprintf(stderr, "usage: concurrent_signing [--threads T] [--signs N] "
-            "[--md NAME] [--pss] URI...\n");
+            "[--md NAME] [--pss] [--go FILE] [--after FILE] URI...\n");
     exit(2);
 }
 
@@ -75,6 +85,7 @@ int main(int argc, char **argv)
     pthread_t tids[MAX_THREADS];
     THREAD_ARG args[MAX_THREADS];
     int threads = 8, i, argi, started = 0, total;
+    const char *go = NULL, *after = NULL;
 
     s.md = "SHA256";
     s.signs = 20;
@@ -89,6 +100,10 @@ int main(int argc, char **argv)
             s.signs = atoi(argv[++argi]);
         else if (strcmp(o, "--md") == 0 && argi + 1 < argc)
             s.md = argv[++argi];
+        else if (strcmp(o, "--go") == 0 && argi + 1 < argc)
+            go = argv[++argi];
+        else if (strcmp(o, "--after") == 0 && argi + 1 < argc)
+            after = argv[++argi];
         else
             usage();
     }
@@ -104,6 +119,18 @@ int main(int argc, char **argv)
                                                s.key[s.nkeys])) == NULL)
             return 1;
     s.libctx = prov.libctx;
+    if (go != NULL) {
+        static const unsigned char warm[] = "warm up";
+
+        for (i = 0; i < s.nkeys; i++)
+            if (!tk_sign_verify(s.libctx, s.key[i], s.pub[i], s.md, s.pss,
+                                warm, sizeof(warm), "warm-up"))
+                return 1;
+        printf("holding\n");
+        fflush(stdout);
+        while (access(go, F_OK) != 0)
+            usleep(10000);
+    }
     atomic_init(&s.good, 0);
     atomic_init(&s.bad, 0);
     if (pthread_barrier_init(&s.start, NULL, (unsigned)threads) != 0) {
@@ -128,6 +155,17 @@ int main(int argc, char **argv)
            "(%s%s): %d verified, %d failed\n", threads, s.signs, s.nkeys,
            s.nkeys == 1 ? "" : "s", s.md, s.pss ? ", PSS" : "",
            atomic_load(&s.good), atomic_load(&s.bad));
+    if (after != NULL) {
+        static const unsigned char again[] = "after the threads";
+
+        fflush(stdout);
+        while (access(after, F_OK) != 0)
+            usleep(10000);
+        printf("after: %s\n",
+               tk_sign_verify(s.libctx, s.key[0], s.pub[0], s.md, s.pss,
+                              again, sizeof(again), "after")
+               ? "verified" : "failed");
+    }
     for (i = 0; i < s.nkeys; i++) {
         EVP_PKEY_free(s.key[i]);
         EVP_PKEY_free(s.pub[i]);
