@@ -10,7 +10,11 @@
 #include <openssl/evp.h>
 #include "ctx.h"
 
-/* Every algorithm of ours carries this property string. */
+/*
+ * Every algorithm of ours carries this property string, except the EC and
+ * RSA key management that an empty query finds (TPMKMS_SOFTKEYS_PROPS,
+ * pubkey_evp.h; see keymgmt.c's dispatch tables).
+ */
 #define TPMKMS_PROPS "provider=tpmkms"
 
 /*

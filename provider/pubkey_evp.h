@@ -19,13 +19,23 @@
 EVP_PKEY *tpmkms_public_to_evp(OSSL_LIB_CTX *libctx, const TPMKMS_PUBLIC *pub);
 
 /*
+ * The properties of tpmkms's EC and RSA key management that makes software
+ * keys (keymgmt.c): it lacks provider=tpmkms, so that a query for
+ * provider=tpmkms finds the TPM-only one instead.
+ */
+#define TPMKMS_SOFTKEYS_PROPS "tpmkms.software=yes"
+
+/*
  * The property query for everything tpmkms hands to another provider:
  * the software copies above, and the software keys OpenSSL puts into our
  * keymgmt when tpmkms is activated globally (TPMKMS_KEY.soft; see
  * keymgmt.c), whose every operation is forwarded with it.  It keeps those
- * from ever coming back to tpmkms.
+ * from ever coming back to tpmkms: provider!=tpmkms excludes everything
+ * carrying TPMKMS_PROPS, and the second clause the key management above,
+ * which has no provider property (OpenSSL reads a missing one as false,
+ * which provider!=tpmkms accepts).
  */
-#define TPMKMS_SOFT_PROPQ "provider!=tpmkms"
+#define TPMKMS_SOFT_PROPQ "provider!=tpmkms,tpmkms.software!=yes"
 
 /*
  * Writes a software key (TPMKMS_KEY.soft) to cout as its own provider's

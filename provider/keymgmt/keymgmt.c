@@ -17,7 +17,10 @@
  *                   hands a software key over in its first statement,
  *                   import of anything but a TPM key makes one, and
  *                   generation without a `uri` runs the software generator
- *                   the generation context carries.
+ *                   the generation context carries -- in the key
+ *                   management an empty property query finds only: the
+ *                   one a query for provider=tpmkms finds refuses to make
+ *                   a key without a `uri` (see the dispatch tables).
  *   empty           new(), before an import.
  *
  * Signatures of both kinds of key are ours (query_operation_name cannot
@@ -70,6 +73,8 @@ static OSSL_FUNC_keymgmt_query_operation_name_fn tpmkms_ec_keymgmt_query_operati
 static OSSL_FUNC_keymgmt_query_operation_name_fn tpmkms_rsa_keymgmt_query_operation_name;
 static OSSL_FUNC_keymgmt_gen_init_fn tpmkms_ec_keymgmt_gen_init;
 static OSSL_FUNC_keymgmt_gen_init_fn tpmkms_rsa_keymgmt_gen_init;
+static OSSL_FUNC_keymgmt_gen_init_fn tpmkms_ec_keymgmt_gen_init_tpm;
+static OSSL_FUNC_keymgmt_gen_init_fn tpmkms_rsa_keymgmt_gen_init_tpm;
 static OSSL_FUNC_keymgmt_gen_set_template_fn tpmkms_keymgmt_gen_set_template;
 static OSSL_FUNC_keymgmt_gen_set_params_fn tpmkms_keymgmt_gen_set_params;
 static OSSL_FUNC_keymgmt_gen_settable_params_fn tpmkms_ec_keymgmt_gen_settable_params;
@@ -86,13 +91,18 @@ typedef struct tpmkms_keymgmt_genctx_st {
     TPMKMS_PROVCTX *provctx;
     keymgmt_family family;
     int selection;
+    /*
+     * The TPM-only key management (reached by provider=tpmkms): no
+     * software generator, and no key without a uri.
+     */
+    int tpm_only;
     /* For a TPM key (a uri was set). */
     char *uri;
     int force;
     char group[64];             /* as given; checked when a TPM key is made */
     size_t bits;                /* likewise; 0 when not given */
     tpmkms_alg template_alg;    /* from a TPM key given as template */
-    /* For a software key (no uri): the other provider's generator. */
+    /* For a software key (no uri): the other provider's generator; NULL if tpm_only. */
     TPMKMS_SOFT_GEN *soft;
 } TPMKMS_KEYMGMT_GENCTX;
 
@@ -646,10 +656,15 @@ static const char *tpmkms_rsa_keymgmt_query_operation_name(int operation_id)
     return operation_id == OSSL_OP_SIGNATURE ? TPMKMS_SIG_NAME_RSA : NULL;
 }
 
-/* ---- generation: a TPM key with a uri, a software key without --------- */
+/*
+ * ---- generation: a TPM key with a uri; without one, a software key
+ * (the keymgmt an empty property query finds) or an error (the TPM-only
+ * keymgmt that provider=tpmkms finds: see the dispatch tables) ---------
+ */
 
 static void *keymgmt_gen_init(void *provctx, int selection,
-                              const OSSL_PARAM params[], keymgmt_family family)
+                              const OSSL_PARAM params[], keymgmt_family family,
+                              int tpm_only)
 {
     TPMKMS_KEYMGMT_GENCTX *gctx;
 
@@ -660,10 +675,12 @@ static void *keymgmt_gen_init(void *provctx, int selection,
     gctx->provctx = provctx;
     gctx->family = family;
     gctx->selection = selection;
+    gctx->tpm_only = tpm_only;
     /* Parameters go to the software generator as they come. */
-    if ((gctx->soft = tpmkms_soft_gen_new(tpmkms_provctx_libctx(provctx),
-                                          family_name(family),
-                                          selection)) == NULL
+    if ((!tpm_only
+         && (gctx->soft = tpmkms_soft_gen_new(tpmkms_provctx_libctx(provctx),
+                                              family_name(family),
+                                              selection)) == NULL)
             || !tpmkms_keymgmt_gen_set_params(gctx, params)) {
         tpmkms_keymgmt_gen_cleanup(gctx);
         return NULL;
@@ -674,13 +691,47 @@ static void *keymgmt_gen_init(void *provctx, int selection,
 static void *tpmkms_ec_keymgmt_gen_init(void *provctx, int selection,
                                         const OSSL_PARAM params[])
 {
-    return keymgmt_gen_init(provctx, selection, params, KEYMGMT_FAMILY_EC);
+    return keymgmt_gen_init(provctx, selection, params, KEYMGMT_FAMILY_EC, 0);
 }
 
 static void *tpmkms_rsa_keymgmt_gen_init(void *provctx, int selection,
                                          const OSSL_PARAM params[])
 {
-    return keymgmt_gen_init(provctx, selection, params, KEYMGMT_FAMILY_RSA);
+    return keymgmt_gen_init(provctx, selection, params, KEYMGMT_FAMILY_RSA, 0);
+}
+
+static void *tpmkms_ec_keymgmt_gen_init_tpm(void *provctx, int selection,
+                                            const OSSL_PARAM params[])
+{
+    return keymgmt_gen_init(provctx, selection, params, KEYMGMT_FAMILY_EC, 1);
+}
+
+static void *tpmkms_rsa_keymgmt_gen_init_tpm(void *provctx, int selection,
+                                             const OSSL_PARAM params[])
+{
+    return keymgmt_gen_init(provctx, selection, params, KEYMGMT_FAMILY_RSA, 1);
+}
+
+/*
+ * A software key as template for the TPM-only generator: its EC group
+ * (the one domain parameter a TPM key takes) becomes the group asked for.
+ */
+static int gen_set_soft_template_tpm(TPMKMS_KEYMGMT_GENCTX *gctx,
+                                     const TPMKMS_KEY *key)
+{
+    char group[sizeof(gctx->group)];
+
+    if (gctx->family != KEYMGMT_FAMILY_EC)
+        return 1;
+    if (!EVP_PKEY_get_utf8_string_param(key->soft, OSSL_PKEY_PARAM_GROUP_NAME,
+                                        group, sizeof(group), NULL)) {
+        TPMKMS_raise(TPMKMS_R_UNSUPPORTED_ALGORITHM,
+                     "the template key has no named EC group: tpmkms makes "
+                     "EC keys on P-256 and P-384");
+        return 0;
+    }
+    strcpy(gctx->group, group);
+    return 1;
 }
 
 /*
@@ -694,11 +745,12 @@ static int tpmkms_keymgmt_gen_set_template(void *genctx, void *templ)
     const TPMKMS_KEY *key = templ;
 
     if (tpmkms_soft_is(key))
-        return tpmkms_soft_gen_set_template(gctx->soft, key);
+        return gctx->soft != NULL ? tpmkms_soft_gen_set_template(gctx->soft, key)
+                                  : gen_set_soft_template_tpm(gctx, key);
     if (!key_is_loaded(key))
         return 1;
     gctx->template_alg = key->pub.alg;
-    if (!tpmkms_alg_is_ec(key->pub.alg))
+    if (!tpmkms_alg_is_ec(key->pub.alg) || gctx->soft == NULL)
         return 1;
     return tpmkms_soft_gen_set_group(gctx->soft, key_group_name(key->pub.alg));
 }
@@ -759,6 +811,8 @@ static int tpmkms_keymgmt_gen_set_params(void *genctx, const OSSL_PARAM params[]
         strcpy(gctx->group, group);
     gctx->bits = bits;
     gctx->force = force != 0;
+    if (gctx->soft == NULL)
+        return 1;
     return tpmkms_soft_gen_set_params(gctx->soft, params, gctx->uri != NULL);
 }
 
@@ -882,13 +936,30 @@ static void *gen_tpm_key(TPMKMS_KEYMGMT_GENCTX *gctx)
     return key;
 }
 
+/*
+ * Without a uri, the keymgmt an empty property query finds makes a
+ * software key; the TPM-only one refuses, saying how to name the key.
+ */
 static void *tpmkms_keymgmt_gen(void *genctx, OSSL_CALLBACK *cb, void *cbarg)
 {
     TPMKMS_KEYMGMT_GENCTX *gctx = genctx;
 
     if (gctx->uri != NULL)
         return gen_tpm_key(gctx);
-    return tpmkms_soft_gen_generate(gctx->soft, cb, cbarg);
+    if (gctx->soft != NULL)
+        return tpmkms_soft_gen_generate(gctx->soft, cb, cbarg);
+    if ((gctx->selection & OSSL_KEYMGMT_SELECT_KEYPAIR) == 0)
+        TPMKMS_raise(TPMKMS_R_UNSUPPORTED_ALGORITHM,
+                     "tpmkms generates %s key pairs only, not parameters",
+                     family_name(gctx->family));
+    else
+        TPMKMS_raise(TPMKMS_R_BAD_PARAMETER,
+                     "no uri: tpmkms (provider=tpmkms) makes %s keys in the TPM "
+                     "only; name the key with -pkeyopt uri:tpmkms:name=NAME "
+                     "(parameter \"uri\"), or leave provider=tpmkms out of "
+                     "the property query for a software key",
+                     family_name(gctx->family));
+    return NULL;
 }
 
 static void tpmkms_keymgmt_gen_cleanup(void *genctx)
@@ -973,50 +1044,100 @@ int tpmkms_keymgmt_get_capabilities(void *provctx, const char *capability,
     { OSSL_FUNC_KEYMGMT_GEN, (void (*)(void))tpmkms_keymgmt_gen },               \
     { OSSL_FUNC_KEYMGMT_GEN_CLEANUP, (void (*)(void))tpmkms_keymgmt_gen_cleanup }
 
-const OSSL_DISPATCH tpmkms_ec_keymgmt_functions[] = {
-    TPMKMS_KEYMGMT_COMMON_FUNCTIONS,
-    { OSSL_FUNC_KEYMGMT_LOAD, (void (*)(void))tpmkms_ec_keymgmt_load },
-    { OSSL_FUNC_KEYMGMT_GETTABLE_PARAMS,
-      (void (*)(void))tpmkms_ec_keymgmt_gettable_params },
-    { OSSL_FUNC_KEYMGMT_SETTABLE_PARAMS,
-      (void (*)(void))tpmkms_ec_keymgmt_settable_params },
-    { OSSL_FUNC_KEYMGMT_IMPORT, (void (*)(void))tpmkms_ec_keymgmt_import },
-    { OSSL_FUNC_KEYMGMT_IMPORT_TYPES,
-      (void (*)(void))tpmkms_ec_keymgmt_import_types },
-    { OSSL_FUNC_KEYMGMT_EXPORT_TYPES,
-      (void (*)(void))tpmkms_ec_keymgmt_export_types },
-    { OSSL_FUNC_KEYMGMT_QUERY_OPERATION_NAME,
-      (void (*)(void))tpmkms_ec_keymgmt_query_operation_name },
-    { OSSL_FUNC_KEYMGMT_GEN_INIT, (void (*)(void))tpmkms_ec_keymgmt_gen_init },
-    { OSSL_FUNC_KEYMGMT_GEN_SETTABLE_PARAMS,
-      (void (*)(void))tpmkms_ec_keymgmt_gen_settable_params },
+#define TPMKMS_EC_KEYMGMT_FUNCTIONS(gen_init)                                   \
+    TPMKMS_KEYMGMT_COMMON_FUNCTIONS,                                             \
+    { OSSL_FUNC_KEYMGMT_LOAD, (void (*)(void))tpmkms_ec_keymgmt_load },          \
+    { OSSL_FUNC_KEYMGMT_GETTABLE_PARAMS,                                         \
+      (void (*)(void))tpmkms_ec_keymgmt_gettable_params },                       \
+    { OSSL_FUNC_KEYMGMT_SETTABLE_PARAMS,                                         \
+      (void (*)(void))tpmkms_ec_keymgmt_settable_params },                       \
+    { OSSL_FUNC_KEYMGMT_IMPORT, (void (*)(void))tpmkms_ec_keymgmt_import },      \
+    { OSSL_FUNC_KEYMGMT_IMPORT_TYPES,                                            \
+      (void (*)(void))tpmkms_ec_keymgmt_import_types },                          \
+    { OSSL_FUNC_KEYMGMT_EXPORT_TYPES,                                            \
+      (void (*)(void))tpmkms_ec_keymgmt_export_types },                          \
+    { OSSL_FUNC_KEYMGMT_QUERY_OPERATION_NAME,                                    \
+      (void (*)(void))tpmkms_ec_keymgmt_query_operation_name },                  \
+    { OSSL_FUNC_KEYMGMT_GEN_INIT, (void (*)(void))(gen_init) },                  \
+    { OSSL_FUNC_KEYMGMT_GEN_SETTABLE_PARAMS,                                     \
+      (void (*)(void))tpmkms_ec_keymgmt_gen_settable_params },                   \
     { 0, NULL }
+
+#define TPMKMS_RSA_KEYMGMT_FUNCTIONS(gen_init)                                  \
+    TPMKMS_KEYMGMT_COMMON_FUNCTIONS,                                             \
+    { OSSL_FUNC_KEYMGMT_LOAD, (void (*)(void))tpmkms_rsa_keymgmt_load },         \
+    { OSSL_FUNC_KEYMGMT_GETTABLE_PARAMS,                                         \
+      (void (*)(void))tpmkms_rsa_keymgmt_gettable_params },                      \
+    { OSSL_FUNC_KEYMGMT_SETTABLE_PARAMS,                                         \
+      (void (*)(void))tpmkms_rsa_keymgmt_settable_params },                      \
+    { OSSL_FUNC_KEYMGMT_IMPORT, (void (*)(void))tpmkms_rsa_keymgmt_import },     \
+    { OSSL_FUNC_KEYMGMT_IMPORT_TYPES,                                            \
+      (void (*)(void))tpmkms_rsa_keymgmt_import_types },                         \
+    { OSSL_FUNC_KEYMGMT_EXPORT_TYPES,                                            \
+      (void (*)(void))tpmkms_rsa_keymgmt_export_types },                         \
+    { OSSL_FUNC_KEYMGMT_QUERY_OPERATION_NAME,                                    \
+      (void (*)(void))tpmkms_rsa_keymgmt_query_operation_name },                 \
+    { OSSL_FUNC_KEYMGMT_GEN_INIT, (void (*)(void))(gen_init) },                  \
+    { OSSL_FUNC_KEYMGMT_GEN_SETTABLE_PARAMS,                                     \
+      (void (*)(void))tpmkms_rsa_keymgmt_gen_settable_params },                  \
+    { 0, NULL }
+
+/* Without a uri, these generate software keys (for the default provider). */
+static const OSSL_DISPATCH tpmkms_ec_keymgmt_functions[] = {
+    TPMKMS_EC_KEYMGMT_FUNCTIONS(tpmkms_ec_keymgmt_gen_init)
 };
 
-const OSSL_DISPATCH tpmkms_rsa_keymgmt_functions[] = {
-    TPMKMS_KEYMGMT_COMMON_FUNCTIONS,
-    { OSSL_FUNC_KEYMGMT_LOAD, (void (*)(void))tpmkms_rsa_keymgmt_load },
-    { OSSL_FUNC_KEYMGMT_GETTABLE_PARAMS,
-      (void (*)(void))tpmkms_rsa_keymgmt_gettable_params },
-    { OSSL_FUNC_KEYMGMT_SETTABLE_PARAMS,
-      (void (*)(void))tpmkms_rsa_keymgmt_settable_params },
-    { OSSL_FUNC_KEYMGMT_IMPORT, (void (*)(void))tpmkms_rsa_keymgmt_import },
-    { OSSL_FUNC_KEYMGMT_IMPORT_TYPES,
-      (void (*)(void))tpmkms_rsa_keymgmt_import_types },
-    { OSSL_FUNC_KEYMGMT_EXPORT_TYPES,
-      (void (*)(void))tpmkms_rsa_keymgmt_export_types },
-    { OSSL_FUNC_KEYMGMT_QUERY_OPERATION_NAME,
-      (void (*)(void))tpmkms_rsa_keymgmt_query_operation_name },
-    { OSSL_FUNC_KEYMGMT_GEN_INIT, (void (*)(void))tpmkms_rsa_keymgmt_gen_init },
-    { OSSL_FUNC_KEYMGMT_GEN_SETTABLE_PARAMS,
-      (void (*)(void))tpmkms_rsa_keymgmt_gen_settable_params },
-    { 0, NULL }
+static const OSSL_DISPATCH tpmkms_rsa_keymgmt_functions[] = {
+    TPMKMS_RSA_KEYMGMT_FUNCTIONS(tpmkms_rsa_keymgmt_gen_init)
 };
 
+/* The same, except that generation without a uri fails. */
+static const OSSL_DISPATCH tpmkms_ec_keymgmt_tpm_functions[] = {
+    TPMKMS_EC_KEYMGMT_FUNCTIONS(tpmkms_ec_keymgmt_gen_init_tpm)
+};
+
+static const OSSL_DISPATCH tpmkms_rsa_keymgmt_tpm_functions[] = {
+    TPMKMS_RSA_KEYMGMT_FUNCTIONS(tpmkms_rsa_keymgmt_gen_init_tpm)
+};
+
+/*
+ * Two key managements per key type, told apart by their properties only:
+ *
+ *   - the first carries TPMKMS_SOFTKEYS_PROPS and not provider=tpmkms.  A
+ *     fetch without a property query (libssl's ECDHE keys, an
+ *     application's EVP_PKEY_Q_keygen, genpkey without -propquery) takes
+ *     OpenSSL's first implementation, so with tpmkms activated first it
+ *     is this one: it makes software keys for the default provider when
+ *     no uri is given (softkey.h), and TPM keys with one.
+ *   - the second carries TPMKMS_PROPS.  A query for provider=tpmkms (or
+ *     ?provider=tpmkms) skips the first, which does not have that
+ *     property, and finds this one: a user who asked tpmkms for a key
+ *     gets a TPM key or an error that says to give a uri, never a
+ *     software key.
+ *
+ * OpenSSL 3.0 adds no provider=NAME property of its own (every provider
+ * declares it in its tables); a query without a value for a property
+ * reads it as false.  So TPMKMS_SOFT_PROPQ, with which softkey.c fetches
+ * the other provider's keymgmt, names both properties: provider!=tpmkms
+ * alone would find the first entry here again.
+ *
+ * A key is either's: both have the same functions apart from gen_init,
+ * and store.c's and decoder.c's references load in either.  OpenSSL 3.0
+ * takes two keymgmts of one provider with the same names as the same key
+ * manager (evp_keymgmt_util_export_to_provider compares the provider and
+ * name id, not only the pointers), so a TPM key held by one is never
+ * exported to the other (tests: genpkey_creates_tpm_keys.sh).
+ */
 const OSSL_ALGORITHM tpmkms_keymgmt_algorithms[] = {
+    { "EC:id-ecPublicKey:1.2.840.10045.2.1", TPMKMS_SOFTKEYS_PROPS,
+      tpmkms_ec_keymgmt_functions,
+      "TPM 2.0 EC keys by uri; software EC keys for the default provider" },
+    { "RSA:rsaEncryption:1.2.840.113549.1.1.1", TPMKMS_SOFTKEYS_PROPS,
+      tpmkms_rsa_keymgmt_functions,
+      "TPM 2.0 RSA keys by uri; software RSA keys for the default provider" },
     { "EC:id-ecPublicKey:1.2.840.10045.2.1", TPMKMS_PROPS,
-      tpmkms_ec_keymgmt_functions, "TPM 2.0 EC keys (P-256, P-384)" },
+      tpmkms_ec_keymgmt_tpm_functions, "TPM 2.0 EC keys (P-256, P-384)" },
     { "RSA:rsaEncryption:1.2.840.113549.1.1.1", TPMKMS_PROPS,
-      tpmkms_rsa_keymgmt_functions, "TPM 2.0 RSA keys (2048, 3072 bits)" },
+      tpmkms_rsa_keymgmt_tpm_functions, "TPM 2.0 RSA keys (2048, 3072 bits)" },
     { NULL, NULL, NULL, NULL }
 };

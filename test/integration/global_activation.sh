@@ -11,7 +11,8 @@
 #         ECDHE groups P-256 and X25519 with a software key;
 #   (ii)  TPM keys work in the same configuration: req -new -x509,
 #         pkeyutl, s_server over TLS 1.2 and 1.3 with EC and RSA TPM keys,
-#         genpkey with -propquery provider=tpmkms; a TPM key's export has
+#         genpkey with -propquery provider=tpmkms (and, without a uri,
+#         its refusal rather than a software key); a TPM key's export has
 #         no private part and its signatures are tpmkms's;
 #   (iii) 8 threads signing with a software key and a TPM key at once
 #         finish (bounded by timeout);
@@ -261,6 +262,14 @@ for order in "${ORDERS[@]}"; do
         -pkeyopt "uri:tpmkms:name=gen-$order" -out "$D/gen.pem"
     head -n1 "$D/gen.pem" | grep -qxF -- '-----BEGIN TSS2 PRIVATE KEY-----' ||
         fail "$order: genpkey did not make a TPM key: $(head -n1 "$D/gen.pem")"
+
+    step "$order: genpkey -propquery provider=tpmkms without a uri is refused and writes no key"
+    expect_fail --provider-errors 'no uri: .*-pkeyopt uri:tpmkms:name=' \
+        openssl genpkey -algorithm EC -propquery provider=tpmkms \
+        -pkeyopt group:P-256 -out "$D/nouri.pem"
+    if grep -qs 'PRIVATE KEY' "$D/nouri.pem"; then
+        fail "$order: genpkey -propquery provider=tpmkms without a uri wrote a key"
+    fi
 
     # ---- (iii) threads -------------------------------------------------
 

@@ -3,7 +3,9 @@
  * fake backend, handed out by reference as the store loader and decoder
  * do: load checks the family and takes a reference; the parameters are
  * the public key's; match compares public halves, with a software key
- * too; and only the public half is ever exported.
+ * too; and only the public half is ever exported.  Generation without a
+ * uri makes a software key in the keymgmt an empty query finds, and fails
+ * in the one provider=tpmkms finds.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -263,6 +265,114 @@ static void keymgmt_tpm_key_cannot_be_changed_or_copied_in_part(void **state)
     tpmkms_keymgmt_free(key);
 }
 
+/*
+ * The implementation of keytype ("EC", "RSA") in tpmkms_keymgmt_algorithms
+ * that a fetch finds: with want_provider, the first whose properties
+ * include provider=tpmkms (a query for provider=tpmkms); without, the
+ * first of all (an empty query).
+ */
+static const OSSL_ALGORITHM *keymgmt_found(const char *keytype, int want_provider)
+{
+    for (const OSSL_ALGORITHM *a = tpmkms_keymgmt_algorithms; a->algorithm_names != NULL; a++) {
+        if (strncmp(a->algorithm_names, keytype, strlen(keytype)) != 0
+                || a->algorithm_names[strlen(keytype)] != ':')
+            continue;
+        if (!want_provider || strstr(a->property_definition, TPMKMS_PROPS) != NULL)
+            return a;
+    }
+    return NULL;
+}
+
+static void *keymgmt_gen_with(const OSSL_ALGORITHM *alg, const OSSL_PARAM params[])
+{
+    OSSL_FUNC_keymgmt_gen_init_fn *gen_init = NULL;
+    void *gctx, *made;
+
+    assert_non_null(alg);
+    for (const OSSL_DISPATCH *d = alg->implementation; d->function_id != 0; d++)
+        if (d->function_id == OSSL_FUNC_KEYMGMT_GEN_INIT)
+            gen_init = OSSL_FUNC_keymgmt_gen_init(d);
+    assert_non_null(gen_init);
+    gctx = gen_init(&provctx, OSSL_KEYMGMT_SELECT_KEYPAIR, params);
+    assert_non_null(gctx);
+    made = tpmkms_keymgmt_gen(gctx, NULL, NULL);
+    tpmkms_keymgmt_gen_cleanup(gctx);
+    return made;
+}
+
+/*
+ * Asked for by provider=tpmkms, generation without a uri is refused with a
+ * message that says how to name the key: never a software key.
+ */
+static void keymgmt_provider_tpmkms_generation_without_a_uri_fails(void **state)
+{
+    const char *keytypes[] = { "EC", "RSA" };
+    char group[] = "P-256";
+    OSSL_PARAM params[2];
+
+    int creates = fake_counts.creates;
+
+    (void)state;
+    params[0] = OSSL_PARAM_construct_utf8_string(OSSL_PKEY_PARAM_GROUP_NAME, group, 0);
+    params[1] = OSSL_PARAM_construct_end();
+    for (size_t i = 0; i < 2; i++) {
+        ERR_clear_error();
+        assert_null(keymgmt_gen_with(keymgmt_found(keytypes[i], 1),
+                                     i == 0 ? params : NULL));
+        assert_int_equal(last_reason(), TPMKMS_R_BAD_PARAMETER);
+        assert_non_null(strstr(last_message(), "-pkeyopt uri:tpmkms:name="));
+        assert_non_null(strstr(last_message(), keytypes[i]));
+    }
+    assert_int_equal(fake_counts.creates, creates);
+}
+
+/*
+ * What an empty query finds (libssl's ephemeral keys with tpmkms activated
+ * first) has no provider=tpmkms and makes a software key without a uri.
+ */
+static void keymgmt_empty_query_generation_without_a_uri_is_software(void **state)
+{
+    char group[] = "P-256";
+    OSSL_PARAM params[2];
+    TPMKMS_KEY *made;
+    int creates = fake_counts.creates;
+
+    (void)state;
+    assert_null(strstr(keymgmt_found("EC", 0)->property_definition, "provider="));
+    assert_null(strstr(keymgmt_found("RSA", 0)->property_definition, "provider="));
+    params[0] = OSSL_PARAM_construct_utf8_string(OSSL_PKEY_PARAM_GROUP_NAME, group, 0);
+    params[1] = OSSL_PARAM_construct_end();
+    made = keymgmt_gen_with(keymgmt_found("EC", 0), params);
+    assert_non_null(made);
+    assert_true(tpmkms_soft_is(made));
+    assert_true(EVP_PKEY_is_a(made->soft, "EC"));
+    tpmkms_key_free(made);
+    assert_int_equal(fake_counts.creates, creates);
+}
+
+/*
+ * A software key as template for the TPM-only generator (a context made
+ * from a key with provider=tpmkms) gives its EC group; nothing else of it
+ * is used, and nothing is generated in software.
+ */
+static void keymgmt_tpm_only_generation_takes_a_software_templates_group(void **state)
+{
+    EVP_PKEY *p384 = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-384");
+    TPMKMS_KEY *templ = soft_key(p384);
+    TPMKMS_KEYMGMT_GENCTX *gctx;
+
+    (void)state;
+    gctx = tpmkms_ec_keymgmt_gen_init_tpm(&provctx, OSSL_KEYMGMT_SELECT_KEYPAIR,
+                                          NULL);
+    assert_non_null(gctx);
+    assert_null(gctx->soft);
+    assert_int_equal(tpmkms_keymgmt_gen_set_template(gctx, templ), 1);
+    assert_int_equal(gen_tpm_alg(gctx), TPMKMS_ALG_EC_P384);
+    tpmkms_keymgmt_gen_cleanup(gctx);
+    tpmkms_key_free(templ);
+    EVP_PKEY_free(p384);
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 
 int main(void)
@@ -274,6 +384,9 @@ int main(void)
         T(keymgmt_matches_a_software_key_by_its_public_half),
         T(keymgmt_exports_only_the_public_half),
         T(keymgmt_tpm_key_cannot_be_changed_or_copied_in_part),
+        T(keymgmt_provider_tpmkms_generation_without_a_uri_fails),
+        T(keymgmt_empty_query_generation_without_a_uri_is_software),
+        T(keymgmt_tpm_only_generation_takes_a_software_templates_group),
     };
 
     tpmkms_err_init_standalone();
