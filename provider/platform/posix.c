@@ -821,7 +821,13 @@ tpmkms_rc tpmkms_platform_rename(const char *from, const char *to,
     } else if (errno == ENOENT) {
         return TPMKMS_R_KEY_NOT_FOUND;
     } else {
-        return io_error("cannot link to", to, errno);
+        /* No hard links here (some file systems): check, then rename. */
+        struct stat st;
+
+        if (lstat(to, &st) == 0)
+            return TPMKMS_R_KEY_EXISTS;
+        if (rename(from, to) != 0)
+            return io_error("cannot rename to", to, errno);
     }
     if ((dir = split_dir(to, &base)) == NULL) {
         TPMKMS_raise(TPMKMS_R_INTERNAL, "out of memory renaming %s", from);
