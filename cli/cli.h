@@ -26,6 +26,7 @@ enum {
     CLI_EXIT_NOT_FOUND = 2,
     CLI_EXIT_PARTIAL_DELETE = 3,
     CLI_EXIT_ELEVATION = 4,
+    CLI_EXIT_ORPHANS = 5,        /* list --orphans found some */
     CLI_EXIT_USAGE = 64
 };
 

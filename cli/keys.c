@@ -139,6 +139,15 @@ int cli_cmd_create(CLI *cli, int argc, char **argv)
         r = cli_fail(rc != TPMKMS_R_OK ? rc : TPMKMS_R_INTERNAL);
         goto out;
     }
+    if (co.settled == TPMKMS_PENDING_REMOVED)
+        fprintf(stderr, "tpmkms: note: removed the pending record of an "
+                "interrupted create of %s first: persistent handle 0x%08x "
+                "did not hold its key\n", canonical,
+                (unsigned)co.settled_handle);
+    else if (co.settled == TPMKMS_PENDING_COMPLETED)
+        fprintf(stderr, "tpmkms: note: completed an interrupted create of %s "
+                "first (persistent handle 0x%08x held its key), then "
+                "replaced it\n", canonical, (unsigned)co.settled_handle);
     if (co.replaced) {
         /* The old key's certificates certify a key that is gone. */
         if (old_pub != NULL) {
@@ -201,10 +210,42 @@ typedef struct list_state_st {
     size_t n, cap;
     tpmkms_scope only;        /* UNSET: every record */
     char *storage_directory;  /* printed in the URIs when given */
-    TPMKMS_BACKEND *backend;  /* describes key material (no TPM command) */
+    TPMKMS_BACKEND *backend;  /* describes key material; the TPM is asked
+                                 only to settle an interrupted create and
+                                 for --orphans */
     size_t skipped;           /* records reported as skipped */
+    uint32_t *named;          /* persistent handles records name */
+    size_t nnamed, capnamed;
+    int unknown;              /* a record whose handle is unknown */
     int failed;
 } LIST_STATE;
+
+static void list_name_handle(LIST_STATE *st, uint32_t handle)
+{
+    if (handle == 0)
+        return;
+    if (st->nnamed == st->capnamed) {
+        size_t cap = st->capnamed == 0 ? 16 : st->capnamed * 2;
+        uint32_t *named = OPENSSL_realloc(st->named, cap * sizeof(*named));
+
+        if (named == NULL) {
+            /* Not knowing it is as good as a record we could not read. */
+            st->unknown = 1;
+            return;
+        }
+        st->named = named;
+        st->capnamed = cap;
+    }
+    st->named[st->nnamed++] = handle;
+}
+
+static int list_names_handle(const LIST_STATE *st, uint32_t handle)
+{
+    for (size_t i = 0; i < st->nnamed; i++)
+        if (st->named[i] == handle)
+            return 1;
+    return 0;
+}
 
 /* A record that is listed as damaged, not as a key: one stderr line. */
 static int list_skip(const char *path, tpmkms_rc reason, const char *why,
@@ -215,7 +256,63 @@ static int list_skip(const char *path, tpmkms_rc reason, const char *why,
     (void)reason;
     fprintf(stderr, "tpmkms: skipped %s: %s\n", path, why);
     st->skipped++;
+    st->unknown = 1;            /* it may name a persistent handle */
     return 0;
+}
+
+/*
+ * The pending records in dir (record.h): creates of persistent keys that
+ * were killed before their record was in place, settled now (completed
+ * or removed: tpmkms_key_settle_pending), each said on stderr.  One that
+ * cannot be settled (no write access, another TPM, the TPM not
+ * answering) is skipped, named on stderr, its handle counted as named.
+ */
+static void list_settle(LIST_STATE *st, const char *dir)
+{
+    char **names = NULL, why[1024];
+    size_t count = 0;
+
+    tpmkms_err_set_mark();
+    if (tpmkms_record_pending_names(dir, &names, &count) != TPMKMS_R_OK) {
+        /* The walk that follows says why the store cannot be read. */
+        tpmkms_err_pop_to_mark();
+        return;
+    }
+    tpmkms_err_clear_last_mark();
+    for (size_t i = 0; i < count; i++) {
+        char *path = tpmkms_record_pending_path(dir, names[i]);
+        tpmkms_pending what = TPMKMS_PENDING_NONE;
+        uint32_t handle = 0;
+
+        tpmkms_err_set_mark();
+        if (path != NULL
+                && tpmkms_key_settle_pending(st->backend, dir, names[i], &what,
+                                             &handle) == TPMKMS_R_OK) {
+            tpmkms_err_pop_to_mark();
+            if (what == TPMKMS_PENDING_COMPLETED)
+                fprintf(stderr, "tpmkms: note: completed an interrupted "
+                        "create: persistent handle 0x%08x held the key of "
+                        "%s, which is now its record\n", (unsigned)handle,
+                        path);
+            else if (what == TPMKMS_PENDING_REMOVED)
+                fprintf(stderr, "tpmkms: note: removed %s, left by an "
+                        "interrupted create: persistent handle 0x%08x did "
+                        "not hold its key (nothing of it was in the TPM)\n",
+                        path, (unsigned)handle);
+        } else {
+            tpmkms_err_clear_last_mark();
+            fprintf(stderr, "tpmkms: skipped %s: an interrupted create "
+                    "not settled: %s\n", path != NULL ? path : names[i],
+                    cli_take_errors(why, sizeof(why)));
+            st->skipped++;
+            if (handle != 0)
+                list_name_handle(st, handle);
+            else
+                st->unknown = 1;
+        }
+        OPENSSL_free(path);
+    }
+    tpmkms_record_names_free(names, count);
 }
 
 static int list_add(const TPMKMS_RECORD *rec, const char *path, void *arg)
@@ -225,14 +322,20 @@ static int list_add(const TPMKMS_RECORD *rec, const char *path, void *arg)
     LIST_ROW *row;
     char why[1024];
 
+    /* Named, even by a record that is not listed as a key. */
+    list_name_handle(st, rec->persistent);
     if (st->only != TPMKMS_SCOPE_UNSET && rec->scope != st->only)
         return 0;
     /* What opening it would refuse is damage, not a key to offer. */
     tpmkms_err_set_mark();
     if (tpmkms_record_check_key(st->backend, rec, path, NULL) != TPMKMS_R_OK) {
+        int unknown = st->unknown;  /* its handle is known all the same */
+
         tpmkms_err_clear_last_mark();
-        return list_skip(path, TPMKMS_R_BAD_RECORD,
-                         tpmkms_err_take_text(why, sizeof(why)), st);
+        list_skip(path, TPMKMS_R_BAD_RECORD,
+                  tpmkms_err_take_text(why, sizeof(why)), st);
+        st->unknown = unknown;
+        return 0;
     }
     tpmkms_err_clear_last_mark();
     if (st->n == st->cap) {
@@ -264,17 +367,75 @@ static int list_add(const TPMKMS_RECORD *rec, const char *path, void *arg)
     return 1;
 }
 
+/* The handles tpmkms lets a key have: create --persistent's range. */
+#define OWNER_FIRST 0x81000002u
+#define OWNER_LAST  0x817FFFFFu
+/* The TCG's endorsement range (EKs: 0x81010001, 0x81010002, ...). */
+#define EK_FIRST    0x81010000u
+#define EK_LAST     0x8101FFFFu
+
+/*
+ * list --orphans, after the stores were walked: the TPM's persistent
+ * handles in OWNER_FIRST..OWNER_LAST, outside the EK range, that no
+ * record names, each with the command that evicts it.
+ */
+static int list_orphans(const CLI *cli, LIST_STATE *st)
+{
+    uint32_t *handles = NULL;
+    size_t count = 0, found = 0, ours = 0;
+    tpmkms_rc rc;
+
+    if (st->unknown) {
+        fprintf(stderr, "tpmkms: cannot tell which persistent handles are "
+                "orphaned: a key store or record above could not be read, "
+                "and it may name one; none is listed\n");
+        return CLI_EXIT_ERROR;
+    }
+    if ((rc = tpmkms_backend_list_persistent(st->backend, &handles, &count))
+            != TPMKMS_R_OK)
+        return cli_fail(rc);
+    for (size_t i = 0; i < count; i++) {
+        uint32_t h = handles[i];
+
+        if (h < OWNER_FIRST || h > OWNER_LAST
+                || (h >= EK_FIRST && h <= EK_LAST))
+            continue;
+        ours++;
+        if (list_names_handle(st, h))
+            continue;
+        if (found++ == 0)
+            fprintf(stderr, "tpmkms: persistent handles no key record "
+                    "names: left by an interrupted create or delete, or "
+                    "made by other tools (used as tpmkms:handle=); check "
+                    "before evicting:\n");
+        printf("0x%08x  tpmkms delete 'tpmkms:handle=0x%08x'%s%s%s\n",
+               (unsigned)h, (unsigned)h, cli->tcti != NULL ? " --tcti '" : "",
+               cli->tcti != NULL ? cli->tcti : "",
+               cli->tcti != NULL ? "'" : "");
+    }
+    OPENSSL_free(handles);
+    if (found > 0)
+        return CLI_EXIT_ORPHANS;
+    fprintf(stderr, "tpmkms: no orphaned persistent handles (%zu in "
+            "0x%08x..0x%08x, all named by key records)\n", ours,
+            OWNER_FIRST, OWNER_LAST);
+    return st->skipped > 0 ? CLI_EXIT_ERROR : CLI_EXIT_OK;
+}
+
 int cli_cmd_list(CLI *cli, int argc, char **argv)
 {
     const char *scope_name = NULL, *storage_dir = NULL;
+    int orphans = 0;
     const CLI_OPTION opts[] = {
         { "scope", "SCOPE", &scope_name, NULL },
         { "storage-directory", "DIR", &storage_dir, NULL },
+        { "orphans", NULL, NULL, &orphans },
         { NULL, NULL, NULL, NULL }
     };
     LIST_STATE st = { 0 };
     TPMKMS_RECORD_VISIT visit = { list_add, list_skip, &st };
-    tpmkms_scope scopes[2];
+    tpmkms_scope scopes[3];
+    const char *overrides[3] = { NULL, NULL, NULL };
     size_t nscopes = 0, width = 0;
     int npos, exists, r = CLI_EXIT_OK;
     tpmkms_rc rc;
@@ -284,12 +445,16 @@ int cli_cmd_list(CLI *cli, int argc, char **argv)
     if (scope_name != NULL && !tpmkms_scope_from_string(scope_name, &st.only))
         return cli_usage_error(cli, "unknown --scope '%s': expected user or "
                                "machine", scope_name);
+    if (orphans && scope_name != NULL)
+        return cli_usage_error(cli, "--orphans looks at the records of both "
+                               "stores: it takes no --scope");
     if (storage_dir != NULL && storage_dir[0] != '/')
         return cli_usage_error(cli, "--storage-directory '%s' is not an "
                                "absolute path", storage_dir);
 
     if (storage_dir != NULL) {
         /* One directory: the records say their own scope. */
+        overrides[nscopes] = storage_dir;
         scopes[nscopes++] = st.only != TPMKMS_SCOPE_UNSET
                             ? st.only : TPMKMS_SCOPE_USER;
         st.storage_directory = OPENSSL_strdup(storage_dir);
@@ -297,9 +462,11 @@ int cli_cmd_list(CLI *cli, int argc, char **argv)
             TPMKMS_raise(TPMKMS_R_INTERNAL, "out of memory");
             return cli_fail(TPMKMS_R_INTERNAL);
         }
-    } else if (st.only != TPMKMS_SCOPE_UNSET) {
+    }
+    if (storage_dir == NULL && st.only != TPMKMS_SCOPE_UNSET) {
         scopes[nscopes++] = st.only;
-    } else {
+    } else if (storage_dir == NULL || orphans) {
+        /* --orphans: a handle any record names is not orphaned. */
         scopes[nscopes++] = TPMKMS_SCOPE_USER;
         scopes[nscopes++] = TPMKMS_SCOPE_MACHINE;
     }
@@ -328,9 +495,18 @@ int cli_cmd_list(CLI *cli, int argc, char **argv)
     }
 
     for (size_t k = 0; k < nscopes; k++) {
-        char *dir = tpmkms_store_dir(scopes[k], storage_dir);
+        char *dir;
         char why[512];
 
+        tpmkms_err_set_mark();
+        dir = tpmkms_store_dir(scopes[k], overrides[k]);
+        if (dir == NULL && orphans && scopes[k] == TPMKMS_SCOPE_USER
+                && overrides[k] == NULL) {
+            /* No home: no user store, so no record there either. */
+            tpmkms_err_pop_to_mark();
+            continue;
+        }
+        tpmkms_err_clear_last_mark();
         if (dir == NULL) {
             if (ERR_peek_error() == 0)
                 TPMKMS_raise(TPMKMS_R_STORE_IO, "cannot tell where the %s "
@@ -338,6 +514,7 @@ int cli_cmd_list(CLI *cli, int argc, char **argv)
             r = cli_fail(TPMKMS_R_STORE_IO);
             goto out;
         }
+        list_settle(&st, dir);
         rc = tpmkms_record_walk(dir, &visit);
         if (st.failed) {
             OPENSSL_free(dir);
@@ -345,11 +522,17 @@ int cli_cmd_list(CLI *cli, int argc, char **argv)
             goto out;
         }
         if (rc != TPMKMS_R_OK) {
-            /* Unasked-for machine store: a note, the user's keys still list. */
-            if (scopes[k] == TPMKMS_SCOPE_MACHINE && scope_name == NULL
-                && storage_dir == NULL) {
-                fprintf(stderr, "tpmkms: note: machine key store %s not "
-                        "listed: %s\n", dir, cli_take_errors(why, sizeof(why)));
+            /*
+             * Unasked-for machine store: a note, the user's keys still
+             * list; for --orphans, any store: the answer is incomplete.
+             */
+            if (orphans || (scopes[k] == TPMKMS_SCOPE_MACHINE
+                            && scope_name == NULL && storage_dir == NULL)) {
+                fprintf(stderr, "tpmkms: note: %s key store %s not "
+                        "listed: %s\n", overrides[k] != NULL ? "the"
+                        : tpmkms_scope_name(scopes[k]), dir,
+                        cli_take_errors(why, sizeof(why)));
+                st.unknown = 1;
             } else {
                 OPENSSL_free(dir);
                 r = cli_fail(rc);
@@ -359,6 +542,10 @@ int cli_cmd_list(CLI *cli, int argc, char **argv)
         OPENSSL_free(dir);
     }
 
+    if (orphans) {
+        r = list_orphans(cli, &st);
+        goto out;
+    }
     for (size_t k = 0; k < st.n; k++)
         if (strlen(st.rows[k].uri) > width)
             width = strlen(st.rows[k].uri);
@@ -374,6 +561,7 @@ int cli_cmd_list(CLI *cli, int argc, char **argv)
         OPENSSL_free(st.rows[k].created);
     }
     OPENSSL_free(st.rows);
+    OPENSSL_free(st.named);
     OPENSSL_free(st.storage_directory);
     return r;
 }

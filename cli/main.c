@@ -28,9 +28,15 @@ static const CLI_COMMAND commands[] = {
       "  --persistent HANDLE\n"
       "                     also make the key persistent at HANDLE\n"
       "                     (0x81000002..0x817FFFFF; machine keys only);\n"
-      "                     it is then used through that handle\n" },
-    { "list", cli_cmd_list, "[--scope user|machine] [--storage-directory DIR]",
-      "list the keys in the key stores",
+      "                     it is then used through that handle.  The\n"
+      "                     record is written first as keys/NAME.pending,\n"
+      "                     moved into place once the handle holds the\n"
+      "                     key: a create killed in between is completed\n"
+      "                     or cleaned up by the next create of the name,\n"
+      "                     delete of it, or list\n" },
+    { "list", cli_cmd_list,
+      "[--scope user|machine] [--storage-directory DIR] [--orphans]",
+      "list the keys in the key stores, or orphaned persistent handles",
       "Prints one line per key: its URI, algorithm and creation time.  Both\n"
       "stores by default; a machine store that cannot be read is noted on\n"
       "stderr.  A damaged record (unreadable, writable by others, another\n"
@@ -38,9 +44,26 @@ static const CLI_COMMAND commands[] = {
       "each is named on stderr as 'tpmkms: skipped PATH: REASON', the good\n"
       "keys are still listed, and the exit code is 1.  A --storage-directory\n"
       "that does not exist is exit 2.\n"
+      "A create --persistent that was killed leaves keys/NAME.pending: list\n"
+      "settles it (a note on stderr): completed when its handle holds its\n"
+      "key, removed when not (the TPM is not changed).  One it cannot settle\n"
+      "(no write access, another TPM) is skipped, exit 1.\n"
       "\n"
       "  --scope SCOPE              only the user or only the machine store\n"
-      "  --storage-directory DIR    list DIR instead of the default stores\n" },
+      "  --storage-directory DIR    list DIR instead of the default stores\n"
+      "                             (with --orphans: as well as them)\n"
+      "  --orphans                  instead of keys, the TPM's persistent\n"
+      "                             handles no record names (below)\n"
+      "\n"
+      "--orphans prints the persistent handles in 0x81000002..0x817FFFFF\n"
+      "(less the EK range 0x81010000..0x8101FFFF) that no record in the\n"
+      "user or machine store (or DIR) names, one a line with the command\n"
+      "that evicts it:\n"
+      "  0x81000010  tpmkms delete 'tpmkms:handle=0x81000010'\n"
+      "Some may be keys other tools made and use by handle: check before\n"
+      "evicting.  Exit 0: none; 5: some, listed; 1: the answer is incomplete\n"
+      "(a store or record that could not be read may name one: none is\n"
+      "listed).\n" },
     { "show", cli_cmd_show, "URI",
       "show a key's record, public key and certificate",
       "Prints the key's record (name, scope, algorithm, creation time,\n"
@@ -56,7 +79,9 @@ static const CLI_COMMAND commands[] = {
       "record is gone but a certificate or the persistent handle is left,\n"
       "as the message says.  A handle left that way is evicted with\n"
       "  tpmkms delete 'tpmkms:handle=0x81000010'\n"
-      "(only a handle no machine key record names, never the SRK).\n" },
+      "(only a handle no machine key record names, never the SRK);\n"
+      "tpmkms list --orphans finds them.  A create of the key that was\n"
+      "killed (keys/NAME.pending) is settled first, as list does.\n" },
     { "cert", cli_cmd_cert, "import URI CERT [CHAIN] [--force]",
       "store a key's certificate (chain) for OpenSSL to find",
       "Stores the certificate CERT (PEM or DER; the key's own first, then\n"
@@ -101,7 +126,8 @@ static void print_main_usage(FILE *out)
             "  -h, --help     help for the command\n"
             "\n"
             "exit codes: 0 ok, 1 error, 2 key not found, 3 partial delete,\n"
-            "            4 requires elevation, 64 usage error\n"
+            "            4 requires elevation, 5 list --orphans found some,\n"
+            "            64 usage error\n"
             "TPMKMS_DEBUG=1 adds where each error was raised.\n");
 }
 

@@ -624,6 +624,16 @@ tpmkms_rc tpmkms_backend_tpm_identity(TPMKMS_BACKEND *b, TPMKMS_BUF *id)
                  b->meth->admin->tpm_identity(b->state, id));
 }
 
+tpmkms_rc tpmkms_backend_list_persistent(TPMKMS_BACKEND *b, uint32_t **handles,
+                                         size_t *count)
+{
+    *handles = NULL;
+    *count = 0;
+    BACKEND_CALL(b, admin, list_persistent,
+                 "listing the TPM's persistent handles",
+                 b->meth->admin->list_persistent(b->state, handles, count));
+}
+
 /* ---------------------------------------------------------- attestation */
 
 tpmkms_rc tpmkms_backend_ek(TPMKMS_BACKEND *b, tpmkms_alg alg,

@@ -11,7 +11,7 @@
  *   - keys: create, sign, unload/forget, describe (pure), check; decrypt
  *     and derive have their place for later;
  *   - administration: read_persistent, persist, evict, probe, setup,
- *     tpm_identity;
+ *     tpm_identity, list_persistent;
  *   - attestation: EK, AK, certify, quote, activate credential.
  *
  * A NULL group or method is an operation the backend does not offer: its
@@ -189,6 +189,13 @@ typedef struct tpmkms_admin_methods_st {
      * SRK at hand.
      */
     tpmkms_rc (*tpm_identity)(void *state, TPMKMS_BUF *id);
+    /*
+     * The TPM's persistent handles (0x81000000..0x81FFFFFF) in ascending
+     * order, into *handles (OPENSSL_malloc'd, *count of them; NULL and 0
+     * when there are none).
+     */
+    tpmkms_rc (*list_persistent)(void *state, uint32_t **handles,
+                                 size_t *count);
 } TPMKMS_ADMIN_METHODS;
 
 typedef struct tpmkms_attest_methods_st {
@@ -314,6 +321,10 @@ tpmkms_rc tpmkms_backend_setup(TPMKMS_BACKEND *b, tpmkms_setup_result *res);
 /* id is cleared first; tpmkms_buf_clear frees it. */
 TPMKMS_MUST_CHECK
 tpmkms_rc tpmkms_backend_tpm_identity(TPMKMS_BACKEND *b, TPMKMS_BUF *id);
+/* *handles (OPENSSL_free) and *count are cleared first. */
+TPMKMS_MUST_CHECK
+tpmkms_rc tpmkms_backend_list_persistent(TPMKMS_BACKEND *b, uint32_t **handles,
+                                         size_t *count);
 
 /* Attestation. */
 TPMKMS_MUST_CHECK

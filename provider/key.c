@@ -522,6 +522,94 @@ static tpmkms_rc record_tpm_identity(TPMKMS_BACKEND *backend,
     return TPMKMS_R_OK;
 }
 
+/*
+ * tpmkms_key_settle_pending with the store already locked: a pending
+ * record there now is a dead create's, never a running one's.
+ */
+static tpmkms_rc settle_pending_held(TPMKMS_BACKEND *backend, const char *dir,
+                                     const char *name, tpmkms_pending *what,
+                                     uint32_t *handle)
+{
+    TPMKMS_RECORD *rec = NULL;
+    TPMKMS_KEYINFO ours;
+    TPMKMS_PUBLIC there;
+    char *path = NULL, left[4352];
+    int holds;
+    tpmkms_rc rc;
+
+    *what = TPMKMS_PENDING_NONE;
+    if (handle != NULL)
+        *handle = 0;
+    if (!tpmkms_record_pending_exists(dir, name))
+        return TPMKMS_R_OK;
+    if ((path = tpmkms_record_pending_path(dir, name)) == NULL)
+        return TPMKMS_R_INTERNAL;
+    if ((rc = tpmkms_record_load_pending(dir, name, &rec)) != TPMKMS_R_OK)
+        goto out;
+    if (handle != NULL)
+        *handle = rec->persistent;
+    snprintf(left, sizeof(left), "nothing was changed: %s (a create of a "
+             "key persistent at 0x%08x that was interrupted) stays; settle "
+             "it through the TPM that made it (tpmkms list)", path,
+             (unsigned)rec->persistent);
+    if ((rc = tpmkms_store_check_writable(dir, rec->scope, 0)) != TPMKMS_R_OK
+            || (rc = tpmkms_key_check_tpm(backend, rec, path, left))
+               != TPMKMS_R_OK
+            || (rc = tpmkms_keyblob_info(backend, &rec->blob, &ours, path))
+               != TPMKMS_R_OK)
+        goto out;
+    /*
+     * The create died before or after TPM2_EvictControl: the handle says
+     * which.  Empty, or holding something else (another key, put there
+     * since, or what was there all along), it is not ours to touch.
+     */
+    tpmkms_err_set_mark();
+    rc = tpmkms_backend_read_persistent(backend, rec->persistent, &there);
+    if (rc == TPMKMS_R_OK) {
+        holds = tpmkms_public_equal(&ours.pub, &there);
+    } else if (rc == TPMKMS_R_KEY_NOT_FOUND || rc == TPMKMS_R_BAD_KEY_FILE) {
+        holds = 0;
+    } else {
+        tpmkms_err_clear_last_mark();
+        goto out;
+    }
+    tpmkms_err_pop_to_mark();
+    if (holds) {
+        if ((rc = tpmkms_record_commit_pending(dir, name, 1)) == TPMKMS_R_OK)
+            *what = TPMKMS_PENDING_COMPLETED;
+    } else if ((rc = tpmkms_record_remove_pending(dir, name)) == TPMKMS_R_OK) {
+        *what = TPMKMS_PENDING_REMOVED;
+    }
+    TPMKMS_debug("%s: persistent handle 0x%08x %s its key: %s", path,
+                 (unsigned)rec->persistent, holds ? "holds" : "does not hold",
+                 *what == TPMKMS_PENDING_COMPLETED ? "completed"
+                 : *what == TPMKMS_PENDING_REMOVED ? "removed" : "left");
+ out:
+    tpmkms_record_free(rec);
+    OPENSSL_free(path);
+    return rc;
+}
+
+tpmkms_rc tpmkms_key_settle_pending(TPMKMS_BACKEND *backend, const char *dir,
+                                    const char *name, tpmkms_pending *what,
+                                    uint32_t *handle)
+{
+    TPMKMS_STORE_LOCK *lock = NULL;
+    tpmkms_rc rc;
+
+    *what = TPMKMS_PENDING_NONE;
+    if (handle != NULL)
+        *handle = 0;
+    if (!tpmkms_record_pending_exists(dir, name))
+        return TPMKMS_R_OK;
+    if ((rc = tpmkms_store_lock(dir, TPMKMS_SCOPE_UNSET, &lock))
+            != TPMKMS_R_OK)
+        return rc;
+    rc = settle_pending_held(backend, dir, name, what, handle);
+    tpmkms_store_unlock(lock);
+    return rc;
+}
+
 tpmkms_rc tpmkms_key_create(TPMKMS_CTX *ctx, const TPMKMS_URI *uri,
                             tpmkms_alg alg, int overwrite, TPMKMS_KEY **out)
 {
@@ -540,16 +628,20 @@ tpmkms_rc tpmkms_key_create_ex(TPMKMS_CTX *ctx, const TPMKMS_URI *uri,
     TPMKMS_KEYDATA made = { 0 };
     TPMKMS_RECORD *old = NULL;
     TPMKMS_BACKEND *backend = NULL;
+    TPMKMS_STORE_LOCK *lock = NULL;
     TPMKMS_KEY *key = NULL;
     char *dir = NULL, *pin = NULL, *label = NULL;
     size_t pin_len = 0;
-    int persisted = 0;
+    int persisted = 0, pending = 0;
+    tpmkms_pending settled = TPMKMS_PENDING_NONE;
     tpmkms_rc rc;
 
     if (out != NULL)
         *out = NULL;
     opts->replaced = 0;
     opts->evicted = 0;
+    opts->settled = TPMKMS_PENDING_NONE;
+    opts->settled_handle = 0;
     if (uri->handle != 0 || uri->name == NULL) {
         TPMKMS_raise(TPMKMS_R_BAD_URI,
                      "creating a key needs name=<key> (and no handle=)");
@@ -606,6 +698,35 @@ tpmkms_rc tpmkms_key_create_ex(TPMKMS_CTX *ctx, const TPMKMS_URI *uri,
         goto out;
 
     /*
+     * From here to the record in place, the store is locked: a create
+     * killed in between leaves a pending record that whoever locks it
+     * next settles, and nobody settles ours while we run.
+     */
+    if ((rc = tpmkms_store_lock(dir, rec.scope, &lock)) != TPMKMS_R_OK
+            || (rc = settle_pending_held(backend, dir, uri->name, &settled,
+                                         &opts->settled_handle))
+               != TPMKMS_R_OK)
+        goto out;
+    opts->settled = (int)settled;
+    /* Checked again under the lock: another create may have won. */
+    if (!opts->overwrite && tpmkms_record_exists(dir, uri->name)) {
+        TPMKMS_raise(TPMKMS_R_KEY_EXISTS,
+                     "%s already exists in %s%s: delete it first or use "
+                     "--force", label, dir, settled == TPMKMS_PENDING_COMPLETED
+                     ? " (an interrupted create of it was just completed)"
+                     : "");
+        rc = TPMKMS_R_KEY_EXISTS;
+        goto out;
+    }
+    if (opts->persistent != 0) {
+        if ((rc = check_persistent_request(uri, rec.scope, opts->persistent,
+                                           dir, label)) != TPMKMS_R_OK
+                || (rc = tpmkms_record_save_pending(dir, &rec)) != TPMKMS_R_OK)
+            goto out;
+        pending = 1;
+    }
+
+    /*
      * Replacing: the old key's persistent handle goes first (the new key
      * may want the same one).  A record that no longer loads has nothing
      * we could evict safely; it is simply replaced.
@@ -645,15 +766,19 @@ tpmkms_rc tpmkms_key_create_ex(TPMKMS_CTX *ctx, const TPMKMS_URI *uri,
         }
     }
     if (opts->persistent != 0) {
+        /* The pending record names the handle before the TPM fills it. */
         rc = tpmkms_backend_persist(backend, &made, opts->persistent, label);
         if (rc != TPMKMS_R_OK)
             goto out;
         persisted = 1;
+        rc = tpmkms_record_commit_pending(dir, uri->name, opts->overwrite);
+    } else {
+        rc = tpmkms_record_save(dir, &rec, opts->overwrite);
     }
-    rc = tpmkms_record_save(dir, &rec, opts->overwrite);
     if (rc != TPMKMS_R_OK)
         goto out;
     persisted = 0;
+    pending = 0;
     TPMKMS_debug("created %s in %s%s", label, dir,
                  opts->persistent != 0 ? " (persistent)" : "");
     if (out != NULL) {
@@ -670,11 +795,21 @@ tpmkms_rc tpmkms_key_create_ex(TPMKMS_CTX *ctx, const TPMKMS_URI *uri,
         /* No record will name it: take the new persistent object back. */
         tpmkms_err_set_mark();
         if (tpmkms_backend_evict(backend, opts->persistent, label)
-                != TPMKMS_R_OK)
+                != TPMKMS_R_OK) {
+            /* The pending record still names it: the next list settles. */
             TPMKMS_debug("%s: could not evict 0x%08x after the record failed",
                          label, (unsigned)opts->persistent);
+            pending = 0;
+        }
         tpmkms_err_pop_to_mark();
     }
+    if (pending) {
+        tpmkms_err_set_mark();
+        if (tpmkms_record_remove_pending(dir, uri->name) != TPMKMS_R_OK)
+            TPMKMS_debug("%s: could not remove its pending record", label);
+        tpmkms_err_pop_to_mark();
+    }
+    tpmkms_store_unlock(lock);
     tpmkms_record_free(old);
     tpmkms_key_free(key);
     tpmkms_backend_free(backend);

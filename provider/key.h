@@ -120,19 +120,53 @@ typedef struct tpmkms_create_opts_st {
     int replaced;               /* an existing record was replaced */
     uint32_t evicted;           /* the replaced key's persistent handle,
                                    now evicted; 0 if none */
+    int settled;                /* a tpmkms_pending: what became of an
+                                   interrupted create of that name found
+                                   first (TPMKMS_PENDING_NONE: none) */
+    uint32_t settled_handle;    /* the handle its pending record named */
 } TPMKMS_CREATE_OPTS;
 
 /*
- * tpmkms_key_create with a persistent handle.  Replacing a key (overwrite)
- * evicts its persistent handle (tpmkms_key_evict) before the new key is
- * made persistent, then swaps the record atomically: the store holds the
- * old record or the new one at every instant.  A user-scope key cannot be
+ * tpmkms_key_create with a persistent handle.  The key is made in the
+ * TPM first; then, with the store locked (tpmkms_store_lock): an
+ * interrupted create of the name is settled (tpmkms_key_settle_pending),
+ * a persistent key's record is written as a pending record, the replaced
+ * key's persistent handle (overwrite) is evicted (tpmkms_key_evict), the
+ * new key is made persistent, and the record takes its place in one
+ * rename: the store holds the old record or the new one at every
+ * instant, and a create killed at any point leaves no handle that no
+ * record (or pending record) names.  A user-scope key cannot be
  * persistent (TPMKMS_R_BAD_PARAMETER); a handle another record names is
  * TPMKMS_R_KEY_EXISTS.  Certificates are not touched.
  */
 TPMKMS_MUST_CHECK
 tpmkms_rc tpmkms_key_create_ex(TPMKMS_CTX *ctx, const TPMKMS_URI *uri,
                                TPMKMS_CREATE_OPTS *opts, TPMKMS_KEY **out);
+
+/* What tpmkms_key_settle_pending did with an interrupted create. */
+typedef enum {
+    TPMKMS_PENDING_NONE = 0,    /* no pending record of that name */
+    TPMKMS_PENDING_COMPLETED,   /* its handle held its key: now its record */
+    TPMKMS_PENDING_REMOVED      /* its handle did not: removed, the TPM
+                                   untouched (an empty handle, or another
+                                   key's, is left as it is) */
+} tpmkms_pending;
+
+/*
+ * Settles the pending record of name in dir (record.h) that a create
+ * killed between writing it and renaming it left, locking the store for
+ * it (so a create still running is waited for, never settled).  Evicts
+ * nothing: it reads the handle the pending record names (TPM2_ReadPublic)
+ * and compares public keys.  Changes nothing, raised: this process may
+ * not write the store (TPMKMS_R_REQUIRES_ELEVATION for the machine
+ * store), backend is another TPM than the one that made the key
+ * (TPMKMS_R_WRONG_TPM, tpmkms_key_check_tpm), the TPM does not answer.
+ * *handle (may be NULL) gets the handle it named, 0 if none.
+ */
+TPMKMS_MUST_CHECK
+tpmkms_rc tpmkms_key_settle_pending(TPMKMS_BACKEND *backend, const char *dir,
+                                    const char *name, tpmkms_pending *what,
+                                    uint32_t *handle);
 
 /* 1 if a and b are the same public key (algorithm, point or modulus). */
 int tpmkms_public_equal(const TPMKMS_PUBLIC *a, const TPMKMS_PUBLIC *b);

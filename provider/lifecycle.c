@@ -249,6 +249,33 @@ static int find_owner(const TPMKMS_RECORD *rec, void *arg)
     return 1;
 }
 
+/* The name whose pending record in dir names handle, if any, in name. */
+static tpmkms_rc pending_owner(const char *dir, uint32_t handle, char *name,
+                               size_t len)
+{
+    char **names = NULL;
+    size_t count = 0;
+    tpmkms_rc rc;
+
+    name[0] = '\0';
+    if ((rc = tpmkms_record_pending_names(dir, &names, &count))
+            != TPMKMS_R_OK)
+        return rc;
+    for (size_t i = 0; i < count && name[0] == '\0'; i++) {
+        TPMKMS_RECORD *rec = NULL;
+
+        /* One that does not load names nothing we could trust. */
+        tpmkms_err_set_mark();
+        if (tpmkms_record_load_pending(dir, names[i], &rec) == TPMKMS_R_OK
+                && rec->persistent == handle)
+            snprintf(name, len, "%s", rec->name);
+        tpmkms_err_pop_to_mark();
+        tpmkms_record_free(rec);
+    }
+    tpmkms_record_names_free(names, count);
+    return TPMKMS_R_OK;
+}
+
 /* handle=: what a partial delete left in the TPM. */
 static tpmkms_rc delete_handle(TPMKMS_CTX *ctx, const TPMKMS_URI *uri,
                                TPMKMS_DELETE_RESULT *res)
@@ -280,6 +307,17 @@ static tpmkms_rc delete_handle(TPMKMS_CTX *ctx, const TPMKMS_URI *uri,
                      "'%s': delete that key (tpmkms delete "
                      "'tpmkms:name=%s;key-scope=machine')", label, owner.name,
                      owner.name);
+        rc = TPMKMS_R_BAD_PARAMETER;
+        goto out;
+    }
+    if ((rc = pending_owner(mdir, uri->handle, owner.name,
+                            sizeof(owner.name))) != TPMKMS_R_OK)
+        goto out;
+    if (owner.name[0] != '\0') {
+        TPMKMS_raise(TPMKMS_R_BAD_PARAMETER, "%s is named by the pending "
+                     "record of an interrupted create of the machine key "
+                     "'%s': settle that first (tpmkms list), then delete the "
+                     "key if it is complete", label, owner.name);
         rc = TPMKMS_R_BAD_PARAMETER;
         goto out;
     }
@@ -332,6 +370,60 @@ static char *closed_machine_store(const TPMKMS_URI *uri, tpmkms_rc rc)
     return mdir;
 }
 
+/*
+ * A create of the name that was killed before its record was in place
+ * left a pending record (record.h): settled first, as list would, so
+ * that the delete sees the key as it is.  Only where a persistent key's
+ * record can be: the machine store, or the URI's storage-directory, and
+ * not when key-scope is unset and the user store has the name.
+ * *removed: the pending record was all there was of the key.
+ */
+static tpmkms_rc settle_named(TPMKMS_CTX *ctx, const TPMKMS_URI *uri,
+                              TPMKMS_DELETE_RESULT *res, int *removed)
+{
+    TPMKMS_BACKEND *backend = NULL;
+    tpmkms_pending what = TPMKMS_PENDING_NONE;
+    uint32_t handle = 0;
+    char *dir = NULL, *udir = NULL, *path = NULL;
+    tpmkms_rc rc = TPMKMS_R_OK;
+
+    *removed = 0;
+    if (uri->storage_directory == NULL && uri->key_scope == TPMKMS_SCOPE_USER)
+        return TPMKMS_R_OK;
+    tpmkms_err_set_mark();
+    dir = tpmkms_store_dir(uri->storage_directory != NULL
+                           ? TPMKMS_SCOPE_UNSET : TPMKMS_SCOPE_MACHINE,
+                           uri->storage_directory);
+    if (uri->storage_directory == NULL
+            && uri->key_scope == TPMKMS_SCOPE_UNSET)
+        udir = tpmkms_store_dir(TPMKMS_SCOPE_USER, NULL);
+    tpmkms_err_pop_to_mark();
+    if (dir == NULL || !tpmkms_record_pending_exists(dir, uri->name)
+            || (udir != NULL && tpmkms_record_exists(udir, uri->name)))
+        goto out;
+    if ((rc = uri_backend(ctx, uri, &backend)) != TPMKMS_R_OK
+            || (rc = tpmkms_key_settle_pending(backend, dir, uri->name, &what,
+                                               &handle)) != TPMKMS_R_OK
+            || (path = tpmkms_record_pending_path(dir, uri->name)) == NULL)
+        goto out;
+    if (what == TPMKMS_PENDING_COMPLETED)
+        append(res->notes, sizeof(res->notes), "\n", "completed an "
+               "interrupted create of '%s' first: persistent handle 0x%08x "
+               "held its key", uri->name, (unsigned)handle);
+    else if (what == TPMKMS_PENDING_REMOVED)
+        append(res->notes, sizeof(res->notes), "\n", "removed %s, left by "
+               "an interrupted create: persistent handle 0x%08x did not hold "
+               "its key, so nothing of it was in the TPM", path,
+               (unsigned)handle);
+    *removed = what == TPMKMS_PENDING_REMOVED;
+ out:
+    tpmkms_backend_free(backend);
+    OPENSSL_free(path);
+    OPENSSL_free(udir);
+    OPENSSL_free(dir);
+    return rc;
+}
+
 static tpmkms_rc delete_named(TPMKMS_CTX *ctx, const TPMKMS_URI *uri,
                               TPMKMS_DELETE_RESULT *res)
 {
@@ -340,11 +432,25 @@ static tpmkms_rc delete_named(TPMKMS_CTX *ctx, const TPMKMS_URI *uri,
     TPMKMS_RECORD *rec;
     EVP_PKEY *pub = NULL;
     char why[1024], tpm_why[1024] = "";
+    int pending_only;
     tpmkms_rc rc;
 
+    if ((rc = settle_named(ctx, uri, res, &pending_only)) != TPMKMS_R_OK)
+        return rc;
     tpmkms_err_set_mark();
     if ((rc = tpmkms_locate_key(uri, &loc)) != TPMKMS_R_OK) {
-        char *mdir = closed_machine_store(uri, rc);
+        char *mdir;
+
+        if (rc == TPMKMS_R_KEY_NOT_FOUND && pending_only) {
+            /* What there was of the key was its pending record: gone. */
+            tpmkms_err_pop_to_mark();
+            if ((res->uri = tpmkms_locate_canonical_uri(
+                     uri, uri->storage_directory != NULL
+                          ? uri->key_scope : TPMKMS_SCOPE_MACHINE)) == NULL)
+                return TPMKMS_R_INTERNAL;
+            return TPMKMS_R_OK;
+        }
+        mdir = closed_machine_store(uri, rc);
 
         if (mdir == NULL) {
             tpmkms_err_clear_last_mark();

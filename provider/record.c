@@ -24,6 +24,7 @@
 #define KEYS_SUBDIR "keys"
 #define CERTS_SUBDIR "certs"
 #define RECORD_SUFFIX ".tpmkey"
+#define PENDING_SUFFIX ".pending"
 #define CERT_SUFFIX ".pem"
 #define RECORD_MAGIC "# tpmkms key record"
 
@@ -482,8 +483,9 @@ out:
     return rc;
 }
 
-tpmkms_rc tpmkms_record_load(const char *dir, const char *name,
-                             TPMKMS_RECORD **out)
+/* Loads dir/keys/<name><suffix>: a record, or a pending one. */
+static tpmkms_rc load_file(const char *dir, const char *name,
+                           const char *suffix, TPMKMS_RECORD **out)
 {
     char *keys = NULL, *path = NULL, *text = NULL;
     size_t len = 0;
@@ -507,7 +509,7 @@ tpmkms_rc tpmkms_record_load(const char *dir, const char *name,
         rc = not_found(name, dir);
         goto out;
     }
-    if ((path = tpmkms_path_fmt("%s/%s" RECORD_SUFFIX, keys, name)) == NULL) {
+    if ((path = tpmkms_path_fmt("%s/%s%s", keys, name, suffix)) == NULL) {
         rc = TPMKMS_R_INTERNAL;
         goto out;
     }
@@ -550,6 +552,196 @@ out:
     OPENSSL_free(path);
     OPENSSL_free(keys);
     return rc;
+}
+
+tpmkms_rc tpmkms_record_load(const char *dir, const char *name,
+                             TPMKMS_RECORD **out)
+{
+    return load_file(dir, name, RECORD_SUFFIX, out);
+}
+
+/* ---- pending records: a persistent key's create in progress ---- */
+
+char *tpmkms_record_pending_path(const char *dir, const char *name)
+{
+    return tpmkms_path_fmt("%s/" KEYS_SUBDIR "/%s" PENDING_SUFFIX, dir, name);
+}
+
+tpmkms_rc tpmkms_record_save_pending(const char *dir, const TPMKMS_RECORD *rec)
+{
+    char *text = NULL, *path = NULL;
+    tpmkms_rc rc;
+
+    if (rec->persistent == 0) {
+        TPMKMS_raise(TPMKMS_R_INTERNAL, "key '%s': a pending record is for "
+                     "a persistent key", rec->name);
+        return TPMKMS_R_INTERNAL;
+    }
+    if ((rc = tpmkms_record_to_text(rec, &text)) != TPMKMS_R_OK)
+        return rc;
+    if ((rc = prepare_dir(dir, KEYS_SUBDIR, rec->scope)) != TPMKMS_R_OK)
+        goto out;
+    if ((path = tpmkms_record_pending_path(dir, rec->name)) == NULL) {
+        rc = TPMKMS_R_INTERNAL;
+        goto out;
+    }
+    rc = tpmkms_platform_write_store_file(path, text, strlen(text),
+                                          rec->scope, 1);
+    if (rc == TPMKMS_R_OK)
+        TPMKMS_debug("saved %s", path);
+out:
+    OPENSSL_free(path);
+    OPENSSL_free(text);
+    return rc;
+}
+
+tpmkms_rc tpmkms_record_load_pending(const char *dir, const char *name,
+                                     TPMKMS_RECORD **out)
+{
+    tpmkms_rc rc = load_file(dir, name, PENDING_SUFFIX, out);
+
+    if (rc == TPMKMS_R_OK && (*out)->persistent == 0) {
+        TPMKMS_raise(TPMKMS_R_BAD_RECORD, "%s/" KEYS_SUBDIR "/%s" PENDING_SUFFIX
+                     ": a pending record names no persistent handle", dir,
+                     name);
+        tpmkms_record_free(*out);
+        *out = NULL;
+        return TPMKMS_R_BAD_RECORD;
+    }
+    return rc;
+}
+
+int tpmkms_record_pending_exists(const char *dir, const char *name)
+{
+    char *path;
+    int found;
+
+    if (dir == NULL || !tpmkms_name_is_valid(name))
+        return 0;
+    tpmkms_err_set_mark();
+    path = tpmkms_record_pending_path(dir, name);
+    tpmkms_err_pop_to_mark();
+    found = path != NULL && tpmkms_platform_exists(path);
+    OPENSSL_free(path);
+    return found;
+}
+
+tpmkms_rc tpmkms_record_commit_pending(const char *dir, const char *name,
+                                       int overwrite)
+{
+    char *from = NULL, *to = NULL;
+    tpmkms_rc rc = TPMKMS_R_INTERNAL;
+
+    if (!tpmkms_name_is_valid(name))
+        return bad_name(name);
+    if ((from = tpmkms_record_pending_path(dir, name)) == NULL
+            || (to = tpmkms_record_path(dir, name)) == NULL)
+        goto out;
+    rc = tpmkms_platform_rename(from, to, overwrite);
+    if (rc == TPMKMS_R_KEY_EXISTS)
+        TPMKMS_raise(TPMKMS_R_KEY_EXISTS, "key '%s' already exists in %s",
+                     name, dir);
+    else if (rc == TPMKMS_R_KEY_NOT_FOUND)
+        TPMKMS_raise(TPMKMS_R_KEY_NOT_FOUND, "%s is gone", from);
+    else if (rc == TPMKMS_R_OK)
+        TPMKMS_debug("%s is now %s", from, to);
+out:
+    OPENSSL_free(from);
+    OPENSSL_free(to);
+    return rc;
+}
+
+tpmkms_rc tpmkms_record_remove_pending(const char *dir, const char *name)
+{
+    char *path;
+    tpmkms_rc rc;
+
+    if (!tpmkms_name_is_valid(name))
+        return bad_name(name);
+    if ((path = tpmkms_record_pending_path(dir, name)) == NULL)
+        return TPMKMS_R_INTERNAL;
+    rc = tpmkms_platform_remove(path);
+    if (rc == TPMKMS_R_KEY_NOT_FOUND)
+        rc = TPMKMS_R_OK;
+    OPENSSL_free(path);
+    return rc;
+}
+
+tpmkms_rc tpmkms_record_pending_names(const char *dir, char ***names,
+                                      size_t *count)
+{
+    char *keys;
+    size_t n = 0;
+    tpmkms_rc rc;
+
+    *names = NULL;
+    *count = 0;
+    if ((keys = tpmkms_path_fmt("%s/" KEYS_SUBDIR, dir)) == NULL)
+        return TPMKMS_R_INTERNAL;
+    rc = tpmkms_platform_list(keys, PENDING_SUFFIX, names, count);
+    OPENSSL_free(keys);
+    if (rc != TPMKMS_R_OK)
+        return rc;
+    /* Only key names: strays are nobody's. */
+    for (size_t i = 0; i < *count; i++) {
+        if (tpmkms_name_is_valid((*names)[i]))
+            (*names)[n++] = (*names)[i];
+        else
+            OPENSSL_free((*names)[i]);
+    }
+    *count = n;
+    return TPMKMS_R_OK;
+}
+
+void tpmkms_record_names_free(char **names, size_t count)
+{
+    tpmkms_platform_names_free(names, count);
+}
+
+struct tpmkms_store_lock_st {
+    TPMKMS_DIR_LOCK *lock;
+};
+
+tpmkms_rc tpmkms_store_lock(const char *dir, tpmkms_scope create,
+                            TPMKMS_STORE_LOCK **out)
+{
+    TPMKMS_STORE_LOCK *sl;
+    char *keys;
+    int exists;
+    tpmkms_rc rc;
+
+    *out = NULL;
+    if (create != TPMKMS_SCOPE_UNSET
+            && (rc = prepare_dir(dir, KEYS_SUBDIR, create)) != TPMKMS_R_OK)
+        return rc;
+    if ((keys = tpmkms_path_fmt("%s/" KEYS_SUBDIR, dir)) == NULL)
+        return TPMKMS_R_INTERNAL;
+    if ((rc = tpmkms_platform_dir_check(keys, &exists)) != TPMKMS_R_OK
+            || !exists) {
+        OPENSSL_free(keys);
+        return rc;      /* nothing there to keep anyone out of */
+    }
+    if ((sl = OPENSSL_zalloc(sizeof(*sl))) == NULL) {
+        OPENSSL_free(keys);
+        TPMKMS_raise(TPMKMS_R_INTERNAL, "out of memory");
+        return TPMKMS_R_INTERNAL;
+    }
+    rc = tpmkms_platform_dir_lock(keys, &sl->lock);
+    OPENSSL_free(keys);
+    if (rc != TPMKMS_R_OK) {
+        OPENSSL_free(sl);
+        return rc;
+    }
+    *out = sl;
+    return TPMKMS_R_OK;
+}
+
+void tpmkms_store_unlock(TPMKMS_STORE_LOCK *lock)
+{
+    if (lock == NULL)
+        return;
+    tpmkms_platform_dir_unlock(lock->lock);
+    OPENSSL_free(lock);
 }
 
 tpmkms_rc tpmkms_record_remove(const char *dir, const char *name)

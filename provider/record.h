@@ -127,6 +127,59 @@ tpmkms_rc tpmkms_record_list(const char *dir,
                              int (*cb)(const TPMKMS_RECORD *rec, void *arg),
                              void *arg);
 
+/*
+ * Pending records: a persistent key's create in progress.
+ *
+ * Making a key persistent (TPM2_EvictControl) and writing its record
+ * cannot be one step, and a persistent handle no record names is lost to
+ * everyone (an orphan).  So create writes the whole record first as
+ * dir/keys/<name>.pending (never listed or opened as a key), makes the
+ * key persistent at the handle it names, then renames it to
+ * <name>.tpmkey, all with the store locked (tpmkms_store_lock).  A create
+ * killed in between leaves the pending record, which the next create,
+ * delete or list of that store settles with the store locked
+ * (tpmkms_key_settle_pending, key.h): the handle holds its key, so it is
+ * renamed into place; the handle is empty or holds another key, so it is
+ * removed.  Either way no handle is left that no record names.
+ */
+char *tpmkms_record_pending_path(const char *dir, const char *name);
+/* Writes (or replaces) rec as dir/keys/<name>.pending; rec->persistent set. */
+TPMKMS_MUST_CHECK
+tpmkms_rc tpmkms_record_save_pending(const char *dir, const TPMKMS_RECORD *rec);
+/* As tpmkms_record_load, of the pending record; one without a handle is
+ * TPMKMS_R_BAD_RECORD. */
+TPMKMS_MUST_CHECK
+tpmkms_rc tpmkms_record_load_pending(const char *dir, const char *name,
+                                     TPMKMS_RECORD **out);
+int tpmkms_record_pending_exists(const char *dir, const char *name);
+/* Renames the pending record to the record: replacing one (overwrite 1),
+ * or TPMKMS_R_KEY_EXISTS (raised) if there is one. */
+TPMKMS_MUST_CHECK
+tpmkms_rc tpmkms_record_commit_pending(const char *dir, const char *name,
+                                       int overwrite);
+/* Removes the pending record; none there is TPMKMS_R_OK. */
+TPMKMS_MUST_CHECK
+tpmkms_rc tpmkms_record_remove_pending(const char *dir, const char *name);
+/* The names with a pending record in dir (sorted); free with
+ * tpmkms_record_names_free.  A missing dir: none. */
+TPMKMS_MUST_CHECK
+tpmkms_rc tpmkms_record_pending_names(const char *dir, char ***names,
+                                      size_t *count);
+void tpmkms_record_names_free(char **names, size_t count);
+
+/*
+ * Holds dir/keys locked against other creates, deletes and lists that
+ * settle pending records, until tpmkms_store_unlock; waits for the
+ * holder.  create: the scope to make dir/keys with when missing;
+ * TPMKMS_SCOPE_UNSET: a missing dir/keys is *out NULL and TPMKMS_R_OK
+ * (nothing to settle there).  A killed holder leaves no lock.
+ */
+typedef struct tpmkms_store_lock_st TPMKMS_STORE_LOCK;
+TPMKMS_MUST_CHECK
+tpmkms_rc tpmkms_store_lock(const char *dir, tpmkms_scope create,
+                            TPMKMS_STORE_LOCK **out);
+void tpmkms_store_unlock(TPMKMS_STORE_LOCK *lock);   /* NULL: no-op */
+
 /* The path of the record of name in dir (dir/keys/<name>.tpmkey);
  * OPENSSL_malloc'd, NULL (raised) on allocation failure. */
 char *tpmkms_record_path(const char *dir, const char *name);

@@ -419,6 +419,66 @@ static tpmkms_rc esys_tpm_identity(void *state, TPMKMS_BUF *id)
     return TPMKMS_R_OK;
 }
 
+/* TPM2_GetCapability(HANDLES) from TPM2_PERSISTENT_FIRST, page by page. */
+static tpmkms_rc esys_list_persistent(void *state, uint32_t **handles,
+                                      size_t *count)
+{
+    ESYS_STATE *st = state;
+    const char *label = "listing the TPM's persistent handles";
+    uint32_t next = TPM2_PERSISTENT_FIRST, *list = NULL;
+    size_t n = 0, cap = 0;
+    TPMI_YES_NO more = 1;
+    tpmkms_rc r;
+    TSS2_RC rc;
+
+    if ((r = esys_open(st, label)) != TPMKMS_R_OK)
+        return r;
+    while (more && next <= TPM2_PERSISTENT_LAST) {
+        TPMS_CAPABILITY_DATA *data = NULL;
+        TPML_HANDLE *h;
+
+        TPMKMS_debug("TPM2_GetCapability(HANDLES, 0x%08x)", next);
+        ESYS_CALL(st, rc, Esys_GetCapability, 0,
+                  (st->ctx, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE,
+                   TPM2_CAP_HANDLES, next, TPM2_MAX_CAP_HANDLES),
+                  (st->ctx, &more, &data));
+        if (rc != TSS2_RC_SUCCESS) {
+            OPENSSL_free(list);
+            return esys_raise_tss(st, rc, TPMKMS_R_TPM_ERROR, label,
+                                  "TPM2_GetCapability(HANDLES)", NULL);
+        }
+        h = &data->data.handles;
+        if (h->count == 0)
+            more = 0;
+        for (UINT32 k = 0; k < h->count; k++) {
+            if (h->handle[k] < TPM2_PERSISTENT_FIRST
+                    || h->handle[k] > TPM2_PERSISTENT_LAST) {
+                more = 0;           /* past the persistent range */
+                break;
+            }
+            if (n == cap) {
+                size_t ncap = cap == 0 ? 16 : cap * 2;
+                uint32_t *nl = OPENSSL_realloc(list, ncap * sizeof(*nl));
+
+                if (nl == NULL) {
+                    Esys_Free(data);
+                    OPENSSL_free(list);
+                    TPMKMS_raise(TPMKMS_R_INTERNAL, "out of memory");
+                    return TPMKMS_R_INTERNAL;
+                }
+                list = nl;
+                cap = ncap;
+            }
+            list[n++] = h->handle[k];
+            next = h->handle[k] + 1;
+        }
+        Esys_Free(data);
+    }
+    *handles = list;
+    *count = n;
+    return TPMKMS_R_OK;
+}
+
 const TPMKMS_ADMIN_METHODS esys_admin = {
     esys_read_persistent,
     esys_persist,
@@ -426,4 +486,5 @@ const TPMKMS_ADMIN_METHODS esys_admin = {
     esys_probe,
     esys_setup,
     esys_tpm_identity,
+    esys_list_persistent,
 };

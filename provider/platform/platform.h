@@ -129,6 +129,25 @@ tpmkms_rc tpmkms_platform_remove(const char *path);
 int tpmkms_platform_exists(const char *path);
 
 /*
+ * Moves the file from to path to (same directory), then syncs the
+ * directory: atomically replacing what is at to when overwrite is 1;
+ * when overwrite is 0 and to exists, TPMKMS_R_KEY_EXISTS, unraised, and
+ * from stays.  from absent: TPMKMS_R_KEY_NOT_FOUND, unraised.
+ */
+tpmkms_rc tpmkms_platform_rename(const char *from, const char *to,
+                                 int overwrite);
+
+/*
+ * An exclusive lock on the directory path, held until
+ * tpmkms_platform_dir_unlock (or the process ends, however it ends: a
+ * killed holder leaves no lock behind).  Waits for another holder.  Only
+ * processes that take it are kept out; it needs read access only.
+ */
+typedef struct tpmkms_dir_lock_st TPMKMS_DIR_LOCK;
+tpmkms_rc tpmkms_platform_dir_lock(const char *path, TPMKMS_DIR_LOCK **out);
+void tpmkms_platform_dir_unlock(TPMKMS_DIR_LOCK *lock);   /* NULL: no-op */
+
+/*
  * The names in dir that end in suffix, with the suffix cut off and
  * sorted (strcmp).  A missing dir: none.  Free with
  * tpmkms_platform_names_free.

@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <time.h>
@@ -797,6 +798,85 @@ int tpmkms_platform_exists(const char *path)
     struct stat st;
 
     return lstat(path, &st) == 0;
+}
+
+tpmkms_rc tpmkms_platform_rename(const char *from, const char *to,
+                                 int overwrite)
+{
+    const char *base;
+    char *dir;
+    tpmkms_rc rc;
+
+    if (overwrite) {
+        if (rename(from, to) != 0) {
+            if (errno == ENOENT)
+                return TPMKMS_R_KEY_NOT_FOUND;
+            return io_error("cannot rename to", to, errno);
+        }
+    } else if (link(from, to) == 0) {
+        if (unlink(from) != 0)
+            return io_error("cannot remove", from, errno);
+    } else if (errno == EEXIST) {
+        return TPMKMS_R_KEY_EXISTS;
+    } else if (errno == ENOENT) {
+        return TPMKMS_R_KEY_NOT_FOUND;
+    } else {
+        /* No hard links here (some file systems): check, then rename. */
+        struct stat st;
+
+        if (lstat(to, &st) == 0)
+            return TPMKMS_R_KEY_EXISTS;
+        if (rename(from, to) != 0)
+            return io_error("cannot rename to", to, errno);
+    }
+    if ((dir = split_dir(to, &base)) == NULL) {
+        TPMKMS_raise(TPMKMS_R_INTERNAL, "out of memory renaming %s", from);
+        return TPMKMS_R_INTERNAL;
+    }
+    rc = fsync_dir(dir, to);
+    OPENSSL_free(dir);
+    return rc;
+}
+
+/* ---- locking ---- */
+
+struct tpmkms_dir_lock_st {
+    int fd;
+};
+
+tpmkms_rc tpmkms_platform_dir_lock(const char *path, TPMKMS_DIR_LOCK **out)
+{
+    TPMKMS_DIR_LOCK *lock;
+    int fd, r;
+
+    *out = NULL;
+    if ((fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
+        return io_error("cannot open", path, errno);
+    /* flock, not fcntl: held by this open file, released when it closes. */
+    while ((r = flock(fd, LOCK_EX)) != 0 && errno == EINTR)
+        ;
+    if (r != 0) {
+        int err = errno;
+
+        close(fd);
+        return io_error("cannot lock", path, err);
+    }
+    if ((lock = OPENSSL_malloc(sizeof(*lock))) == NULL) {
+        close(fd);
+        TPMKMS_raise(TPMKMS_R_INTERNAL, "out of memory locking %s", path);
+        return TPMKMS_R_INTERNAL;
+    }
+    lock->fd = fd;
+    *out = lock;
+    return TPMKMS_R_OK;
+}
+
+void tpmkms_platform_dir_unlock(TPMKMS_DIR_LOCK *lock)
+{
+    if (lock == NULL)
+        return;
+    close(lock->fd);     /* releases the flock */
+    OPENSSL_free(lock);
 }
 
 /* ---- listing ---- */

@@ -353,6 +353,38 @@ static tpmkms_rc fake_tpm_identity(void *state, TPMKMS_BUF *id)
     return TPMKMS_R_OK;
 }
 
+static tpmkms_rc fake_list_persistent(void *state, uint32_t **handles,
+                                      size_t *count)
+{
+    const size_t max = sizeof(fake_persistent) / sizeof(fake_persistent[0]);
+    uint32_t *list = OPENSSL_malloc(max * sizeof(*list));
+    size_t n = 0;
+
+    fake_counts.admin_calls++;
+    if (list == NULL)
+        return TPMKMS_R_INTERNAL;
+    /* In ascending order, as a TPM answers. */
+    for (uint32_t last = 0;;) {
+        uint32_t best = 0;
+
+        for (size_t i = 0; i < max; i++)
+            if (fake_persistent[i].handle > last
+                    && (best == 0 || fake_persistent[i].handle < best))
+                best = fake_persistent[i].handle;
+        if (best == 0)
+            break;
+        list[n++] = best;
+        last = best;
+    }
+    if (n == 0) {
+        OPENSSL_free(list);
+        list = NULL;
+    }
+    *handles = list;
+    *count = n;
+    return TPMKMS_R_OK;
+}
+
 static tpmkms_rc fake_check(void *state, const TPMKMS_KEYREF *key)
 {
     fake_counts.checks++;
@@ -372,7 +404,7 @@ static const TPMKMS_KEY_METHODS fake_keys = {
 
 static const TPMKMS_ADMIN_METHODS fake_admin = {
     fake_read_persistent, fake_persist, fake_evict, fake_probe, fake_setup,
-    fake_tpm_identity
+    fake_tpm_identity, fake_list_persistent
 };
 
 static const TPMKMS_BACKEND_METHOD fake_method = {

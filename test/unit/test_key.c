@@ -425,6 +425,182 @@ static void key_evict_refuses_a_handle_that_holds_another_key(void **state)
     tpmkms_keyblob_clear(&theirs);
 }
 
+/*
+ * What a create --persistent killed after writing its pending record
+ * leaves: the record as keys/<name>.pending naming handle, and (persisted
+ * 1) the key at handle.  *pub gets the key's public half.
+ */
+static void interrupted_create(const char *name, uint32_t handle,
+                               int persisted, TPMKMS_PUBLIC *pub)
+{
+    TPMKMS_RECORD rec = { 0 };
+    TPMKMS_KEYDATA kd;
+    TPMKMS_BACKEND *b;
+
+    fresh_blob(&rec.blob, pub);
+    rec.version = TPMKMS_RECORD_VERSION;
+    rec.name = (char *)name;
+    rec.scope = TPMKMS_SCOPE_MACHINE;
+    rec.alg = TPMKMS_ALG_EC_P256;
+    rec.persistent = handle;
+    rec.tpm_id = fake_tpm_id;
+    rec.tpm_id_len = sizeof(fake_tpm_id);
+    assert_int_equal(tpmkms_record_save_pending(ts_machine_store, &rec),
+                     TPMKMS_R_OK);
+    if (persisted) {
+        assert_non_null(b = tpmkms_ctx_backend(ctx, NULL));
+        assert_int_equal(tpmkms_keydata_from_blob(&rec.blob, &kd),
+                         TPMKMS_R_OK);
+        assert_int_equal(tpmkms_backend_persist(b, &kd, handle, name),
+                         TPMKMS_R_OK);
+        tpmkms_keydata_clear(&kd);
+        tpmkms_backend_free(b);
+    }
+    tpmkms_keyblob_clear(&rec.blob);
+    assert_true(tpmkms_record_pending_exists(ts_machine_store, name));
+    assert_false(tpmkms_record_exists(ts_machine_store, name));
+}
+
+static tpmkms_rc settle(const char *name, tpmkms_pending *what,
+                        uint32_t *handle)
+{
+    TPMKMS_BACKEND *b = tpmkms_ctx_backend(ctx, NULL);
+    tpmkms_rc rc;
+
+    assert_non_null(b);
+    rc = tpmkms_key_settle_pending(b, ts_machine_store, name, what, handle);
+    tpmkms_backend_free(b);
+    return rc;
+}
+
+static void key_settle_completes_a_pending_record_whose_handle_holds_its_key(void **state)
+{
+    TPMKMS_PUBLIC pub;
+    TPMKMS_KEY *key = NULL;
+    tpmkms_pending what;
+    uint32_t handle;
+
+    (void)state;
+    interrupted_create("p", 0x81000030, 1, &pub);
+    assert_int_equal(settle("p", &what, &handle), TPMKMS_R_OK);
+    assert_int_equal(what, TPMKMS_PENDING_COMPLETED);
+    assert_int_equal(handle, 0x81000030);
+    assert_false(tpmkms_record_pending_exists(ts_machine_store, "p"));
+    assert_int_equal(open_key("tpmkms:name=p", &key), TPMKMS_R_OK);
+    assert_int_equal(key->ref.persistent, 0x81000030);
+    assert_true(tpmkms_public_equal(&key->pub, &pub));
+    tpmkms_key_free(key);
+    /* Nothing left to settle. */
+    assert_int_equal(settle("p", &what, &handle), TPMKMS_R_OK);
+    assert_int_equal(what, TPMKMS_PENDING_NONE);
+}
+
+static void key_settle_removes_a_pending_record_whose_handle_is_empty_or_another_keys(void **state)
+{
+    TPMKMS_PUBLIC pub, theirs, there;
+    TPMKMS_KEYBLOB blob = { 0 };
+    TPMKMS_KEYDATA kd;
+    TPMKMS_BACKEND *b;
+    tpmkms_pending what;
+    uint32_t handle;
+
+    (void)state;
+    /* Killed before TPM2_EvictControl: the handle is empty. */
+    interrupted_create("e", 0x81000031, 0, &pub);
+    assert_int_equal(settle("e", &what, &handle), TPMKMS_R_OK);
+    assert_int_equal(what, TPMKMS_PENDING_REMOVED);
+    assert_false(tpmkms_record_pending_exists(ts_machine_store, "e"));
+    assert_false(tpmkms_record_exists(ts_machine_store, "e"));
+
+    /* Someone else's key took the handle since: it stays. */
+    interrupted_create("t", 0x81000032, 0, &pub);
+    fresh_blob(&blob, &theirs);
+    assert_non_null(b = tpmkms_ctx_backend(ctx, NULL));
+    assert_int_equal(tpmkms_keydata_from_blob(&blob, &kd), TPMKMS_R_OK);
+    assert_int_equal(tpmkms_backend_persist(b, &kd, 0x81000032, "theirs"),
+                     TPMKMS_R_OK);
+    tpmkms_keydata_clear(&kd);
+    assert_int_equal(settle("t", &what, &handle), TPMKMS_R_OK);
+    assert_int_equal(what, TPMKMS_PENDING_REMOVED);
+    assert_false(tpmkms_record_exists(ts_machine_store, "t"));
+    assert_int_equal(tpmkms_backend_read_persistent(b, 0x81000032, &there),
+                     TPMKMS_R_OK);
+    assert_true(tpmkms_public_equal(&there, &theirs));
+    tpmkms_backend_free(b);
+    tpmkms_keyblob_clear(&blob);
+}
+
+static void key_settle_through_another_tpm_changes_nothing(void **state)
+{
+    TPMKMS_PUBLIC pub;
+    tpmkms_pending what;
+    uint32_t handle;
+
+    (void)state;
+    interrupted_create("w", 0x81000033, 0, &pub);
+    fake_set_tpm(0xB2);
+    assert_int_equal(settle("w", &what, &handle), TPMKMS_R_WRONG_TPM);
+    assert_int_equal(what, TPMKMS_PENDING_NONE);
+    assert_non_null(strstr(last_message(), "w.pending"));
+    assert_non_null(strstr(last_message(), "nothing was changed"));
+    assert_true(tpmkms_record_pending_exists(ts_machine_store, "w"));
+    fake_set_tpm(0xA1);
+    assert_int_equal(settle("w", &what, &handle), TPMKMS_R_OK);
+    assert_int_equal(what, TPMKMS_PENDING_REMOVED);
+}
+
+/* A create of the name settles first; without overwrite a completed one
+ * is the key that exists. */
+static void key_create_settles_an_interrupted_create_of_its_name(void **state)
+{
+    TPMKMS_URI *uri = uri_of("tpmkms:name=c;key-scope=machine");
+    TPMKMS_CREATE_OPTS opts = { 0 };
+    TPMKMS_PUBLIC pub;
+
+    (void)state;
+    interrupted_create("c", 0x81000034, 1, &pub);
+    opts.alg = TPMKMS_ALG_EC_P256;
+    opts.persistent = 0x81000035;
+    assert_int_equal(tpmkms_key_create_ex(ctx, uri, &opts, NULL),
+                     TPMKMS_R_KEY_EXISTS);
+    assert_int_equal(opts.settled, TPMKMS_PENDING_COMPLETED);
+    assert_int_equal(opts.settled_handle, 0x81000034);
+    assert_non_null(strstr(last_message(), "interrupted create"));
+    assert_true(tpmkms_record_exists(ts_machine_store, "c"));
+
+    interrupted_create("d", 0x81000036, 0, &pub);
+    tpmkms_uri_free(uri);
+    uri = uri_of("tpmkms:name=d;key-scope=machine");
+    opts.persistent = 0x81000036;
+    assert_int_equal(tpmkms_key_create_ex(ctx, uri, &opts, NULL),
+                     TPMKMS_R_OK);
+    assert_int_equal(opts.settled, TPMKMS_PENDING_REMOVED);
+    assert_false(tpmkms_record_pending_exists(ts_machine_store, "d"));
+    assert_true(tpmkms_record_exists(ts_machine_store, "d"));
+    tpmkms_uri_free(uri);
+}
+
+/* A create whose TPM2_EvictControl fails leaves no pending record. */
+static void key_create_persistent_that_fails_leaves_no_pending_record(void **state)
+{
+    TPMKMS_URI *uri = uri_of("tpmkms:name=f;key-scope=machine");
+    TPMKMS_CREATE_OPTS opts = { 0 };
+    TPMKMS_PUBLIC pub;
+
+    (void)state;
+    /* The handle is taken (by a pending record's key no record names). */
+    interrupted_create("x", 0x81000037, 1, &pub);
+    assert_int_equal(tpmkms_record_remove_pending(ts_machine_store, "x"),
+                     TPMKMS_R_OK);
+    opts.alg = TPMKMS_ALG_EC_P256;
+    opts.persistent = 0x81000037;
+    assert_int_equal(tpmkms_key_create_ex(ctx, uri, &opts, NULL),
+                     TPMKMS_R_KEY_EXISTS);
+    assert_false(tpmkms_record_pending_exists(ts_machine_store, "f"));
+    assert_false(tpmkms_record_exists(ts_machine_store, "f"));
+    tpmkms_uri_free(uri);
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 
 int main(void)
@@ -441,6 +617,11 @@ int main(void)
         T(key_create_persistent_machine_key_records_and_persists_it),
         T(key_create_persistent_user_key_is_a_bad_parameter),
         T(key_evict_refuses_a_handle_that_holds_another_key),
+        T(key_settle_completes_a_pending_record_whose_handle_holds_its_key),
+        T(key_settle_removes_a_pending_record_whose_handle_is_empty_or_another_keys),
+        T(key_settle_through_another_tpm_changes_nothing),
+        T(key_create_settles_an_interrupted_create_of_its_name),
+        T(key_create_persistent_that_fails_leaves_no_pending_record),
     };
 
     tpmkms_err_init_standalone();
