@@ -808,7 +808,18 @@ tpmkms_rc tpmkms_platform_rename(const char *from, const char *to,
     tpmkms_rc rc;
 
     if (overwrite) {
-        if (rename(from, to) != 0) {
+        struct stat sf, st;
+
+        /*
+         * A writer killed between the link and the unlink below leaves from
+         * and to as two links of one file, and rename() of one link onto
+         * the other does nothing (POSIX): drop from instead.
+         */
+        if (lstat(from, &sf) == 0 && lstat(to, &st) == 0
+                && sf.st_dev == st.st_dev && sf.st_ino == st.st_ino) {
+            if (unlink(from) != 0)
+                return io_error("cannot remove", from, errno);
+        } else if (rename(from, to) != 0) {
             if (errno == ENOENT)
                 return TPMKMS_R_KEY_NOT_FOUND;
             return io_error("cannot rename to", to, errno);

@@ -64,7 +64,7 @@ signs() {
 killed_create() {
     local name=$1 handle=$2 rc=0
     shift 2
-    (strace -f -qq -o /dev/null -e trace=fsync,rename,link "$@" \
+    (strace -f -qq -o /dev/null -e trace=fsync,rename,link,unlink "$@" \
         tpmkms create "$(mkey "$name")" --persistent "$handle" >"$W/out" 2>&1 || exit $?) \
         2>/dev/null || rc=$?
     ((rc == 137)) || fail "create of $name was not killed (exit $rc): $(cat "$W/out")"
@@ -91,6 +91,18 @@ grep -q 'note: completed an interrupted create: persistent handle 0x81000011 hel
 grep -q "^$(mkey done1) " "$W/list" || fail "done1 is not listed: $(cat "$W/list")"
 accounted "list after a kill at the record's link"
 signs done1
+
+step "killed between the link and the unlink of the pending record: list completes it"
+# keys/NAME.pending and keys/NAME.tpmkey are then two links of one file,
+# where rename() of one onto the other does nothing.
+killed_create linked 0x81000018 -e inject=unlink:signal=KILL:when=1
+[[ -f $M/linked.pending && -f $M/linked.tpmkey ]] ||
+    fail "expected both links of linked's record: $(ls "$M")"
+tpmkms list --scope machine >"$W/list" 2>"$W/list.err" || fail "list failed: $(cat "$W/list.err")"
+grep -q 'note: completed an interrupted create: persistent handle 0x81000018' "$W/list.err" ||
+    fail "list did not say it completed linked: $(cat "$W/list.err")"
+accounted "list after a kill between the link and the unlink"
+signs linked
 
 step "killed at the pending record's own write (before TPM2_EvictControl): list removes it"
 # Its only rename is the temp file's to keys/NAME.pending: killed there,
