@@ -85,6 +85,8 @@
 #define ESYS_MAX_KEYS 2          /* loaded transient keys per connection */
 #define ESYS_TPM_OBJECT_SLOTS 3  /* what a TPM without resource manager has */
 #define ESYS_RETRIES 5           /* for TPM_RC_RETRY / YIELDED / TESTING */
+#define ESYS_SUBMISSIONS 5       /* ESYS's own sends of such a command
+                                    (tpm2-tss 3.2 _ESYS_MAX_SUBMISSIONS) */
 #define ESYS_SLOT_WAIT_MS 10000  /* wait for another process's object slot */
 #define ESYS_SLOT_BACKOFF_MS 50  /* longest pause between those retries */
 #define ESYS_TIMEOUT_S 30        /* default TPM response deadline */
