@@ -59,6 +59,12 @@
  * Either way, without a persistent SRK a process holds no more objects
  * between entry points than with one: its loaded keys.
  *
+ * A connection that broke (a short or garbled answer, no answer in time)
+ * is dropped without a command; the objects it had loaded are noted, and
+ * the process's next connection to the same TCTI flushes those still
+ * there (objects.c, orphans_flush) before its first command, so a broken
+ * transport does not leave them in a TPM's shared slots.
+ *
  * A connection turns shared (and stays so) when TPM_RC_OBJECT_MEMORY
  * persists after it flushed its own objects: other processes hold the
  * slots.  It then retries with a short, bounded backoff (ESYS_SLOT_WAIT_MS)

@@ -361,10 +361,11 @@ static int retry_for_ever_gives_up_after_30_sends(void)
                       code, Tss2_RC_Decode(TPM2_RC_RETRY), "30 times",
                       "try again later", (const char *)NULL);
     report("Sign rc=RETRY", "gave up", seq, sizeof(seq));
-    ok = ok && count_of(seq, "Sign") == MAX_SENDS;
-    if (!ok)
+    if (count_of(seq, "Sign") != MAX_SENDS) {
         fprintf(stderr, "  FAIL: TPM2_Sign sent %d times, expected %d\n",
                 count_of(seq, "Sign"), MAX_SENDS);
+        ok = 0;
+    }
     printf("    gave up after %ld ms\n", now_ms() - t0);
     CHECK(script_set(""), "script");
     ok = ok && sign(b, &key_a) == TPMKMS_R_OK;
@@ -392,10 +393,11 @@ static int sent_once(const char *rules, TKEY *k, int reason, uint32_t tpmrc,
     ok = expect_error(rc, reason, k->label, cmd, code, Tss2_RC_Decode(tpmrc),
                       what, (const char *)NULL);
     report(rules, "refused, not retried", seq, sizeof(seq));
-    ok = ok && count_of(seq, cmd + strlen("TPM2_")) == 1;
-    if (!ok)
+    if (count_of(seq, cmd + strlen("TPM2_")) != 1) {
         fprintf(stderr, "  FAIL: %s sent %d times, expected once\n", cmd,
                 count_of(seq, cmd + strlen("TPM2_")));
+        ok = 0;
+    }
     /* The TPM answered: the connection stays and works. */
     CHECK(script_set(""), "script");
     ok = ok && sign(b, k) == TPMKMS_R_OK;
