@@ -47,11 +47,12 @@ sent() {
 
 # result TEXT: lists the faults of the last command with TEXT; counts them.
 result() {
-    local n
+    local n rules
     n=$(grep -c ' fault ' "$S.log" || true)
     TOTAL=$((TOTAL + n))
+    rules=$(sed -n '3,$p' "$S" | grep . | paste -sd';' || true)
     printf '   fault "%s": %s (%d injected; commands: %s)\n' \
-        "$(sed -n '3,$p' "$S" | grep . | paste -sd';' || echo none)" "$*" "$n" \
+        "${rules:-none}" "$*" "$n" \
         "$(awk '{printf "%s%s ", $1, ($2 == "fault" ? "!" : "")}' "$S.log")"
 }
 
