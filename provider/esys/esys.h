@@ -62,6 +62,12 @@
  * Either way, without a persistent SRK a process holds no more objects
  * between entry points than with one: its loaded keys.
  *
+ * A connection that broke (a short or garbled answer, no answer in time)
+ * is dropped without a command; the objects it had loaded are noted, and
+ * the process's next connection to the same TCTI flushes those still
+ * there (objects.c, orphans_flush) before its first command, so a broken
+ * transport does not leave them in a TPM's shared slots.
+ *
  * A connection turns shared (and stays so) when TPM_RC_OBJECT_MEMORY
  * persists after it flushed its own objects: other processes hold the
  * slots.  It then retries with a short, bounded backoff (ESYS_SLOT_WAIT_MS)
@@ -88,6 +94,8 @@
 #define ESYS_MAX_KEYS 2          /* loaded transient keys per connection */
 #define ESYS_TPM_OBJECT_SLOTS 3  /* what a TPM without resource manager has */
 #define ESYS_RETRIES 5           /* for TPM_RC_RETRY / YIELDED / TESTING */
+#define ESYS_SUBMISSIONS 5       /* ESYS's own sends of such a command
+                                    (tpm2-tss 3.2 _ESYS_MAX_SUBMISSIONS) */
 #define ESYS_SLOT_WAIT_MS 10000  /* wait for another process's object slot */
 #define ESYS_SLOT_BACKOFF_MS 50  /* longest pause between those retries */
 #define ESYS_TIMEOUT_S 30        /* default TPM response deadline */

@@ -7,6 +7,7 @@
  */
 #include <stdatomic.h>
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -957,6 +958,123 @@ int esys_wait_more(ESYS_STATE *st, const ESYS_DEADLINE *dl, TSS2_RC *rc,
     return 0;
 }
 
+/* ------------------------------------------- objects a broken connection left */
+
+/*
+ * A connection that broke (a short or garbled answer, no answer in time)
+ * is dropped without a command (esys_drop), but on a TPM without a
+ * resource manager the objects it had loaded stay in the few slots every
+ * process shares until the TPM is reset: two such leaks, and TPM2_Load
+ * finds no room for anyone.  So esys_drop notes their handles and names
+ * here, and the next connection this process makes to the same TCTI
+ * flushes each that still holds the same object (TPM2_ReadPublic, names
+ * compared, TPM2_FlushContext) before its first command.  Through a
+ * resource manager they went with the connection, and the ReadPublic
+ * finds nothing.  A forked child leaves its parent's alone.
+ */
+#define ESYS_ORPHANS_MAX 8
+
+static struct {
+    char tcti[256];
+    long pid;
+    TPM2_HANDLE handle;
+    TPM2B_NAME name;
+} esys_orphans[ESYS_ORPHANS_MAX];
+static size_t esys_norphans;
+static pthread_mutex_t esys_orphans_lock = PTHREAD_MUTEX_INITIALIZER;
+
+/* Notes an orphan (or puts one back for the next connection to try). */
+static void orphan_keep(const ESYS_STATE *st, TPM2_HANDLE h,
+                        const TPM2B_NAME *name)
+{
+    pthread_mutex_lock(&esys_orphans_lock);
+    if (esys_norphans < ESYS_ORPHANS_MAX) {
+        snprintf(esys_orphans[esys_norphans].tcti,
+                 sizeof(esys_orphans[0].tcti), "%s", st->tcti_name);
+        esys_orphans[esys_norphans].pid = (long)getpid();
+        esys_orphans[esys_norphans].handle = h;
+        esys_orphans[esys_norphans].name = *name;
+        esys_norphans++;
+    }
+    pthread_mutex_unlock(&esys_orphans_lock);
+}
+
+static void orphan_note(ESYS_STATE *st, ESYS_TR tr)
+{
+    TPM2_HANDLE h = 0;
+    TPM2B_NAME *name = NULL;
+
+    if (tr != ESYS_TR_NONE
+        && Esys_TR_GetTpmHandle(st->ctx, tr, &h) == TSS2_RC_SUCCESS
+        && Esys_TR_GetName(st->ctx, tr, &name) == TSS2_RC_SUCCESS
+        && name != NULL)
+        orphan_keep(st, h, name);
+    Esys_Free(name);
+}
+
+/* Takes out (at most one) orphan of this process on st's TCTI. */
+static int orphan_take(const ESYS_STATE *st, TPM2_HANDLE *h, TPM2B_NAME *name)
+{
+    int found = 0;
+    size_t i;
+
+    pthread_mutex_lock(&esys_orphans_lock);
+    for (i = 0; i < esys_norphans; i++) {
+        if (esys_orphans[i].pid != (long)getpid()
+            || strcmp(esys_orphans[i].tcti, st->tcti_name) != 0)
+            continue;
+        *h = esys_orphans[i].handle;
+        *name = esys_orphans[i].name;
+        esys_orphans[i] = esys_orphans[--esys_norphans];
+        found = 1;
+        break;
+    }
+    pthread_mutex_unlock(&esys_orphans_lock);
+    return found;
+}
+
+/*
+ * On a new connection: flush what an earlier, broken one left loaded.
+ * Fails (raised) only if the TPM does not answer; the orphan is then kept
+ * for the next connection.
+ */
+static tpmkms_rc orphans_flush(ESYS_STATE *st, const char *label)
+{
+    TPM2_HANDLE h;
+    TPM2B_NAME want;
+
+    while (orphan_take(st, &h, &want)) {
+        ESYS_TR tr = ESYS_TR_NONE;
+        TPM2B_NAME *name = NULL;
+        TSS2_RC rc;
+
+        TPMKMS_debug("TPM2_ReadPublic(0x%08x): an object a broken connection "
+                     "left loaded?", h);
+        ESYS_CALL(st, rc, Esys_TR_FromTPMPublic, 0,
+                  (st->ctx, h, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE),
+                  (st->ctx, &tr));
+        if (rc != TSS2_RC_SUCCESS) {
+            if (st->no_answer == NULL && !esys_rc_is_io(rc))
+                continue;       /* gone (a reset, a resource manager) */
+            orphan_keep(st, h, &want);
+            return esys_raise_tss(st, rc, TPMKMS_R_TPM_UNAVAILABLE, label,
+                                  "TPM2_ReadPublic (an object a broken "
+                                  "connection left loaded)", NULL);
+        }
+        if (Esys_TR_GetName(st->ctx, tr, &name) == TSS2_RC_SUCCESS
+            && name != NULL && name->size == want.size
+            && memcmp(name->name, want.name, want.size) == 0) {
+            TPMKMS_debug("flushing 0x%08x, left loaded by a broken "
+                         "connection", h);
+            esys_flush_tr(st, &tr);
+        } else {
+            Esys_TR_Close(st->ctx, &tr);    /* another object now */
+        }
+        Esys_Free(name);
+    }
+    return TPMKMS_R_OK;
+}
+
 /* Opens the TCTI and ESYS on first use; label: what it is for. */
 tpmkms_rc esys_open(ESYS_STATE *st, const char *label)
 {
@@ -1012,7 +1130,7 @@ tpmkms_rc esys_open(ESYS_STATE *st, const char *label)
                  (unsigned long long)st->conn_id,
                  st->shared ? "; a forked child on a TPM without a resource "
                  "manager: holding no object between signatures" : "");
-    return TPMKMS_R_OK;
+    return orphans_flush(st, label);
 }
 
 /*
@@ -1064,11 +1182,23 @@ static void esys_abandon(void *state)
 }
 
 /*
- * The connection broke: nothing to flush to (a resource manager or the
- * TPM's reset cleans up what was loaded); close the TCTI.
+ * The connection broke: no command is sent on it; what it had loaded is
+ * noted for the next connection to flush (orphans_flush: without a
+ * resource manager it stays in the TPM until a reset); close the TCTI.
  */
 static void esys_drop(void *state)
 {
+    ESYS_STATE *st = state;
+    int i;
+
+    if (st != NULL && st->ctx != NULL) {
+        /* Left in the TPM: the next connection flushes them. */
+        for (i = 0; i < ESYS_MAX_KEYS; i++)
+            if (st->slots[i].seq != 0)
+                orphan_note(st, st->slots[i].tr);
+        if (esys_srk_is_transient(st))
+            orphan_note(st, st->srk);
+    }
     esys_free_state(state, 0, 1);
 }
 

@@ -330,6 +330,10 @@ static const struct esys_rc_map {
     { TPM2_RC_HIERARCHY, TPMKMS_R_TPM_ERROR, 0,
       "the owner hierarchy is disabled" },
     { TPM2_RC_LOCKOUT, TPMKMS_R_LOCKOUT, 0, NULL /* lockout_text() */ },
+    /* What ESYS_CALL gave up resending: esys_raise_tss() counts the sends. */
+    { TPM2_RC_RETRY, TPMKMS_R_OK, 0, NULL },
+    { TPM2_RC_YIELDED, TPMKMS_R_OK, 0, NULL },
+    { TPM2_RC_TESTING, TPMKMS_R_OK, 0, NULL },
 };
 
 static const struct esys_rc_map *rc_lookup(TSS2_RC rc)
@@ -493,6 +497,13 @@ tpmkms_rc esys_raise_tss(ESYS_STATE *st, TSS2_RC rc, tpmkms_rc dflt,
                  ? " no SRK is persisted at 0x81000001, so loading a key "
                    "also derives a primary key, one more slot: run tpmkms "
                    "setup once;" : "");
+    else if (esys_rc_is_retry(rc))
+        snprintf(text, sizeof(text), "the TPM kept answering that it cannot "
+                 "run the command now (busy, yielded or testing itself): it "
+                 "was sent %d times (ESYS sends it %d times for each of "
+                 "tpmkms's %d paced attempts); try again later",
+                 ESYS_SUBMISSIONS * (ESYS_RETRIES + 1), ESYS_SUBMISSIONS,
+                 ESYS_RETRIES + 1);
     else
         snprintf(text, sizeof(text), "%s", m->text != NULL ? m->text : "");
     TPMKMS_raise(reason, "%s: %s failed: 0x%08x (%s) — %s%s%s%s%s", label,
