@@ -110,7 +110,13 @@ int cli_parse_uri(const CLI *cli, const char *text, TPMKMS_URI **out);
 /* Prints each line of a result's notes as "tpmkms: note: ..." (certs.c). */
 void cli_print_notes(const char *notes);
 
-/* Commands (keys.c, certs.c, tpm.c). */
+/*
+ * Prints what a probe says the TPM is: connection, manufacturer, vendor
+ * strings (the model), firmware version (tpm.c).
+ */
+void cli_print_tpm_identity(const TPMKMS_PROBE *p);
+
+/* Commands (keys.c, certs.c, tpm.c, attest.c). */
 int cli_cmd_create(CLI *cli, int argc, char **argv);
 int cli_cmd_list(CLI *cli, int argc, char **argv);
 int cli_cmd_show(CLI *cli, int argc, char **argv);
@@ -118,5 +124,6 @@ int cli_cmd_delete(CLI *cli, int argc, char **argv);
 int cli_cmd_cert(CLI *cli, int argc, char **argv);
 int cli_cmd_probe(CLI *cli, int argc, char **argv);
 int cli_cmd_setup(CLI *cli, int argc, char **argv);
+int cli_cmd_ek(CLI *cli, int argc, char **argv);
 
 #endif

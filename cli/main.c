@@ -101,6 +101,23 @@ static const CLI_COMMAND commands[] = {
       "Creates the SRK (the TCG's ECC P-256 storage key template) and makes\n"
       "it persistent at 0x81000001, unless it is already there.  Every key\n"
       "operation then saves a TPM2_CreatePrimary.\n" },
+    { "ek", cli_cmd_ek, "[--out-dir DIR]",
+      "show the endorsement keys and their certificates",
+      "Prints the TPM's manufacturer, model and firmware, then each\n"
+      "endorsement key (EK) the TCG EK Credential Profile defines: its\n"
+      "certificate from NV (0x01C00002 RSA 2048 / template L-1, 0x01C0000A\n"
+      "ECC P-256 / L-2, the high range 0x01C00012..0x01C0001E / H-1..H-7;\n"
+      "padding after the DER certificate trimmed), the EK recomputed from\n"
+      "its template with TPM2_CreatePrimary and checked against the\n"
+      "certificate's key, the persistent handle holding it (0x81010001 ...)\n"
+      "and its EKPub hash: SHA-256 of the DER SubjectPublicKeyInfo, the\n"
+      "file name an AD CS-style allow-list gives a trusted EK.  With no\n"
+      "certificate at all, the L-1 and L-2 EKs are shown and it says so\n"
+      "(exit 0).  A certificate for another key, or one that does not\n"
+      "parse, is an error (exit 1) naming both keys.\n"
+      "\n"
+      "  --out-dir DIR      also write ek-<alg>.pem (the public key) and\n"
+      "                     ek-<alg>-cert.pem (the certificate) into DIR\n" },
     { NULL, NULL, NULL, NULL, NULL }
 };
 

@@ -64,7 +64,7 @@ static void clean_string(char *dst, size_t dstlen, const char *src,
     dst[n] = '\0';
 }
 
-static void print_probe(const TPMKMS_PROBE *p)
+void cli_print_tpm_identity(const TPMKMS_PROBE *p)
 {
     char manufacturer[sizeof(p->manufacturer) + 1];
     char vendor[sizeof(p->vendor) + 1];
@@ -84,6 +84,11 @@ static void print_probe(const TPMKMS_PROBE *p)
            (unsigned)(p->fw_version1 >> 16), (unsigned)(p->fw_version1 & 0xffff),
            (unsigned)(p->fw_version2 >> 16), (unsigned)(p->fw_version2 & 0xffff),
            (unsigned)p->fw_version1, (unsigned)p->fw_version2);
+}
+
+static void print_probe(const TPMKMS_PROBE *p)
+{
+    cli_print_tpm_identity(p);
     printf(ROW "2.0, level %u, revision %u.%02u, %u\n", "specification",
            (unsigned)p->spec_level, (unsigned)(p->spec_revision / 100),
            (unsigned)(p->spec_revision % 100), (unsigned)p->spec_year);

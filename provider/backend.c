@@ -636,11 +636,34 @@ tpmkms_rc tpmkms_backend_list_persistent(TPMKMS_BACKEND *b, uint32_t **handles,
 
 /* ---------------------------------------------------------- attestation */
 
-tpmkms_rc tpmkms_backend_ek(TPMKMS_BACKEND *b, tpmkms_alg alg,
-                            TPMKMS_PUBLIC *pub, TPMKMS_BUF *cert)
+void tpmkms_ek_list_clear(TPMKMS_EK_LIST *list)
 {
-    BACKEND_CALL(b, attest, ek, "reading the endorsement key",
-                 b->meth->attest->ek(b->state, alg, pub, cert));
+    size_t i;
+
+    if (list == NULL)
+        return;
+    for (i = 0; i < list->n; i++)
+        tpmkms_buf_clear(&list->ek[i].cert);
+    OPENSSL_free(list->ek);
+    list->ek = NULL;
+    list->n = 0;
+}
+
+/* A failed ek method leaves no half-filled list behind. */
+static tpmkms_rc ek_locked(TPMKMS_BACKEND *b, TPMKMS_EK_LIST *list)
+{
+    tpmkms_rc r = b->meth->attest->ek(b->state, list);
+
+    if (r != TPMKMS_R_OK)
+        tpmkms_ek_list_clear(list);
+    return r;
+}
+
+tpmkms_rc tpmkms_backend_ek(TPMKMS_BACKEND *b, TPMKMS_EK_LIST *list)
+{
+    memset(list, 0, sizeof(*list));
+    BACKEND_CALL(b, attest, ek, "reading the endorsement keys",
+                 ek_locked(b, list));
 }
 
 tpmkms_rc tpmkms_backend_ak_create(TPMKMS_BACKEND *b,

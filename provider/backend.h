@@ -12,7 +12,8 @@
  *     and derive have their place for later;
  *   - administration: read_persistent, persist, evict, probe, setup,
  *     tpm_identity, list_persistent;
- *   - attestation: EK, AK, certify, quote, activate credential.
+ *   - attestation: EK (the endorsement keys and their certificates), AK,
+ *     certify, quote, activate credential.
  *
  * A NULL group or method is an operation the backend does not offer: its
  * entry point below raises TPMKMS_R_NOT_SUPPORTED naming the operation and
@@ -93,6 +94,41 @@ typedef struct tpmkms_buf_st {
 } TPMKMS_BUF;
 
 void tpmkms_buf_clear(TPMKMS_BUF *buf);
+
+/*
+ * One endorsement key, where the TCG EK Credential Profile for TPM
+ * Family 2.0 puts it (docs/attestation.md names the templates and the
+ * indices).  An EK is the primary key TPM2_CreatePrimary derives from the
+ * endorsement seed with one of the profile's templates; its certificate,
+ * if the manufacturer provisioned one, sits in an NV index of that
+ * template, and the owner may have made it persistent (0x81010001 ...).
+ */
+typedef struct tpmkms_ek_st {
+    char tmpl[8];               /* the profile's template: "L-1", "H-3";
+                                   "" for a persistent key that is none */
+    char key_desc[32];          /* "RSA 2048", "ECC NIST P384", ... */
+    uint32_t cert_index;        /* NV index of its certificate; 0: none */
+    TPMKMS_BUF cert;            /* the index's bytes, as read (a DER
+                                   certificate, maybe padded after it) */
+    uint32_t persistent;        /* persistent handle holding this key; 0 */
+    int template_from_nv;       /* low range: the template was read from
+                                   0x01C00004 / 0x01C0000C */
+    int nonce_from_nv;          /* ... and its unique from the nonce index */
+    int recomputed;             /* pub is what TPM2_CreatePrimary made of
+                                   the template (0: a key tpmkms does not
+                                   hold, pub.alg NONE; or a persistent key
+                                   matching no template, pub its key) */
+    TPMKMS_PUBLIC pub;
+} TPMKMS_EK;
+
+typedef struct tpmkms_ek_list_st {
+    TPMKMS_EK *ek;              /* OPENSSL_malloc'd, n of them, in index
+                                   order: low range, high range, then
+                                   persistent keys matching no template */
+    size_t n;
+} TPMKMS_EK_LIST;
+
+void tpmkms_ek_list_clear(TPMKMS_EK_LIST *list);  /* frees, zeroes */
 
 #define TPMKMS_PROBE_CURVE_P256  (1u << 0)
 #define TPMKMS_PROBE_CURVE_P384  (1u << 1)
@@ -199,9 +235,15 @@ typedef struct tpmkms_admin_methods_st {
 } TPMKMS_ADMIN_METHODS;
 
 typedef struct tpmkms_attest_methods_st {
-    /* The endorsement key of alg: its public key and certificate (DER). */
-    tpmkms_rc (*ek)(void *state, tpmkms_alg alg, TPMKMS_PUBLIC *pub,
-                    TPMKMS_BUF *cert);
+    /*
+     * The TPM's endorsement keys (TPMKMS_EK_LIST above): every EK
+     * certificate index of the TCG EK Credential Profile that is defined,
+     * each with its EK recomputed from its template, and the persistent
+     * EKs; with no certificate at all, the low-range EKs L-1 and L-2.
+     * Raises on a TPM failure; an EK certificate that does not match is
+     * not the backend's to judge (attest/ek.c compares).
+     */
+    tpmkms_rc (*ek)(void *state, TPMKMS_EK_LIST *list);
     /* A restricted signing key (AK). */
     tpmkms_rc (*ak_create)(void *state, const TPMKMS_CREATE_PARAMS *params,
                            TPMKMS_KEYDATA *key, TPMKMS_PUBLIC *pub);
@@ -328,8 +370,7 @@ tpmkms_rc tpmkms_backend_list_persistent(TPMKMS_BACKEND *b, uint32_t **handles,
 
 /* Attestation. */
 TPMKMS_MUST_CHECK
-tpmkms_rc tpmkms_backend_ek(TPMKMS_BACKEND *b, tpmkms_alg alg,
-                            TPMKMS_PUBLIC *pub, TPMKMS_BUF *cert);
+tpmkms_rc tpmkms_backend_ek(TPMKMS_BACKEND *b, TPMKMS_EK_LIST *list);
 TPMKMS_MUST_CHECK
 tpmkms_rc tpmkms_backend_ak_create(TPMKMS_BACKEND *b,
                                    const TPMKMS_CREATE_PARAMS *params,

@@ -34,6 +34,8 @@ static const OSSL_ITEM reason_strings[] = {
     { TPMKMS_R_WRONG_SRK, "unexpected key at the SRK handle" },
     { TPMKMS_R_NOT_SUPPORTED, "not supported by this TPM backend" },
     { TPMKMS_R_WRONG_TPM, "key made by another TPM" },
+    { TPMKMS_R_BAD_EK_CERT, "bad EK certificate" },
+    { TPMKMS_R_EK_MISMATCH, "EK certificate does not match the EK" },
     { 0, NULL }
 };
 

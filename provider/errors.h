@@ -58,6 +58,8 @@ typedef enum tpmkms_rc_e {
     TPMKMS_R_WRONG_SRK,              /* 0x81000001 holds an unexpected key  */
     TPMKMS_R_NOT_SUPPORTED,          /* the TPM backend lacks the operation */
     TPMKMS_R_WRONG_TPM,              /* the key was made by another TPM     */
+    TPMKMS_R_BAD_EK_CERT,            /* an EK certificate that does not parse */
+    TPMKMS_R_EK_MISMATCH,            /* EK certificate is for another key   */
     TPMKMS_R_MAX
 } tpmkms_rc;
 

@@ -4,6 +4,24 @@
 #   scripts/swtpm.sh start DIR   state, pid file, log and tcti file in DIR;
 #                                prints the TCTI string, e.g.
 #                                swtpm:host=127.0.0.1,port=23456
+#   scripts/swtpm.sh start DIR --ek-certs
+#                                the same, but first manufactures the TPM as
+#                                a vendor would (once, while DIR/state is
+#                                empty): swtpm_setup --create-ek-cert
+#                                --create-platform-cert with a local CA
+#                                (swtpm_localca) kept in DIR/localca:
+#                                  DIR/localca/swtpm-localca-rootca-cert.pem
+#                                    the root CA certificate
+#                                  DIR/localca/issuercert.pem
+#                                    the intermediate that signs the EK certs
+#                                swtpm 0.7.1 makes an RSA 2048 EK (template
+#                                L-1, certificate at NV 0x01C00002, persistent
+#                                at 0x81010001) and an ECC P-384 EK (H-3,
+#                                0x01C00016, 0x81010016), and a platform
+#                                certificate at 0x01C08000.  Every
+#                                configuration file is written into DIR
+#                                (never /etc or the user's home), so it works
+#                                as root and as any other user.
 #   scripts/swtpm.sh stop DIR    stops the swtpm whose pid is in DIR/swtpm.pid
 #
 # swtpm listens on 127.0.0.1 only, on a port pair P (commands) and P+1
@@ -24,8 +42,40 @@ die() {
 }
 
 usage() {
-    printf 'usage: %s start DIR | stop DIR\n' "$PROG" >&2
+    printf 'usage: %s start DIR [--ek-certs] | stop DIR\n' "$PROG" >&2
     exit 2
+}
+
+# swtpm_setup on DIR/state with EK and platform certificates from a local
+# CA in DIR/localca.  Its configuration files go into DIR and it runs
+# with --config pointing there: swtpm_setup and swtpm_localca would read
+# /etc or ~/.config otherwise, and write the CA under /var/lib.
+manufacture() {
+    local dir=$1 ca=$1/localca localca
+    [[ -n $dir && -d $dir ]] || die "manufacture: no directory '$dir'"
+    command -v swtpm_setup >/dev/null 2>&1 ||
+        die "swtpm_setup is not installed (Debian: apt-get install swtpm-tools, or run scripts/setup.sh)"
+    localca=$(command -v swtpm_localca 2>/dev/null) ||
+        die "swtpm_localca is not installed (Debian: apt-get install swtpm-tools, or run scripts/setup.sh)"
+    [[ -e $dir/state/tpm2-00.permall ]] && return 0
+    mkdir -p "$ca"
+    printf '%s\n' "statedir = $ca" "signingkey = $ca/signkey.pem" \
+        "issuercert = $ca/issuercert.pem" "certserial = $ca/certserial" \
+        >"$dir/swtpm-localca.conf"
+    printf '%s\n' "--platform-manufacturer tpmkms-test" "--platform-version 2.1" \
+        "--platform-model swtpm" >"$dir/swtpm-localca.options"
+    printf '%s\n' "create_certs_tool = $localca" \
+        "create_certs_tool_config = $dir/swtpm-localca.conf" \
+        "create_certs_tool_options = $dir/swtpm-localca.options" \
+        "active_pcr_banks = sha256" >"$dir/swtpm_setup.conf"
+    if ! swtpm_setup --tpm2 --tpm-state "$dir/state" \
+        --create-ek-cert --create-platform-cert \
+        --config "$dir/swtpm_setup.conf" \
+        --logfile "$dir/swtpm_setup.log" >/dev/null 2>&1; then
+        die "swtpm_setup failed (log $dir/swtpm_setup.log): $(tail -n 5 "$dir/swtpm_setup.log" 2>/dev/null | tr '\n' ' ')"
+    fi
+    [[ -s $ca/swtpm-localca-rootca-cert.pem && -s $ca/issuercert.pem ]] ||
+        die "swtpm_setup made no local CA in $ca (log $dir/swtpm_setup.log)"
 }
 
 # The pid in DIR/swtpm.pid if that process is a live swtpm, else nothing.
@@ -46,7 +96,7 @@ answers() {
 }
 
 start() {
-    local dir=$1 attempt port tcti pid deadline
+    local dir=$1 ek_certs=${2:-} attempt port tcti pid deadline
     command -v swtpm >/dev/null 2>&1 ||
         die "swtpm is not installed (Debian: apt-get install swtpm swtpm-tools, or run scripts/setup.sh)"
     command -v tpm2_getcap >/dev/null 2>&1 ||
@@ -57,6 +107,9 @@ start() {
         die "an swtpm (pid $pid) is already running in $dir; stop it first"
     fi
     rm -f "$dir/swtpm.pid" "$dir/tcti"
+    if [[ -n $ek_certs ]]; then
+        manufacture "$dir"
+    fi
 
     for attempt in $(seq 1 40); do
         # An even port in 10000..31998, below Linux's ephemeral range.
@@ -122,9 +175,9 @@ stop() {
     rm -f "$dir/swtpm.pid"
 }
 
-[[ $# -eq 2 ]] || usage
+(($# == 2)) || { (($# == 3)) && [[ $1 == start && $3 == --ek-certs ]]; } || usage
 case $1 in
-start) start "$2" ;;
+start) start "$2" "${3:-}" ;;
 stop) stop "$2" ;;
 *) usage ;;
 esac

@@ -18,9 +18,9 @@
  *     probe, setup);
  *   - tcti_socket.c: tpmkms's own TCTI for the swtpm and mssim simulator
  *     protocols, whose receive honours the deadline (tpm2-tss 3.2's
- *     block in read()); every other TCTI comes from tpm2-tss's loader.
- *
- * The attestation group is NULL for now; a later change adds attest.c.
+ *     block in read()); every other TCTI comes from tpm2-tss's loader;
+ *   - attest.c: the attestation group; only the EK method so far (the
+ *     endorsement keys and their certificates).
  * Functions shared between the files are declared below with an esys_
  * prefix; helpers used by one file stay static there.
  *
@@ -243,7 +243,10 @@ tpmkms_rc esys_raise_tss(ESYS_STATE *st, TSS2_RC rc, tpmkms_rc dflt,
 tpmkms_rc esys_raise_owner(ESYS_STATE *st, TSS2_RC rc, const char *label,
                            const char *cmd, const char *what);
 
-/* objects.c: owner auth, public areas */
+/* objects.c: owner auth (the value of TPMKMS_OWNER_AUTH_FILE set on
+ * ESYS_TR_RH_OWNER for one command, then cleared), public areas */
+tpmkms_rc esys_owner_auth_begin(ESYS_STATE *st);
+void esys_owner_auth_end(ESYS_STATE *st);
 tpmkms_rc esys_owner_evict_control(ESYS_STATE *st, const char *label,
                                    ESYS_TR obj, TPM2_HANDLE handle,
                                    ESYS_TR *out, TSS2_RC *rc);
@@ -314,5 +317,6 @@ tpmkms_rc esys_read_persistent(void *state, uint32_t handle,
 /* The method groups, for the method table in objects.c. */
 extern const TPMKMS_KEY_METHODS esys_keys;      /* keys.c */
 extern const TPMKMS_ADMIN_METHODS esys_admin;   /* admin.c */
+extern const TPMKMS_ATTEST_METHODS esys_attest; /* attest.c */
 
 #endif

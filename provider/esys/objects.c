@@ -36,7 +36,7 @@ static atomic_long esys_origin_pid;
  * device is refused without waiting on it and a group- or world-readable
  * file is refused naming chmod 600.
  */
-static tpmkms_rc owner_auth_begin(ESYS_STATE *st)
+tpmkms_rc esys_owner_auth_begin(ESYS_STATE *st)
 {
     const char *path = st->owner_auth_file;
     unsigned char *line = NULL;
@@ -61,7 +61,7 @@ static tpmkms_rc owner_auth_begin(ESYS_STATE *st)
     return TPMKMS_R_OK;
 }
 
-static void owner_auth_end(ESYS_STATE *st)
+void esys_owner_auth_end(ESYS_STATE *st)
 {
     TPM2B_AUTH none;
 
@@ -79,7 +79,7 @@ tpmkms_rc esys_owner_evict_control(ESYS_STATE *st, const char *label,
                                    ESYS_TR obj, TPM2_HANDLE handle,
                                    ESYS_TR *out, TSS2_RC *rc)
 {
-    tpmkms_rc r = owner_auth_begin(st);
+    tpmkms_rc r = esys_owner_auth_begin(st);
 
     if (r != TPMKMS_R_OK)
         return r;
@@ -87,7 +87,7 @@ tpmkms_rc esys_owner_evict_control(ESYS_STATE *st, const char *label,
               (st->ctx, ESYS_TR_RH_OWNER, obj, ESYS_TR_PASSWORD, ESYS_TR_NONE,
                ESYS_TR_NONE, handle),
               (st->ctx, out));
-    owner_auth_end(st);
+    esys_owner_auth_end(st);
     return TPMKMS_R_OK;
 }
 
@@ -590,13 +590,13 @@ tpmkms_rc esys_create_primary(ESYS_STATE *st, const char *label,
     for (;;) {
         esys_make_room(st, 1, 0);
         TPMKMS_debug("TPM2_CreatePrimary(owner, TCG ECC P-256 SRK)");
-        if ((r = owner_auth_begin(st)) != TPMKMS_R_OK)
+        if ((r = esys_owner_auth_begin(st)) != TPMKMS_R_OK)
             return r;
         ESYS_CALL(st, rc, Esys_CreatePrimary, 1,
                   (st->ctx, ESYS_TR_RH_OWNER, ESYS_TR_PASSWORD, ESYS_TR_NONE,
                    ESYS_TR_NONE, &sens, &tmpl, &outside, &pcrs),
                   (st->ctx, out, NULL, NULL, NULL, NULL));
-        owner_auth_end(st);
+        esys_owner_auth_end(st);
         if (rc == TSS2_RC_SUCCESS)
             return TPMKMS_R_OK;
         if (esys_tpm_base(rc) == TPM2_RC_OBJECT_MEMORY
@@ -1215,7 +1215,7 @@ static const TPMKMS_BACKEND_METHOD esys_method = {
     esys_process_init,
     &esys_keys,
     &esys_admin,
-    NULL,                       /* attestation: not yet */
+    &esys_attest,
 };
 
 const TPMKMS_BACKEND_METHOD *tpmkms_backend_esys_method(void)

@@ -23,6 +23,8 @@
 #   require_program NAME...   fail unless each program is on PATH
 #   start_swtpm               work dir, swtpm, isolated HOME and key stores,
 #                             PATH and OPENSSL_MODULES pointing at the build
+#   start_swtpm_with_ek_certs the same with a TPM manufactured with EK
+#                             certificates from a local CA (see below)
 #   on_exit CMD               run CMD (eval'd) at exit, last registered first
 #   write_openssl_cnf FILE [tpmkms-first|default-first]
 #   step DESCRIPTION          print a numbered step
@@ -142,12 +144,13 @@ _wrap_for_sanitizer() {
 # user store under XDG_DATA_HOME, the machine store TPMKMS_MACHINE_STORE,
 # OPENSSL_MODULES and PATH at the build.  Sets TPMKMS_WORK.
 start_swtpm() {
+    local swtpm_opts=("$@")
     require_program swtpm tpm2_getcap openssl
     [[ -x $TPMKMS_BUILD_DIR/tpmkms && -f $TPMKMS_BUILD_DIR/tpmkms.so ]] ||
         fail "$TPMKMS_BUILD_DIR has no tpmkms and tpmkms.so: build first (scripts/test.sh)"
     TPMKMS_WORK=$(mktemp -d "${TMPDIR:-/tmp}/tpmkms-$TEST_NAME.XXXXXX")
     mkdir -m 700 "$TPMKMS_WORK/home" "$TPMKMS_WORK/bin"
-    TPMKMS_TCTI=$("$TPMKMS_SOURCE_DIR/scripts/swtpm.sh" start "$TPMKMS_WORK/swtpm") ||
+    TPMKMS_TCTI=$("$TPMKMS_SOURCE_DIR/scripts/swtpm.sh" start "$TPMKMS_WORK/swtpm" "${swtpm_opts[@]}") ||
         fail "could not start swtpm"
     export TPMKMS_WORK TPMKMS_TCTI
     export TPM2TOOLS_TCTI=$TPMKMS_TCTI
@@ -167,6 +170,24 @@ start_swtpm() {
     [[ $(command -v tpmkms) == "$TPMKMS_BUILD_DIR/tpmkms" ]] ||
         fail "tpmkms on PATH is $(command -v tpmkms), not the build's"
     printf '%s: swtpm at %s, work dir %s\n' "$TEST_NAME" "$TPMKMS_TCTI" "$TPMKMS_WORK"
+}
+
+# start_swtpm on a TPM manufactured as a vendor would: swtpm_setup
+# --create-ek-cert --create-platform-cert with swtpm_localca's CA kept in
+# the work directory (scripts/swtpm.sh start DIR --ek-certs).  swtpm 0.7.1
+# makes an RSA 2048 EK (certificate at NV 0x01C00002, template L-1,
+# persistent at 0x81010001) and an ECC P-384 EK (0x01C00016, H-3,
+# 0x81010016).  Sets, for chain checks:
+#   TPMKMS_EK_ROOT_CA    the local CA's root certificate (PEM)
+#   TPMKMS_EK_ISSUER_CA  the intermediate that signed the EK certificates
+start_swtpm_with_ek_certs() {
+    require_program swtpm_setup swtpm_localca
+    start_swtpm --ek-certs
+    TPMKMS_EK_ROOT_CA=$TPMKMS_WORK/swtpm/localca/swtpm-localca-rootca-cert.pem
+    TPMKMS_EK_ISSUER_CA=$TPMKMS_WORK/swtpm/localca/issuercert.pem
+    [[ -s $TPMKMS_EK_ROOT_CA && -s $TPMKMS_EK_ISSUER_CA ]] ||
+        fail "swtpm_setup left no local CA certificates in $TPMKMS_WORK/swtpm/localca"
+    export TPMKMS_EK_ROOT_CA TPMKMS_EK_ISSUER_CA
 }
 
 # An openssl.cnf that activates tpmkms (the built module) and default, in
