@@ -127,9 +127,9 @@ tpmkms_rc tpmkms_ctx_ready(const TPMKMS_CTX *ctx)
  * The deadline a backend gets: asked (a URI's tpm-timeout=), else
  * openssl.cnf's tpm-timeout, else $TPMKMS_TPM_TIMEOUT, else 0 (the
  * backend's default).  A malformed setting is an error at every use, not
- * a default: openssl.cnf's is checked here rather than when the provider
- * loads, because OpenSSL 3.0 reports no provider's failure to load from
- * openssl.cnf and would leave the user with "unregistered scheme".
+ * a default: openssl.cnf's was checked when the provider loaded (a
+ * malformed one is the context's config error, raised before this), the
+ * environment's is checked here.
  */
 static tpmkms_rc effective_timeout(const TPMKMS_CTX *ctx, unsigned asked,
                                    unsigned *out)
