@@ -1,8 +1,9 @@
 /*
  * The context shared by the provider and the tpmkms command: the
  * configured TPM connection and one backend per connection string, made
- * on first use.  The owner auth file (TPMKMS_OWNER_AUTH_FILE) is read from
- * the environment here, when a backend is made, not deep in a backend.
+ * on first use.  The owner auth file (openssl.cnf's owner-auth-file, else
+ * TPMKMS_OWNER_AUTH_FILE) is decided here, when a backend is made, not
+ * deep in a backend.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -21,6 +22,8 @@ struct tpmkms_ctx_st {
     OSSL_LIB_CTX *libctx;
     char *tcti;
     char *timeout_text;         /* openssl.cnf tpm-timeout; NULL: unset */
+    char *owner_auth_file;      /* openssl.cnf owner-auth-file; NULL: unset */
+    char *config_error;         /* a refused openssl.cnf setting; NULL: none */
     const TPMKMS_BACKEND_METHOD *meth;
     CRYPTO_RWLOCK *lock;        /* guards the backend list */
     BACKEND_ENTRY *backends;
@@ -63,6 +66,8 @@ void tpmkms_ctx_free(TPMKMS_CTX *ctx)
     }
     CRYPTO_THREAD_lock_free(ctx->lock);
     OPENSSL_free(ctx->timeout_text);
+    OPENSSL_free(ctx->owner_auth_file);
+    OPENSSL_free(ctx->config_error);
     OPENSSL_free(ctx->tcti);
     OPENSSL_free(ctx);
 }
@@ -89,13 +94,42 @@ tpmkms_rc tpmkms_ctx_set_tpm_timeout(TPMKMS_CTX *ctx, const char *text)
     return TPMKMS_R_OK;
 }
 
+static tpmkms_rc set_text(char **slot, const char *text)
+{
+    OPENSSL_free(*slot);
+    *slot = NULL;
+    if (text != NULL && *text != '\0' && (*slot = OPENSSL_strdup(text)) == NULL) {
+        TPMKMS_raise(TPMKMS_R_INTERNAL, "out of memory");
+        return TPMKMS_R_INTERNAL;
+    }
+    return TPMKMS_R_OK;
+}
+
+tpmkms_rc tpmkms_ctx_set_owner_auth_file(TPMKMS_CTX *ctx, const char *path)
+{
+    return set_text(&ctx->owner_auth_file, path);
+}
+
+tpmkms_rc tpmkms_ctx_set_config_error(TPMKMS_CTX *ctx, const char *message)
+{
+    return set_text(&ctx->config_error, message);
+}
+
+tpmkms_rc tpmkms_ctx_ready(const TPMKMS_CTX *ctx)
+{
+    if (ctx->config_error == NULL)
+        return TPMKMS_R_OK;
+    TPMKMS_raise(TPMKMS_R_BAD_PARAMETER, "%s", ctx->config_error);
+    return TPMKMS_R_BAD_PARAMETER;
+}
+
 /*
  * The deadline a backend gets: asked (a URI's tpm-timeout=), else
  * openssl.cnf's tpm-timeout, else $TPMKMS_TPM_TIMEOUT, else 0 (the
  * backend's default).  A malformed setting is an error at every use, not
- * a default: openssl.cnf's is checked here rather than when the provider
- * loads, because OpenSSL 3.0 reports no provider's failure to load from
- * openssl.cnf and would leave the user with "unregistered scheme".
+ * a default: openssl.cnf's was checked when the provider loaded (a
+ * malformed one is the context's config error, raised before this), the
+ * environment's is checked here.
  */
 static tpmkms_rc effective_timeout(const TPMKMS_CTX *ctx, unsigned asked,
                                    unsigned *out)
@@ -140,6 +174,8 @@ TPMKMS_BACKEND *tpmkms_ctx_backend_for(TPMKMS_CTX *ctx, const char *tcti,
     BACKEND_ENTRY *e;
     TPMKMS_BACKEND *b = NULL;
 
+    if (tpmkms_ctx_ready(ctx) != TPMKMS_R_OK)
+        return NULL;
     if (tcti == NULL)
         tcti = ctx->tcti;
     if (effective_timeout(ctx, timeout_s, &timeout_s) != TPMKMS_R_OK)
@@ -156,7 +192,9 @@ TPMKMS_BACKEND *tpmkms_ctx_backend_for(TPMKMS_CTX *ctx, const char *tcti,
                 || (tcti != NULL && (e->tcti = OPENSSL_strdup(tcti)) == NULL)
                 || (e->backend = tpmkms_backend_new(ctx->meth, tcti)) == NULL
                 || tpmkms_backend_set_owner_auth_file(e->backend,
-                       getenv("TPMKMS_OWNER_AUTH_FILE")) != TPMKMS_R_OK) {
+                       ctx->owner_auth_file != NULL
+                       ? ctx->owner_auth_file
+                       : getenv("TPMKMS_OWNER_AUTH_FILE")) != TPMKMS_R_OK) {
             if (e != NULL) {
                 tpmkms_backend_free(e->backend);
                 OPENSSL_free(e->tcti);

@@ -47,4 +47,24 @@ TPMKMS_BACKEND *tpmkms_ctx_backend_for_uri(TPMKMS_CTX *ctx,
 TPMKMS_MUST_CHECK
 tpmkms_rc tpmkms_ctx_set_tpm_timeout(TPMKMS_CTX *ctx, const char *text);
 
+/*
+ * openssl.cnf's owner-auth-file: the owner's auth value for the backends
+ * made from now on, instead of $TPMKMS_OWNER_AUTH_FILE.  NULL/"" unsets it.
+ */
+TPMKMS_MUST_CHECK
+tpmkms_rc tpmkms_ctx_set_owner_auth_file(TPMKMS_CTX *ctx, const char *path);
+
+/*
+ * A refused openssl.cnf setting (the message names the section and the
+ * setting).  OpenSSL 3.0 drops the errors of a provider that fails to
+ * load from openssl.cnf, leaving only "unregistered scheme", so the
+ * provider loads and every operation fails with this message instead:
+ * tpmkms_ctx_ready raises it, and each entry point (store open, key
+ * generation, key file decoding, every backend) asks it first.
+ */
+TPMKMS_MUST_CHECK
+tpmkms_rc tpmkms_ctx_set_config_error(TPMKMS_CTX *ctx, const char *message);
+TPMKMS_MUST_CHECK
+tpmkms_rc tpmkms_ctx_ready(const TPMKMS_CTX *ctx);
+
 #endif

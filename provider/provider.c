@@ -1,14 +1,19 @@
 /*
  * The provider's entry point.  Loading the provider reads configuration
- * only: no TPM is touched until an operation on a tpmkms: key needs it.
+ * only (its openssl.cnf settings, settings.h): no TPM is touched until an
+ * operation on a tpmkms: key needs it.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <openssl/core_dispatch.h>
 #include <openssl/core_names.h>
 #include <openssl/params.h>
+#include <openssl/conf.h>
 #include <openssl/crypto.h>
+#include <openssl/err.h>
 #include "provider.h"
+#include "settings.h"
 #include "errors.h"
 #include "debug.h"
 
@@ -29,6 +34,8 @@ static void tpmkms_provider_teardown(void *provctx)
     if (pctx == NULL)
         return;
     tpmkms_ctx_free(pctx->ctx);
+    if (pctx->settings_installed)
+        tpmkms_settings_uninstall();
     for (size_t i = 0; i < TPMKMS_PROVCTX_MDS; i++)
         EVP_MD_free(pctx->mds[i]);
     CRYPTO_THREAD_lock_free(pctx->md_lock);
@@ -108,33 +115,182 @@ static const OSSL_DISPATCH tpmkms_provider_functions[] = {
     { 0, NULL }
 };
 
+/* ---- openssl.cnf settings ---- */
+
+/* OpenSSL's own names in a provider's section (provider_conf.c). */
+static int openssl_own_setting(const char *name)
+{
+    return strcmp(name, "module") == 0 || strcmp(name, "activate") == 0
+           || strcmp(name, "identity") == 0 || strcmp(name, "soft_load") == 0;
+}
+
+/* The value OpenSSL holds for name in our section, or NULL. */
+static const char *core_setting(OSSL_FUNC_core_get_params_fn *get_params,
+                                const OSSL_CORE_HANDLE *handle,
+                                const char *name)
+{
+    const char *v = NULL;
+    OSSL_PARAM params[2];
+
+    params[0] = OSSL_PARAM_construct_utf8_ptr(name, (char **)&v, 0);
+    params[1] = OSSL_PARAM_construct_end();
+    if (get_params == NULL || !get_params(handle, params))
+        return NULL;
+    return v;
+}
+
 /*
- * Reads the provider's settings from its config section, where there is
- * one: "tcti" and "tpm-timeout" (copies, or NULL when absent).
+ * Our section in the configuration file OpenSSL reads by default
+ * (OPENSSL_CONF, else OPENSSLDIR/openssl.cnf): openssl_conf -> its
+ * providers -> the entry named prov_name (or whose identity is) -> its
+ * section.  OpenSSL 3.0 gives a provider its settings one name at a time
+ * and cannot list them, so this is the only way to see a misspelled
+ * setting.  The section counts only when every value in it is what
+ * OpenSSL gave us under that name, i.e. it is the file that was loaded
+ * (an application may load another: openssl req -config, or its own
+ * CONF_modules_load_file); otherwise NULL and the unknown-setting check
+ * is skipped.  A fresh CONF object, so OpenSSL's own config loading (in
+ * which this may run) is not re-entered; reading the file touches no TPM.
+ * *unknown gets the first name that is neither ours nor OpenSSL's.
  */
-static void config_settings(const OSSL_CORE_HANDLE *handle,
-                            const OSSL_DISPATCH *in, char **tcti,
-                            char **timeout)
+static char *find_section(OSSL_FUNC_core_get_params_fn *get_params,
+                          const OSSL_CORE_HANDLE *handle,
+                          const char *prov_name, char **unknown)
+{
+    char *file = NULL, *found = NULL;
+    const char *init, *providers, *sect = NULL, *first_unknown = NULL;
+    STACK_OF(CONF_VALUE) *list;
+    CONF *conf = NULL;
+    long eline = 0;
+    int verified = 0;
+
+    *unknown = NULL;
+    ERR_set_mark();
+    if (prov_name == NULL || (file = CONF_get1_default_config_file()) == NULL
+            || (conf = NCONF_new(NULL)) == NULL
+            || NCONF_load(conf, file, &eline) <= 0
+            || (init = NCONF_get_string(conf, NULL, "openssl_conf")) == NULL
+            || (providers = NCONF_get_string(conf, init, "providers")) == NULL
+            || (list = NCONF_get_section(conf, providers)) == NULL)
+        goto out;
+    for (int i = 0; i < sk_CONF_VALUE_num(list) && sect == NULL; i++) {
+        const CONF_VALUE *v = sk_CONF_VALUE_value(list, i);
+        const char *id = NCONF_get_string(conf, v->value, "identity");
+
+        if (strcmp(id != NULL ? id : v->name, prov_name) == 0)
+            sect = v->value;
+    }
+    if (sect == NULL || (list = NCONF_get_section(conf, sect)) == NULL)
+        goto out;
+    for (int i = 0; i < sk_CONF_VALUE_num(list); i++) {
+        const CONF_VALUE *v = sk_CONF_VALUE_value(list, i);
+        const char *have;
+
+        /* A value naming a section is a nested section: OpenSSL passes
+         * its values as name.sub, not name itself. */
+        if (NCONF_get_section(conf, v->value) == NULL) {
+            have = core_setting(get_params, handle, v->name);
+            if (have == NULL || strcmp(have, v->value) != 0)
+                goto out;       /* not the file OpenSSL loaded */
+            verified = 1;
+        }
+        if (first_unknown == NULL && !tpmkms_settings_is_known(v->name)
+                && !openssl_own_setting(v->name))
+            first_unknown = v->name;
+    }
+    if (!verified)
+        goto out;
+    found = OPENSSL_strdup(sect);
+    if (found != NULL && first_unknown != NULL)
+        *unknown = OPENSSL_strdup(first_unknown);
+ out:
+    ERR_pop_to_mark();
+    NCONF_free(conf);
+    OPENSSL_free(file);
+    return found;
+}
+
+/*
+ * Reads and checks the provider's settings (settings.h).  A refused one:
+ * its message in err (naming the section and the setting), returned as
+ * TPMKMS_R_BAD_PARAMETER; *label gets how the section is named.
+ */
+static tpmkms_rc read_settings(const OSSL_CORE_HANDLE *handle,
+                               const OSSL_DISPATCH *in, TPMKMS_SETTINGS *s,
+                               char *label, size_t labellen,
+                               char *err, size_t errlen)
 {
     OSSL_FUNC_core_get_params_fn *get_params = NULL;
-    char *t = NULL, *to = NULL;
-    OSSL_PARAM params[3];
+    const char *prov_name;
+    char *section, *unknown = NULL;
+    tpmkms_rc rc = TPMKMS_R_OK;
 
-    *tcti = *timeout = NULL;
     for (; in->function_id != 0; in++)
         if (in->function_id == OSSL_FUNC_CORE_GET_PARAMS)
             get_params = OSSL_FUNC_core_get_params(in);
-    if (get_params == NULL)
-        return;
-    params[0] = OSSL_PARAM_construct_utf8_ptr("tcti", &t, 0);
-    params[1] = OSSL_PARAM_construct_utf8_ptr("tpm-timeout", &to, 0);
-    params[2] = OSSL_PARAM_construct_end();
-    if (!get_params(handle, params))
-        return;
-    if (t != NULL)
-        *tcti = OPENSSL_strdup(t);
-    if (to != NULL)
-        *timeout = OPENSSL_strdup(to);
+    prov_name = core_setting(get_params, handle, OSSL_PROV_PARAM_CORE_PROV_NAME);
+    section = find_section(get_params, handle, prov_name, &unknown);
+    if (section != NULL)
+        snprintf(label, labellen, "[%.100s]", section);
+    else
+        snprintf(label, labellen, "of provider %.100s",
+                 prov_name != NULL ? prov_name : "tpmkms");
+    for (size_t i = 0; tpmkms_settings_names[i] != NULL && rc == TPMKMS_R_OK; i++) {
+        const char *name = tpmkms_settings_names[i];
+        const char *v = core_setting(get_params, handle, name);
+
+        if (v != NULL)
+            rc = tpmkms_settings_set(s, label, name, v, err, errlen);
+    }
+    if (rc == TPMKMS_R_OK && unknown != NULL)
+        rc = tpmkms_settings_set(s, label, unknown, "", err, errlen);
+    if (rc == TPMKMS_R_INTERNAL)
+        snprintf(err, errlen, "out of memory reading the openssl.cnf settings");
+    OPENSSL_free(section);
+    OPENSSL_free(unknown);
+    return rc;
+}
+
+/*
+ * The context with the settings applied.  A refused setting does not
+ * fail the load (OpenSSL 3.0 would drop the message): the context keeps
+ * it and every operation raises it (tpmkms_ctx_ready).
+ */
+static TPMKMS_CTX *configured_ctx(TPMKMS_PROVCTX *pctx,
+                                  const OSSL_CORE_HANDLE *handle,
+                                  const OSSL_DISPATCH *in)
+{
+    TPMKMS_SETTINGS s;
+    TPMKMS_CTX *ctx = NULL;
+    char label[128], err[512];
+    tpmkms_rc rc;
+
+    err[0] = '\0';
+    tpmkms_settings_init(&s);
+    rc = read_settings(handle, in, &s, label, sizeof(label), err, sizeof(err));
+    if (rc == TPMKMS_R_OK) {
+        rc = tpmkms_settings_install(&s, label, err, sizeof(err));
+        pctx->settings_installed = rc == TPMKMS_R_OK;
+    }
+    if ((ctx = tpmkms_ctx_new(pctx->libctx, rc == TPMKMS_R_OK ? s.tcti : NULL,
+                              tpmkms_backend_default_method())) == NULL)
+        goto out;
+    if (rc != TPMKMS_R_OK) {
+        TPMKMS_debug("refused: %s", err);
+        if (tpmkms_ctx_set_config_error(ctx, err) != TPMKMS_R_OK)
+            goto err;
+    } else if (tpmkms_ctx_set_tpm_timeout(ctx, s.tpm_timeout) != TPMKMS_R_OK
+               || tpmkms_ctx_set_owner_auth_file(ctx, s.owner_auth_file)
+                  != TPMKMS_R_OK) {
+        goto err;
+    }
+ out:
+    tpmkms_settings_clear(&s);
+    return ctx;
+ err:
+    tpmkms_ctx_free(ctx);
+    ctx = NULL;
+    goto out;
 }
 
 /* The one exported symbol (everything else is hidden, see tpmkms.map). */
@@ -143,7 +299,6 @@ int OSSL_provider_init(const OSSL_CORE_HANDLE *handle, const OSSL_DISPATCH *in,
                        const OSSL_DISPATCH **out, void **provctx)
 {
     TPMKMS_PROVCTX *pctx = NULL;
-    char *tcti = NULL, *timeout = NULL;
 
     tpmkms_err_init_provider(handle, in);
     /*
@@ -157,22 +312,13 @@ int OSSL_provider_init(const OSSL_CORE_HANDLE *handle, const OSSL_DISPATCH *in,
     if ((pctx->libctx = OSSL_LIB_CTX_new_child(handle, in)) == NULL
             || (pctx->md_lock = CRYPTO_THREAD_lock_new()) == NULL)
         goto err;
-    config_settings(handle, in, &tcti, &timeout);
-    pctx->ctx = tpmkms_ctx_new(pctx->libctx, tcti,
-                               tpmkms_backend_default_method());
-    /* A malformed tpm-timeout fails every operation, naming it. */
-    if (pctx->ctx == NULL
-            || tpmkms_ctx_set_tpm_timeout(pctx->ctx, timeout) != TPMKMS_R_OK)
+    if ((pctx->ctx = configured_ctx(pctx, handle, in)) == NULL)
         goto err;
-    OPENSSL_free(tcti);
-    OPENSSL_free(timeout);
     TPMKMS_debug("provider loaded (no TPM contacted)");
     *out = tpmkms_provider_functions;
     *provctx = pctx;
     return 1;
  err:
-    OPENSSL_free(tcti);
-    OPENSSL_free(timeout);
     tpmkms_provider_teardown(pctx);
     return 0;
 }

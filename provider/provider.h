@@ -32,6 +32,7 @@ typedef struct tpmkms_provctx_st {
     const OSSL_CORE_HANDLE *handle;
     OSSL_LIB_CTX *libctx;       /* a child libctx of the application's */
     TPMKMS_CTX *ctx;
+    int settings_installed;     /* tpmkms_settings_install succeeded */
     /*
      * Digests fetched once (without properties) for every signature
      * context: a fetch per signature cost more than the rest of the

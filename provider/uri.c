@@ -138,7 +138,7 @@ static tpmkms_rc percent_decode(const char *attr, const char *src, size_t len,
     return TPMKMS_R_OK;
 }
 
-static int is_absolute_path(const char *p)
+int tpmkms_path_is_absolute(const char *p)
 {
 #ifdef _WIN32
     if (((p[0] >= 'A' && p[0] <= 'Z') || (p[0] >= 'a' && p[0] <= 'z'))
@@ -166,7 +166,7 @@ static const char *pin_source_path(const char *src)
                 p += 9;
         }
     }
-    return is_absolute_path(p) ? p : NULL;
+    return tpmkms_path_is_absolute(p) ? p : NULL;
 }
 
 static tpmkms_rc parse_handle(const char *v, uint32_t *out)
@@ -278,7 +278,7 @@ static tpmkms_rc set_attr(TPMKMS_URI *uri, int attr, char *val, size_t vlen)
         return rc;
     }
     case ATTR_STORAGE_DIRECTORY:
-        if (!is_absolute_path(val)) {
+        if (!tpmkms_path_is_absolute(val)) {
             TPMKMS_raise(TPMKMS_R_BAD_URI,
                          "storage-directory '%.200s' is not an absolute path",
                          val);
@@ -493,24 +493,30 @@ char *tpmkms_uri_to_string(const TPMKMS_URI *uri)
     return buf;
 }
 
-tpmkms_rc tpmkms_timeout_parse(const char *text, const char *what,
-                               tpmkms_rc reason, unsigned *seconds)
+int tpmkms_timeout_value(const char *text, unsigned *seconds)
 {
     unsigned long v = 0;
     const char *p = text;
 
-    if (text != NULL && *text != '\0') {
-        for (; *p >= '0' && *p <= '9' && v <= TPMKMS_TIMEOUT_MAX_S; p++)
-            v = v * 10 + (unsigned long)(*p - '0');
-    }
-    if (text == NULL || *text == '\0' || *p != '\0' || v == 0
-            || v > TPMKMS_TIMEOUT_MAX_S) {
+    if (text == NULL || *text == '\0')
+        return 0;
+    for (; *p >= '0' && *p <= '9' && v <= TPMKMS_TIMEOUT_MAX_S; p++)
+        v = v * 10 + (unsigned long)(*p - '0');
+    if (*p != '\0' || v == 0 || v > TPMKMS_TIMEOUT_MAX_S)
+        return 0;
+    *seconds = (unsigned)v;
+    return 1;
+}
+
+tpmkms_rc tpmkms_timeout_parse(const char *text, const char *what,
+                               tpmkms_rc reason, unsigned *seconds)
+{
+    if (!tpmkms_timeout_value(text, seconds)) {
         TPMKMS_raise(reason,
                      "%s '%.32s' is invalid: give whole seconds, 1 to %u",
                      what, text != NULL ? text : "", TPMKMS_TIMEOUT_MAX_S);
         return reason;
     }
-    *seconds = (unsigned)v;
     return TPMKMS_R_OK;
 }
 

@@ -77,6 +77,11 @@ char *tpmkms_uri_to_string(const TPMKMS_URI *uri);
 TPMKMS_MUST_CHECK
 tpmkms_rc tpmkms_timeout_parse(const char *text, const char *what,
                                tpmkms_rc reason, unsigned *seconds);
+/* The same check without raising: 1 and *seconds set, or 0. */
+int tpmkms_timeout_value(const char *text, unsigned *seconds);
+
+/* 1 if p is an absolute path (POSIX /...; Windows C:\... or \\server). */
+int tpmkms_path_is_absolute(const char *p);
 
 /* key-scope if set, else derived from store-location, else user. */
 tpmkms_scope tpmkms_uri_key_scope(const TPMKMS_URI *uri);

@@ -923,7 +923,8 @@ static void *gen_tpm_key(TPMKMS_KEYMGMT_GENCTX *gctx)
                      family_name(gctx->family));
         return NULL;
     }
-    if ((alg = gen_tpm_alg(gctx)) == TPMKMS_ALG_NONE)
+    if ((alg = gen_tpm_alg(gctx)) == TPMKMS_ALG_NONE
+            || tpmkms_ctx_ready(tpmkms_provctx_ctx(gctx->provctx)) != TPMKMS_R_OK)
         return NULL;
     if (tpmkms_uri_parse(gctx->uri, &uri) != TPMKMS_R_OK)
         return NULL;

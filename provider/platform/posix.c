@@ -23,6 +23,7 @@
 #include <openssl/crypto.h>
 #include "debug.h"
 #include "platform/platform.h"
+#include "settings.h"
 
 /* ---- small helpers ---- */
 
@@ -44,7 +45,15 @@ static const char *env(const char *name)
 char *tpmkms_platform_store_dir(tpmkms_scope scope)
 {
     const char *v;
+    char *set;
+    int oom;
 
+    /* openssl.cnf's user-store / machine-store, then the environment. */
+    if ((set = tpmkms_settings_store_dir(scope, &oom)) != NULL || oom) {
+        if (oom)
+            TPMKMS_raise(TPMKMS_R_INTERNAL, "out of memory");
+        return set;
+    }
     if (scope == TPMKMS_SCOPE_MACHINE) {
         v = env("TPMKMS_MACHINE_STORE");
         return tpmkms_path_fmt("%s", v != NULL ? v : TPMKMS_MACHINE_STORE_DEFAULT);
@@ -69,14 +78,21 @@ char *tpmkms_platform_store_dir(tpmkms_scope scope)
     return NULL;
 }
 
-/* The machine group's name and gid, or NULL when it does not exist. */
+/*
+ * The machine group's name and gid, or NULL when it does not exist:
+ * openssl.cnf's machine-group (checked to exist when the provider
+ * loaded), else $TPMKMS_MACHINE_GROUP, else the default.
+ */
 static const char *machine_group(gid_t *gid)
 {
+    static _Thread_local char set[256];
     const char *name = secure_getenv("TPMKMS_MACHINE_GROUP");
     struct group gr, *res = NULL;
     char buf[4096];
 
-    if (name == NULL || name[0] == '\0')
+    if (tpmkms_settings_machine_group(set, sizeof(set)))
+        name = set;
+    else if (name == NULL || name[0] == '\0')
         name = TPMKMS_MACHINE_GROUP_DEFAULT;
     if (getgrnam_r(name, &gr, buf, sizeof(buf), &res) != 0 || res == NULL)
         return NULL;

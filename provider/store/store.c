@@ -71,7 +71,9 @@ static void *tpmkms_store_open(void *provctx, const char *text)
     TPMKMS_STORE_CTX *ctx;
     TPMKMS_URI *uri = NULL;
 
-    if (tpmkms_uri_parse(text, &uri) != TPMKMS_R_OK)
+    /* A refused openssl.cnf setting fails every open, naming it. */
+    if (tpmkms_ctx_ready(tpmkms_provctx_ctx(provctx)) != TPMKMS_R_OK
+            || tpmkms_uri_parse(text, &uri) != TPMKMS_R_OK)
         return NULL;
     if ((ctx = OPENSSL_zalloc(sizeof(*ctx))) == NULL) {
         tpmkms_uri_free(uri);

@@ -15,7 +15,7 @@ W=$TPMKMS_WORK
 TPM="-provider tpmkms -provider default"
 export W TPM
 
-step "fixtures: keys web and pinned, certificates, damaged files, a FIFO, a shared PIN file"
+step "fixtures: keys web and pinned, certificates, damaged files, a FIFO, a shared PIN file, bad openssl.cnf files"
 tpmkms setup >/dev/null
 tpmkms create 'tpmkms:name=web' >/dev/null
 tpmkms create 'tpmkms:name=pinned;pin-value=1234' >/dev/null
@@ -35,6 +35,23 @@ chmod 644 "$W/pin644"
 # A record whose algorithm line contradicts its key (a P-384 key).
 tpmkms create "tpmkms:name=lies;storage-directory=$W/damaged" --alg ec-p384 >/dev/null
 sed -i 's/^algorithm: ec-p384$/algorithm: ec-p256/' "$W/damaged/keys/lies.tpmkey"
+
+# openssl.cnf files activating tpmkms with one bad setting each:
+# $W/bad-<setting>.cnf (the rows' messages show the values).
+while IFS='|' read -r setting line; do
+    write_openssl_cnf "$W/bad-$setting.cnf"
+    sed -i "s|^\[tpmkms_sect\]\$|[tpmkms_sect]\n$line|" "$W/bad-$setting.cnf"
+    grep -qxF "$line" "$W/bad-$setting.cnf" || fail "could not write '$line' into $W/bad-$setting.cnf"
+done <<'CNF'
+tcti|tcti =
+tpm-timeout|tpm-timeout = 2s
+user-store|user-store = relative/dir
+machine-store|machine-store = var/lib/tpmkms
+machine-group|machine-group = tpmkms-no-such-group
+owner-auth-file|owner-auth-file = owner.pw
+debug|debug = maybe
+unknown|tcit = swtpm:port=2321
+CNF
 
 step "every row of the table"
 n=0

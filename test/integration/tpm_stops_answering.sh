@@ -178,7 +178,7 @@ expect_fail --provider-errors "tpm-timeout '0' is invalid: give whole seconds" \
     -in "$W/dg" -out "$W/sig"
 sed -i 's/^tpm-timeout = 2$/tpm-timeout = 2s/' "$W/timeout.cnf"
 OPENSSL_CONF=$W/timeout.cnf expect_fail --provider-errors \
-    "the openssl.cnf setting tpm-timeout '2s' is invalid" \
+    "openssl.cnf section \\[tpmkms_sect\\], setting tpm-timeout: '2s' is invalid" \
     openssl pkeyutl -sign -inkey 'tpmkms:name=web' -in "$W/dg" -out "$W/sig"
 
 pass
