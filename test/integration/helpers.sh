@@ -128,16 +128,21 @@ pass() {
 # (LLVM fixed the heuristic in 2023, "Fix tls_get_addr handling for glibc
 # >=2.25".)
 _wrap_for_sanitizer() {
-    local asan prog real
+    local asan first prog real
     grep -q '^TPMKMS_SANITIZE:BOOL=ON' "$TPMKMS_BUILD_DIR/CMakeCache.txt" 2>/dev/null || return 0
     export ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}intercept_tls_get_addr=0
     asan=$(ldd "$TPMKMS_BUILD_DIR/tpmkms.so" | awk '/libasan/ {print $3; exit}')
     [[ -n $asan ]] || fail "sanitized build, but $TPMKMS_BUILD_DIR/tpmkms.so does not link libasan"
+    # Initializes the runtime before the program's libraries' constructors:
+    # without it curl (libp11-kit) deadlocks in its first setlocale()
+    # (test/sanitizer/asan_init_first.c says how).
+    first=$TPMKMS_BUILD_DIR/test/asan_init_first.so
+    [[ -f $first ]] || fail "sanitized build, but $first is not built (cmake --build $TPMKMS_BUILD_DIR)"
     for prog in openssl nginx openvpn curl; do
         real=$(PATH=${PATH#"$TPMKMS_WORK/bin:"} command -v "$prog") || continue
         # shellcheck disable=SC2016 # expanded by the wrapper, not here
-        printf '#!/bin/sh\nLD_PRELOAD=%s${LD_PRELOAD:+:$LD_PRELOAD} exec %s "$@"\n' \
-            "$asan" "$real" >"$TPMKMS_WORK/bin/$prog"
+        printf '#!/bin/sh\nLD_PRELOAD=%s:%s${LD_PRELOAD:+:$LD_PRELOAD} exec %s "$@"\n' \
+            "$asan" "$first" "$real" >"$TPMKMS_WORK/bin/$prog"
         chmod +x "$TPMKMS_WORK/bin/$prog"
     done
     # tpm2-tools cannot load a sanitized module (and hang at exit with the
