@@ -73,7 +73,9 @@ fi
 #     sanitized tpmkms.so through helpers.sh's wrapper, which preloads the
 #     runtime (and test/sanitizer/asan_init_first.so, without which curl
 #     deadlocks at start): the provider's code in them is checked by ASan
-#     and UBSan, and LeakSanitizer runs in them too.
+#     and UBSan, and LeakSanitizer runs in openssl, curl and openvpn; not in
+#     nginx, which leaves its pools to the process's exit.  nginx's and
+#     openvpn's reports go to files that fail the test (helpers.sh).
 #   - Every integration test runs with intercept_tls_get_addr=0 (helpers.sh
 #     says why: GCC 12's runtime misreads dynamic TLS blocks, and
 #     LeakSanitizer's tracer then crashes at exit).
