@@ -288,9 +288,15 @@ int esys_persistent_add(ESYS_STATE *st, TPM2_HANDLE h, ESYS_TR tr)
 
 /*
  * The ESYS_TR of a persistent handle: cached, else one TPM2_ReadPublic.
- * refresh: ask the TPM again even when cached (ESYS reuses its node for
- * the handle and checks the name).  ESYS closes the node on failure.
- * Returns the raw TSS2_RC: callers decide what an absent handle means.
+ * refresh: ask the TPM again even when cached (another object may have
+ * been put at the handle since).  The cached node is closed first, so
+ * ESYS always makes a new one: given a handle it has a node for, ESYS
+ * 3.2.1 (Debian 12's) reuses that node and compares names, and on a
+ * mismatch leaks what TPM2_ReadPublic returned (Esys_TR_FromTPMPublic_Finish;
+ * fixed in tpm2-tss 3.2.2), and from 3.2.2 on a second open of the handle
+ * is a second reference that our one Esys_TR_Close would not drop.  ESYS
+ * closes the new node on failure.  Returns the raw TSS2_RC: callers decide
+ * what an absent handle means.
  */
 static TSS2_RC persistent_open_once(ESYS_STATE *st, TPM2_HANDLE h,
                                     int refresh, ESYS_TR *tr)
@@ -302,24 +308,17 @@ static TSS2_RC persistent_open_once(ESYS_STATE *st, TPM2_HANDLE h,
         *tr = cached;
         return TSS2_RC_SUCCESS;
     }
+    if (cached != ESYS_TR_NONE) {
+        esys_persistent_forget(st, h);
+        Esys_TR_Close(st->ctx, &cached);
+    }
     TPMKMS_debug("TPM2_ReadPublic(0x%08x)", h);
     ESYS_CALL(st, rc, Esys_TR_FromTPMPublic, 0,
               (st->ctx, h, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE),
               (st->ctx, &t));
-    if (rc != TSS2_RC_SUCCESS && cached != ESYS_TR_NONE) {
-        esys_persistent_forget(st, h);
-        if (esys_tpm_base(rc) != 0 || esys_rc_is_io(rc))
-            return rc;
-        /* ESYS refused a name that changed (another object was put at
-         * the handle since): its node is gone, ask afresh. */
-        cached = ESYS_TR_NONE;
-        ESYS_CALL(st, rc, Esys_TR_FromTPMPublic, 0,
-                  (st->ctx, h, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE),
-                  (st->ctx, &t));
-    }
     if (rc != TSS2_RC_SUCCESS)
         return rc;
-    if (cached == ESYS_TR_NONE && !esys_persistent_add(st, h, t)) {
+    if (!esys_persistent_add(st, h, t)) {
         Esys_TR_Close(st->ctx, &t);
         return TSS2_ESYS_RC_MEMORY;
     }
