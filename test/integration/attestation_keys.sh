@@ -115,6 +115,10 @@ check_ak() {
         "$([[ $alg == ec-p256 ]] && echo 'NIST CURVE: P-256' || echo 'Public-Key: (2048 bit)')" ||
         fail "$name's public key is not $alg"
 
+    as "$caller" openssl pkey "${TPM[@]}" -in "$uri" -noout -text >"$OUT/$name.text"
+    grep -q '^Usage: attestation key (restricted' "$OUT/$name.text" ||
+        fail "openssl pkey -text does not call $name an attestation key: $(cat "$OUT/$name.text")"
+
     # Signing through the provider: refused, and nothing reaches the TPM.
     expect_fail --provider-errors "$AK_MSG" traced "$caller" "$name-sign" \
         openssl pkeyutl -sign "${TPM[@]}" -inkey "$uri" -rawin -digest sha256 \
