@@ -13,6 +13,7 @@
 #include "ctx.h"
 #include "errors.h"
 #include "locate.h"
+#include "record.h"
 #include "uri.h"
 
 #ifndef TPMKMS_VERSION
@@ -116,7 +117,17 @@ void cli_print_notes(const char *notes);
  */
 void cli_print_tpm_identity(const TPMKMS_PROBE *p);
 
-/* Commands (keys.c, certs.c, tpm.c, attest.c). */
+/*
+ * The key commands of keys.c for one kind of key (record.h): KEY for
+ * tpmkms create | list | show | delete, AK for tpmkms ak ... (ak.c).
+ * argv[0] is the (sub)command's name.
+ */
+int cli_create_kind(CLI *cli, int argc, char **argv, tpmkms_key_kind kind);
+int cli_list_kind(CLI *cli, int argc, char **argv, tpmkms_key_kind kind);
+int cli_show_kind(CLI *cli, int argc, char **argv, tpmkms_key_kind kind);
+int cli_delete_kind(CLI *cli, int argc, char **argv, tpmkms_key_kind kind);
+
+/* Commands (keys.c, certs.c, tpm.c, attest.c, ak.c). */
 int cli_cmd_create(CLI *cli, int argc, char **argv);
 int cli_cmd_list(CLI *cli, int argc, char **argv);
 int cli_cmd_show(CLI *cli, int argc, char **argv);
@@ -125,5 +136,6 @@ int cli_cmd_cert(CLI *cli, int argc, char **argv);
 int cli_cmd_probe(CLI *cli, int argc, char **argv);
 int cli_cmd_setup(CLI *cli, int argc, char **argv);
 int cli_cmd_ek(CLI *cli, int argc, char **argv);
+int cli_cmd_ak(CLI *cli, int argc, char **argv);
 
 #endif

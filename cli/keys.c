@@ -1,5 +1,7 @@
 /*
  * tpmkms create | list | show | delete: the key store as a person sees it.
+ * The same code serves tpmkms ak create | list | show | delete (ak.c) for
+ * attestation keys: each takes the kind it works on.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,6 +20,7 @@
 #include "tss2key.h"
 
 #define ALG_CHOICES "ec-p256, ec-p384, rsa-2048 or rsa-3072"
+#define AK_ALG_CHOICES "ec-p256 or rsa-2048"
 
 /* The URI argument every key command but list takes, parsed. */
 static int key_uri_arg(const CLI *cli, int npos, const char **pos,
@@ -81,7 +84,7 @@ static EVP_PKEY *old_key_public(CLI *cli, const TPMKMS_URI *uri,
     return pub;
 }
 
-int cli_cmd_create(CLI *cli, int argc, char **argv)
+int cli_create_kind(CLI *cli, int argc, char **argv, tpmkms_key_kind kind)
 {
     const char *alg_name = NULL, *handle_text = NULL, *pos[1];
     int force = 0, npos, r;
@@ -102,10 +105,16 @@ int cli_cmd_create(CLI *cli, int argc, char **argv)
 
     memset(&gone, 0, sizeof(gone));
     co.alg = TPMKMS_ALG_EC_P256;
+    co.kind = kind;
     if ((r = cli_parse(cli, argc, argv, opts, pos, 1, &npos)) != CLI_CONTINUE)
         return r;
     if (alg_name != NULL) {
         co.alg = tpmkms_alg_from_name(alg_name);
+        if (kind == TPMKMS_KIND_AK && co.alg != TPMKMS_ALG_EC_P256
+                && co.alg != TPMKMS_ALG_RSA_2048)
+            return cli_usage_error(cli, "--alg '%s' is not one for an "
+                                   "attestation key: expected "
+                                   AK_ALG_CHOICES, alg_name);
         if (co.alg == TPMKMS_ALG_NONE)
             return cli_usage_error(cli, "unknown --alg '%s': expected "
                                    ALG_CHOICES, alg_name);
@@ -159,7 +168,8 @@ int cli_cmd_create(CLI *cli, int argc, char **argv)
                                                       old_pub, &gone));
             cli_print_notes(gone.notes);
         }
-        fprintf(stderr, "tpmkms: replaced the existing key %s", canonical);
+        fprintf(stderr, "tpmkms: replaced the existing %s %s",
+                tpmkms_kind_name(kind), canonical);
         if (co.evicted != 0)
             fprintf(stderr, "; evicted its persistent handle 0x%08x",
                     (unsigned)co.evicted);
@@ -197,6 +207,11 @@ int cli_cmd_create(CLI *cli, int argc, char **argv)
     return r;
 }
 
+int cli_cmd_create(CLI *cli, int argc, char **argv)
+{
+    return cli_create_kind(cli, argc, argv, TPMKMS_KIND_KEY);
+}
+
 /* ---- list ------------------------------------------------------------ */
 
 typedef struct list_row_st {
@@ -209,6 +224,8 @@ typedef struct list_state_st {
     LIST_ROW *rows;
     size_t n, cap;
     tpmkms_scope only;        /* UNSET: every record */
+    tpmkms_key_kind kind;     /* the kind listed */
+    size_t other_kind;        /* records of the other kind, not listed */
     char *storage_directory;  /* printed in the URIs when given */
     TPMKMS_BACKEND *backend;  /* describes key material; the TPM is asked
                                  only to settle an interrupted create and
@@ -326,6 +343,10 @@ static int list_add(const TPMKMS_RECORD *rec, const char *path, void *arg)
     list_name_handle(st, rec->persistent);
     if (st->only != TPMKMS_SCOPE_UNSET && rec->scope != st->only)
         return 0;
+    if (rec->kind != st->kind) {
+        st->other_kind++;
+        return 0;
+    }
     /* What opening it would refuse is damage, not a key to offer. */
     tpmkms_err_set_mark();
     if (tpmkms_record_check_key(st->backend, rec, path, NULL) != TPMKMS_R_OK) {
@@ -422,11 +443,11 @@ static int list_orphans(const CLI *cli, LIST_STATE *st)
     return st->skipped > 0 ? CLI_EXIT_ERROR : CLI_EXIT_OK;
 }
 
-int cli_cmd_list(CLI *cli, int argc, char **argv)
+int cli_list_kind(CLI *cli, int argc, char **argv, tpmkms_key_kind kind)
 {
     const char *scope_name = NULL, *storage_dir = NULL;
     int orphans = 0;
-    const CLI_OPTION opts[] = {
+    CLI_OPTION opts[] = {
         { "scope", "SCOPE", &scope_name, NULL },
         { "storage-directory", "DIR", &storage_dir, NULL },
         { "orphans", NULL, NULL, &orphans },
@@ -440,6 +461,10 @@ int cli_cmd_list(CLI *cli, int argc, char **argv)
     int npos, exists, r = CLI_EXIT_OK;
     tpmkms_rc rc;
 
+    /* Orphaned handles are the TPM's, not one kind's: list --orphans. */
+    if (kind != TPMKMS_KIND_KEY)
+        opts[2].name = NULL;
+    st.kind = kind;
     if ((r = cli_parse(cli, argc, argv, opts, NULL, 0, &npos)) != CLI_CONTINUE)
         return r;
     if (scope_name != NULL && !tpmkms_scope_from_string(scope_name, &st.only))
@@ -552,6 +577,10 @@ int cli_cmd_list(CLI *cli, int argc, char **argv)
     for (size_t k = 0; k < st.n; k++)
         printf("%-*s  %-8s  %s\n", (int)width, st.rows[k].uri,
                st.rows[k].alg, st.rows[k].created);
+    if (kind == TPMKMS_KIND_KEY && st.other_kind > 0)
+        fprintf(stderr, "tpmkms: note: %zu attestation key%s not listed: "
+                "tpmkms ak list\n", st.other_kind,
+                st.other_kind == 1 ? "" : "s");
     /* The good keys are listed; the damaged ones make it a failure. */
     r = st.skipped > 0 ? CLI_EXIT_ERROR : CLI_EXIT_OK;
  out:
@@ -564,6 +593,11 @@ int cli_cmd_list(CLI *cli, int argc, char **argv)
     OPENSSL_free(st.named);
     OPENSSL_free(st.storage_directory);
     return r;
+}
+
+int cli_cmd_list(CLI *cli, int argc, char **argv)
+{
+    return cli_list_kind(cli, argc, argv, TPMKMS_KIND_KEY);
 }
 
 /* ---- show ------------------------------------------------------------ */
@@ -645,7 +679,19 @@ static void hint_other_cert(TPMKMS_CTX *ctx, const TPMKMS_URI *uri,
     OPENSSL_free(dir);
 }
 
-int cli_cmd_show(CLI *cli, int argc, char **argv)
+/* An attestation key's lines: what it is and how it signs. */
+static void show_ak(const TPMKMS_RECORD *rec, const TPMKMS_KEYINFO *info)
+{
+    printf("kind:                attestation key (restricted signing key: "
+           "signs only TPM-made statements)\n");
+    printf("restricted:          %s\n", info->pub.restricted
+           ? "yes (the TPM object's restricted and sign attributes)"
+           : "NO: the key in this record is not restricted");
+    printf("signature scheme:    %s\n", tpmkms_alg_is_ec(rec->alg)
+           ? "ECDSA with SHA-256" : "RSASSA-PKCS1-v1_5 with SHA-256");
+}
+
+int cli_show_kind(CLI *cli, int argc, char **argv, tpmkms_key_kind kind)
 {
     const char *pos[1];
     int npos, r;
@@ -670,6 +716,8 @@ int cli_cmd_show(CLI *cli, int argc, char **argv)
         || (rc = cli_ctx(cli, &ctx)) != TPMKMS_R_OK
         || (rc = cli_backend(cli, uri, &backend)) != TPMKMS_R_OK
         || (recpath = tpmkms_record_path(loc.key_dir, loc.rec->name)) == NULL
+        || (rc = tpmkms_record_check_kind(loc.rec, loc.uri, kind, "show"))
+           != TPMKMS_R_OK
         || (rc = tpmkms_record_check_key(backend, loc.rec, recpath, &info))
            != TPMKMS_R_OK) {
         r = cli_fail(rc != TPMKMS_R_OK ? rc : TPMKMS_R_INTERNAL);
@@ -689,6 +737,8 @@ int cli_cmd_show(CLI *cli, int argc, char **argv)
     printf("name:                %s\n", rec->name);
     printf("key-scope:           %s\n", tpmkms_scope_name(rec->scope));
     printf("algorithm:           %s\n", tpmkms_alg_name(rec->alg));
+    if (rec->kind == TPMKMS_KIND_AK)
+        show_ak(rec, &info);
     printf("created:             %s\n", rec->created != NULL ? rec->created
                                                              : "unknown");
     if (rec->persistent != 0)
@@ -732,6 +782,11 @@ int cli_cmd_show(CLI *cli, int argc, char **argv)
     return r;
 }
 
+int cli_cmd_show(CLI *cli, int argc, char **argv)
+{
+    return cli_show_kind(cli, argc, argv, TPMKMS_KIND_KEY);
+}
+
 /* ---- delete ---------------------------------------------------------- */
 
 /*
@@ -741,7 +796,7 @@ int cli_cmd_show(CLI *cli, int argc, char **argv)
  * handle; what of those is left is a partial delete (exit 3) naming it.
  * tpmkms:handle= evicts a handle a partial delete left.
  */
-static int delete_uri(CLI *cli, const TPMKMS_URI *uri)
+static int delete_uri(CLI *cli, const TPMKMS_URI *uri, tpmkms_key_kind kind)
 {
     TPMKMS_DELETE_RESULT res;
     TPMKMS_CTX *ctx;
@@ -749,7 +804,7 @@ static int delete_uri(CLI *cli, const TPMKMS_URI *uri)
 
     memset(&res, 0, sizeof(res));
     if ((rc = cli_ctx(cli, &ctx)) == TPMKMS_R_OK)
-        rc = tpmkms_key_delete(ctx, uri, &res);
+        rc = tpmkms_key_delete_kind(ctx, uri, kind, &res);
     cli_print_notes(res.notes);
     if (res.evicted != 0)
         printf("evicted persistent handle 0x%08x\n", (unsigned)res.evicted);
@@ -761,7 +816,7 @@ static int delete_uri(CLI *cli, const TPMKMS_URI *uri)
     return rc == TPMKMS_R_OK ? CLI_EXIT_OK : cli_fail(rc);
 }
 
-int cli_cmd_delete(CLI *cli, int argc, char **argv)
+int cli_delete_kind(CLI *cli, int argc, char **argv, tpmkms_key_kind kind)
 {
     const char *pos[1];
     int npos, r;
@@ -769,17 +824,31 @@ int cli_cmd_delete(CLI *cli, int argc, char **argv)
 
     if ((r = cli_parse(cli, argc, argv, NULL, pos, 1, &npos)) != CLI_CONTINUE)
         return r;
+    if (kind != TPMKMS_KIND_KEY) {
+        /* name= only: what a partial delete leaves goes by tpmkms delete
+         * tpmkms:handle=, whatever kind of key it was. */
+        if ((r = key_uri_arg(cli, npos, pos, &uri)) != CLI_CONTINUE)
+            return r;
+        r = delete_uri(cli, uri, kind);
+        tpmkms_uri_free(uri);
+        return r;
+    }
     if (npos < 1)
         return cli_usage_error(cli, "missing the key URI "
                                "(e.g. tpmkms:name=web)");
     if ((r = cli_parse_uri(cli, pos[0], &uri)) != CLI_CONTINUE)
         return r;
     if (uri->handle != 0 || uri->name != NULL)
-        r = delete_uri(cli, uri);
+        r = delete_uri(cli, uri, kind);
     else
         r = cli_usage_error(cli, "the URI '%s' names no key: it needs name= "
                             "(or handle= for a persistent handle a partial "
                             "delete left)", pos[0]);
     tpmkms_uri_free(uri);
     return r;
+}
+
+int cli_cmd_delete(CLI *cli, int argc, char **argv)
+{
+    return cli_delete_kind(cli, argc, argv, TPMKMS_KIND_KEY);
 }

@@ -33,12 +33,14 @@ static const CLI_COMMAND commands[] = {
       "                     moved into place once the handle holds the\n"
       "                     key: a create killed in between is completed\n"
       "                     or cleaned up by the next create of the name,\n"
-      "                     delete of it, or list\n" },
+      "                     delete of it, or list\n"
+      "A name an attestation key has (tpmkms ak) is refused, --force or not.\n" },
     { "list", cli_cmd_list,
       "[--scope user|machine] [--storage-directory DIR] [--orphans]",
       "list the keys in the key stores, or orphaned persistent handles",
       "Prints one line per key: its URI, algorithm and creation time.  Both\n"
-      "stores by default; a machine store that cannot be read is noted on\n"
+      "stores by default; attestation keys are not keys to sign with and\n"
+      "are listed by tpmkms ak list (a note on stderr counts them); a machine store that cannot be read is noted on\n"
       "stderr.  A damaged record (unreadable, writable by others, another\n"
       "user's, a bad field, an algorithm: its key contradicts) is not a key:\n"
       "each is named on stderr as 'tpmkms: skipped PATH: REASON', the good\n"
@@ -69,7 +71,8 @@ static const CLI_COMMAND commands[] = {
       "Prints the key's record (name, scope, algorithm, creation time,\n"
       "persistent handle, where it is stored), its certificate (looked for\n"
       "where store-location says, else in the key's own store) and its\n"
-      "public key as a PEM SubjectPublicKeyInfo.\n" },
+      "public key as a PEM SubjectPublicKeyInfo.  An attestation key is\n"
+      "refused: tpmkms ak show shows it.\n" },
     { "delete", cli_cmd_delete, "URI",
       "delete a key's record and certificate, evict its persistent handle",
       "Removes the key's record, its certificate (in either store, where it\n"
@@ -81,7 +84,9 @@ static const CLI_COMMAND commands[] = {
       "  tpmkms delete 'tpmkms:handle=0x81000010'\n"
       "(only a handle no machine key record names, never the SRK);\n"
       "tpmkms list --orphans finds them.  A create of the key that was\n"
-      "killed (keys/NAME.pending) is settled first, as list does.\n" },
+      "killed (keys/NAME.pending) is settled first, as list does.  An\n"
+      "attestation key is refused (exit 1, nothing changed): tpmkms ak\n"
+      "delete deletes it.\n" },
     { "cert", cli_cmd_cert, "import URI CERT [CHAIN] [--force]",
       "store a key's certificate (chain) for OpenSSL to find",
       "Stores the certificate CERT (PEM or DER; the key's own first, then\n"
@@ -92,6 +97,42 @@ static const CLI_COMMAND commands[] = {
       "and `openssl storeutl -certs URI` find it through the provider.\n"
       "\n"
       "  --force        replace a stored certificate\n" },
+    { "ak", cli_cmd_ak,
+      "create URI [--alg ALG] [--force] [--persistent HANDLE] | "
+      "list [--scope SCOPE] [--storage-directory DIR] | show URI | delete URI",
+      "attestation keys: create, list, show, delete",
+      "An attestation key (AK) is a restricted signing key: the TPM signs\n"
+      "with it only statements it made itself (certifications of other\n"
+      "keys, quotes), never data an application hands it, so a verifier\n"
+      "can trust that what an AK signed comes from this TPM.  Template:\n"
+      "fixedTPM, fixedParent, sensitiveDataOrigin, userWithAuth, restricted,\n"
+      "sign (and noDA without a PIN); ECDSA or RSASSA with SHA-256.  AKs are\n"
+      "stored like keys (record kind: ak), with the same key-scope and\n"
+      "store-location rules: a machine AK needs write access to the machine\n"
+      "store (exit 4 without it).  The provider opens an AK by its URI for\n"
+      "its public key (openssl pkey -pubout) but refuses to sign with it.\n"
+      "Keys and AKs keep apart: tpmkms create, show and delete refuse an\n"
+      "AK, these refuse a key.\n"
+      "\n"
+      "  ak create URI      create an AK and save its record; prints its URI\n"
+      "    --alg ALG        ec-p256 (default; ECDSA with SHA-256) or rsa-2048\n"
+      "                     (RSASSA-PKCS1-v1_5 with SHA-256)\n"
+      "    --force          replace an existing AK of that name (never a key)\n"
+      "    --persistent HANDLE\n"
+      "                     also make the AK persistent at HANDLE\n"
+      "                     (0x81000002..0x817FFFFF; machine AKs only), as\n"
+      "                     tpmkms create --persistent\n"
+      "  ak list            one line per AK: URI, algorithm, creation time\n"
+      "    --scope SCOPE    only the user or only the machine store\n"
+      "    --storage-directory DIR\n"
+      "                     list DIR instead of the default stores\n"
+      "  ak show URI        the AK's record, scheme and public key\n"
+      "  ak delete URI      remove the AK's record and certificate, evict its\n"
+      "                     persistent handle: as tpmkms delete, the record\n"
+      "                     first; exit 2 no such AK, 4 the machine store\n"
+      "                     needs root (nothing changed), 3 partial delete\n"
+      "                     (the record is gone, the handle or certificate\n"
+      "                     named is left)\n" },
     { "probe", cli_cmd_probe, "",
       "describe the TPM: vendor, algorithms, lockout state, SRK",
       "Connects to the TPM and prints what it is and what it supports, its\n"

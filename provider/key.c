@@ -220,6 +220,7 @@ static tpmkms_rc key_from_record(TPMKMS_KEY *key, const TPMKMS_URI *uri,
     }
     key->ref.label = key->uri;
     key->ref.persistent = rec->persistent;
+    key->kind = rec->kind;
     if ((rc = key_take_blob(key, &rec->blob)) != TPMKMS_R_OK)
         return rc;
     if (rec->alg != TPMKMS_ALG_NONE && rec->alg != key->pub.alg) {
@@ -319,10 +320,34 @@ tpmkms_rc tpmkms_key_from_blob(TPMKMS_CTX *ctx, const TPMKMS_KEYBLOB *blob,
     return TPMKMS_R_OK;
 }
 
+tpmkms_rc tpmkms_key_check_signs_data(const TPMKMS_KEY *key)
+{
+    if (key->kind == TPMKMS_KIND_AK) {
+        TPMKMS_raise(TPMKMS_R_UNSUPPORTED_ALGORITHM,
+                     "%s is an attestation key (restricted): it signs only "
+                     "TPM-made statements, not arbitrary data (nothing was "
+                     "sent to the TPM)", key->uri);
+        return TPMKMS_R_UNSUPPORTED_ALGORITHM;
+    }
+    if (key->pub.restricted) {
+        TPMKMS_raise(TPMKMS_R_UNSUPPORTED_ALGORITHM,
+                     "%s is a restricted TPM key (an attestation or storage "
+                     "key): the TPM uses it only on what it made itself, not "
+                     "to sign arbitrary data (nothing was sent to the TPM)",
+                     key->uri);
+        return TPMKMS_R_UNSUPPORTED_ALGORITHM;
+    }
+    return TPMKMS_R_OK;
+}
+
 tpmkms_rc tpmkms_key_sign(TPMKMS_KEY *key, tpmkms_scheme scheme,
                           tpmkms_hash hash, const unsigned char *in,
                           size_t inlen, unsigned char *sig, size_t *siglen)
 {
+    tpmkms_rc rc;
+
+    if ((rc = tpmkms_key_check_signs_data(key)) != TPMKMS_R_OK)
+        return rc;
     /*
      * A key with an auth value is never tried without one: the TPM would
      * count the failure toward its dictionary-attack lockout.
@@ -438,6 +463,39 @@ tpmkms_rc tpmkms_key_check_tpm(TPMKMS_BACKEND *backend,
                  conn != NULL ? conn : "the default TCTI", want, got,
                  left != NULL ? left : "nothing was changed");
     return TPMKMS_R_WRONG_TPM;
+}
+
+/*
+ * A record of name in dir of another kind than want: TPMKMS_R_KEY_EXISTS
+ * (raised), overwrite or not, since neither kind replaces the other.  A
+ * record that does not load is left to the caller's rules, as before.
+ */
+static tpmkms_rc check_same_kind(const char *dir, const char *name,
+                                 tpmkms_key_kind want, const char *label)
+{
+    TPMKMS_RECORD *old = NULL;
+    tpmkms_key_kind have;
+
+    if (!tpmkms_record_exists(dir, name))
+        return TPMKMS_R_OK;
+    tpmkms_err_set_mark();
+    if (tpmkms_record_load(dir, name, &old) != TPMKMS_R_OK) {
+        tpmkms_err_pop_to_mark();
+        return TPMKMS_R_OK;
+    }
+    tpmkms_err_clear_last_mark();
+    have = old->kind;
+    tpmkms_record_free(old);
+    if (have == want)
+        return TPMKMS_R_OK;
+    TPMKMS_raise(TPMKMS_R_KEY_EXISTS,
+                 "%s is an existing %s in %s, not %s: %s cannot take its "
+                 "name, even with --force; delete it first (tpmkms %sdelete)",
+                 label, tpmkms_kind_name(have), dir,
+                 want == TPMKMS_KIND_AK ? "an attestation key" : "a key",
+                 want == TPMKMS_KIND_AK ? "an attestation key" : "a key",
+                 have == TPMKMS_KIND_AK ? "ak " : "");
+    return TPMKMS_R_KEY_EXISTS;
 }
 
 /* Another record in dir that names handle: TPMKMS_R_KEY_EXISTS. */
@@ -652,6 +710,7 @@ tpmkms_rc tpmkms_key_create_ex(TPMKMS_CTX *ctx, const TPMKMS_URI *uri,
     rec.scope = tpmkms_uri_key_scope(uri);
     rec.alg = opts->alg;
     rec.persistent = opts->persistent;
+    rec.kind = opts->kind;
     if ((dir = tpmkms_store_dir(rec.scope, uri->storage_directory)) == NULL
             || (label = tpmkms_locate_canonical_uri(uri, rec.scope)) == NULL
             || (rec.created = utc_now()) == NULL) {
@@ -660,6 +719,9 @@ tpmkms_rc tpmkms_key_create_ex(TPMKMS_CTX *ctx, const TPMKMS_URI *uri,
         rc = dir == NULL ? TPMKMS_R_STORE_IO : TPMKMS_R_INTERNAL;
         goto out;
     }
+    if ((rc = check_same_kind(dir, uri->name, opts->kind, label))
+            != TPMKMS_R_OK)
+        goto out;
     if (!opts->overwrite && tpmkms_record_exists(dir, uri->name)) {
         TPMKMS_raise(TPMKMS_R_KEY_EXISTS,
                      "%s already exists in %s: delete it first or use --force",
@@ -689,7 +751,10 @@ tpmkms_rc tpmkms_key_create_ex(TPMKMS_CTX *ctx, const TPMKMS_URI *uri,
         rc = TPMKMS_R_INTERNAL;
         goto out;
     }
-    rc = tpmkms_backend_create_key(backend, &params, &made, &key->pub);
+    if (opts->kind == TPMKMS_KIND_AK)
+        rc = tpmkms_backend_ak_create(backend, &params, &made, &key->pub);
+    else
+        rc = tpmkms_backend_create_key(backend, &params, &made, &key->pub);
     if (rc == TPMKMS_R_OK)
         rc = tpmkms_keydata_to_blob(&made, &rec.blob, label);
     if (rc == TPMKMS_R_OK)
@@ -709,6 +774,9 @@ tpmkms_rc tpmkms_key_create_ex(TPMKMS_CTX *ctx, const TPMKMS_URI *uri,
         goto out;
     opts->settled = (int)settled;
     /* Checked again under the lock: another create may have won. */
+    if ((rc = check_same_kind(dir, uri->name, opts->kind, label))
+            != TPMKMS_R_OK)
+        goto out;
     if (!opts->overwrite && tpmkms_record_exists(dir, uri->name)) {
         TPMKMS_raise(TPMKMS_R_KEY_EXISTS,
                      "%s already exists in %s%s: delete it first or use "

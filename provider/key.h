@@ -28,6 +28,8 @@ typedef struct tpmkms_key_st {
     TPMKMS_KEYREF ref;          /* material / persistent handle / auth */
     int needs_auth;             /* 1: has an auth value; 0: none;
                                    -1: unknown (handle=: the TPM decides) */
+    tpmkms_key_kind kind;       /* its record's kind: (KEY for handle= keys
+                                   and key files) */
     /*
      * Not a TPM key: a software key that OpenSSL put into our keymgmt (see
      * keymgmt.c), held by another provider in the child libctx.  pub.alg
@@ -95,6 +97,16 @@ tpmkms_rc tpmkms_keyblob_info(const TPMKMS_BACKEND *backend,
 TPMKMS_MUST_CHECK
 tpmkms_rc tpmkms_key_set_auth(TPMKMS_KEY *key, const void *auth, size_t len);
 
+/*
+ * Whether the key may sign data an application hands it: an attestation
+ * key (kind ak) or another restricted key may not, as the TPM signs with
+ * those only what it made itself.  TPMKMS_R_UNSUPPORTED_ALGORITHM
+ * (raised, saying so) before any TPM command.  tpmkms_key_sign and the
+ * signature operations' sign init ask it.
+ */
+TPMKMS_MUST_CHECK
+tpmkms_rc tpmkms_key_check_signs_data(const TPMKMS_KEY *key);
+
 TPMKMS_MUST_CHECK
 tpmkms_rc tpmkms_key_sign(TPMKMS_KEY *key, tpmkms_scheme scheme,
                           tpmkms_hash hash, const unsigned char *in,
@@ -112,6 +124,9 @@ tpmkms_rc tpmkms_key_create(TPMKMS_CTX *ctx, const TPMKMS_URI *uri,
 /* What tpmkms_key_create_ex is asked to do, and what it did. */
 typedef struct tpmkms_create_opts_st {
     tpmkms_alg alg;
+    tpmkms_key_kind kind;       /* KEY (0): a signing key; AK: an
+                                   attestation key (the backend's
+                                   ak_create), its record kind: ak */
     int overwrite;              /* replace an existing key of that name */
     uint32_t persistent;        /* 0, or make the key persistent at this
                                    owner handle 0x81000002..0x817FFFFF
@@ -137,7 +152,10 @@ typedef struct tpmkms_create_opts_st {
  * instant, and a create killed at any point leaves no handle that no
  * record (or pending record) names.  A user-scope key cannot be
  * persistent (TPMKMS_R_BAD_PARAMETER); a handle another record names is
- * TPMKMS_R_KEY_EXISTS.  Certificates are not touched.
+ * TPMKMS_R_KEY_EXISTS.  A name whose record is of the other kind (a key
+ * over an attestation key, or the reverse) is TPMKMS_R_KEY_EXISTS even
+ * with overwrite: neither replaces the other.  Certificates are not
+ * touched.
  */
 TPMKMS_MUST_CHECK
 tpmkms_rc tpmkms_key_create_ex(TPMKMS_CTX *ctx, const TPMKMS_URI *uri,

@@ -111,6 +111,19 @@ tpmkms_rc tpmkms_record_check_key(const TPMKMS_BACKEND *backend,
     return TPMKMS_R_OK;
 }
 
+tpmkms_rc tpmkms_record_check_kind(const TPMKMS_RECORD *rec, const char *uri,
+                                   tpmkms_key_kind want, const char *verb)
+{
+    if (rec->kind == want)
+        return TPMKMS_R_OK;
+    TPMKMS_raise(TPMKMS_R_BAD_PARAMETER,
+                 "%s is %s, not %s: use tpmkms %s%s", uri,
+                 rec->kind == TPMKMS_KIND_AK ? "an attestation key" : "a key",
+                 want == TPMKMS_KIND_AK ? "an attestation key" : "a key",
+                 rec->kind == TPMKMS_KIND_AK ? "ak " : "", verb);
+    return TPMKMS_R_BAD_PARAMETER;
+}
+
 /* Reads every PEM certificate in bio onto certs; returns how many. */
 static int read_pem_certs(BIO *bio, STACK_OF(X509) *certs)
 {
@@ -425,7 +438,7 @@ static tpmkms_rc settle_named(TPMKMS_CTX *ctx, const TPMKMS_URI *uri,
 }
 
 static tpmkms_rc delete_named(TPMKMS_CTX *ctx, const TPMKMS_URI *uri,
-                              TPMKMS_DELETE_RESULT *res)
+                              tpmkms_key_kind kind, TPMKMS_DELETE_RESULT *res)
 {
     TPMKMS_LOCATION loc;
     TPMKMS_BACKEND *backend = NULL;
@@ -464,6 +477,10 @@ static tpmkms_rc delete_named(TPMKMS_CTX *ctx, const TPMKMS_URI *uri,
     }
     tpmkms_err_clear_last_mark();
     rec = loc.rec;
+    /* The other kind's command deletes it; nothing changed yet. */
+    if ((rc = tpmkms_record_check_kind(rec, loc.uri, kind, "delete"))
+            != TPMKMS_R_OK)
+        goto out;
     if ((res->uri = OPENSSL_strdup(loc.uri)) == NULL) {
         TPMKMS_raise(TPMKMS_R_INTERNAL, "out of memory");
         rc = TPMKMS_R_INTERNAL;
@@ -560,19 +577,29 @@ static tpmkms_rc delete_named(TPMKMS_CTX *ctx, const TPMKMS_URI *uri,
     return rc;
 }
 
+tpmkms_rc tpmkms_key_delete_kind(TPMKMS_CTX *ctx, const TPMKMS_URI *uri,
+                                 tpmkms_key_kind kind,
+                                 TPMKMS_DELETE_RESULT *res)
+{
+    memset(res, 0, sizeof(*res));
+    if (uri->handle != 0 && kind == TPMKMS_KIND_KEY)
+        return delete_handle(ctx, uri, res);
+    if (uri->name == NULL || uri->handle != 0) {
+        TPMKMS_raise(TPMKMS_R_BAD_URI, "%s",
+                     kind == TPMKMS_KIND_KEY
+                     ? "the URI names no key: add name=<key> (or handle= for "
+                       "a persistent handle a partial delete left)"
+                     : "the URI names no attestation key: it needs name=<key> "
+                       "(and no handle=)");
+        return TPMKMS_R_BAD_URI;
+    }
+    return delete_named(ctx, uri, kind, res);
+}
+
 tpmkms_rc tpmkms_key_delete(TPMKMS_CTX *ctx, const TPMKMS_URI *uri,
                             TPMKMS_DELETE_RESULT *res)
 {
-    memset(res, 0, sizeof(*res));
-    if (uri->handle != 0)
-        return delete_handle(ctx, uri, res);
-    if (uri->name == NULL) {
-        TPMKMS_raise(TPMKMS_R_BAD_URI,
-                     "the URI names no key: add name=<key> (or handle= for a "
-                     "persistent handle a partial delete left)");
-        return TPMKMS_R_BAD_URI;
-    }
-    return delete_named(ctx, uri, res);
+    return tpmkms_key_delete_kind(ctx, uri, TPMKMS_KIND_KEY, res);
 }
 
 /* ---- certificate import ---------------------------------------------- */

@@ -59,6 +59,27 @@ tpmkms_rc tpmkms_key_delete(TPMKMS_CTX *ctx, const TPMKMS_URI *uri,
                             TPMKMS_DELETE_RESULT *res);
 
 /*
+ * tpmkms_key_delete of a record of one kind: a name= URI whose record is
+ * of the other kind is refused before anything changes
+ * (tpmkms_record_check_kind's TPMKMS_R_BAD_PARAMETER).  tpmkms_key_delete
+ * is this with TPMKMS_KIND_KEY; attestation keys go with TPMKMS_KIND_AK
+ * (name= only), under the same rules and results.
+ */
+TPMKMS_MUST_CHECK
+tpmkms_rc tpmkms_key_delete_kind(TPMKMS_CTX *ctx, const TPMKMS_URI *uri,
+                                 tpmkms_key_kind kind,
+                                 TPMKMS_DELETE_RESULT *res);
+
+/*
+ * Whether rec is of kind want: TPMKMS_R_BAD_PARAMETER (raised) if not,
+ * naming uri, what it is and the command that handles it (`tpmkms ak
+ * VERB` for an attestation key, `tpmkms VERB` for a key).
+ */
+TPMKMS_MUST_CHECK
+tpmkms_rc tpmkms_record_check_kind(const TPMKMS_RECORD *rec, const char *uri,
+                                   tpmkms_key_kind want, const char *verb);
+
+/*
  * Removes certs/<name>.pem where it is the certificate of the key whose
  * public half is pub (NULL: unknown, so nothing is proven to be ours):
  * in key_dir (also when it holds no certificate) and, unless the URI has

@@ -46,6 +46,10 @@ typedef struct tpmkms_public_st {
     uint32_t rsa_e;                              /* 65537 */
     int can_sign;                                /* TPMA_OBJECT_sign */
     int can_decrypt;                             /* TPMA_OBJECT_decrypt */
+    int restricted;                              /* TPMA_OBJECT_restricted:
+                                                    signs or decrypts only
+                                                    what the TPM made (an
+                                                    AK, a storage key) */
 } TPMKMS_PUBLIC;
 
 int tpmkms_alg_is_rsa(tpmkms_alg alg);

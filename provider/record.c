@@ -27,6 +27,7 @@
 #define PENDING_SUFFIX ".pending"
 #define CERT_SUFFIX ".pem"
 #define RECORD_MAGIC "# tpmkms key record"
+#define KIND_AK "ak"
 
 /* ---- small helpers ---- */
 
@@ -104,6 +105,11 @@ tpmkms_rc tpmkms_store_check_writable(const char *dir, tpmkms_scope scope,
 
 /* ---- record text ---- */
 
+const char *tpmkms_kind_name(tpmkms_key_kind kind)
+{
+    return kind == TPMKMS_KIND_AK ? "attestation key" : "key";
+}
+
 void tpmkms_record_free(TPMKMS_RECORD *rec)
 {
     if (rec == NULL)
@@ -126,6 +132,7 @@ static int is_printable(const char *s)
 tpmkms_rc tpmkms_record_to_text(const TPMKMS_RECORD *rec, char **text)
 {
     char now[32], handle[32] = "", tpm[6 + 2 * TPMKMS_TPM_ID_MAX + 2] = "";
+    const char *kind = "";
     const char *created = rec->created;
     char *pem = NULL;
     tpmkms_rc rc;
@@ -185,6 +192,13 @@ tpmkms_rc tpmkms_record_to_text(const TPMKMS_RECORD *rec, char **text)
                                   rec->tpm_id[i]);
         snprintf(tpm + n, sizeof(tpm) - n, "\n");
     }
+    if (rec->kind == TPMKMS_KIND_AK) {
+        kind = "kind: " KIND_AK "\n";
+    } else if (rec->kind != TPMKMS_KIND_KEY) {
+        TPMKMS_raise(TPMKMS_R_BAD_PARAMETER,
+                     "key '%s': the record has no known kind", rec->name);
+        return TPMKMS_R_BAD_PARAMETER;
+    }
     rc = tpmkms_tss2key_to_pem(&rec->blob, &pem);
     if (rc != TPMKMS_R_OK)
         return rc;
@@ -194,22 +208,22 @@ tpmkms_rc tpmkms_record_to_text(const TPMKMS_RECORD *rec, char **text)
                      "key-scope: %s\n"
                      "algorithm: %s\n"
                      "created: %s\n"
-                     "%s%s%s",
+                     "%s%s%s%s",
                      TPMKMS_RECORD_VERSION, rec->name,
                      tpmkms_scope_name(rec->scope), tpmkms_alg_name(rec->alg),
-                     created, handle, tpm, pem);
+                     created, handle, tpm, kind, pem);
     OPENSSL_free(pem);
     return *text != NULL ? TPMKMS_R_OK : TPMKMS_R_INTERNAL;
 }
 
 enum {
     F_VERSION, F_NAME, F_KEY_SCOPE, F_ALGORITHM, F_CREATED, F_PERSISTENT,
-    F_TPM, F_COUNT
+    F_TPM, F_KIND, F_COUNT
 };
 
 static const char *const field_names[F_COUNT] = {
     "version", "name", "key-scope", "algorithm", "created",
-    "persistent-handle", "tpm"
+    "persistent-handle", "tpm", "kind"
 };
 
 static tpmkms_rc bad_field(const char *origin, const char *field,
@@ -331,6 +345,15 @@ static tpmkms_rc set_field(TPMKMS_RECORD *rec, int f, const char *value,
             break;
         return TPMKMS_R_OK;
     }
+    case F_KIND:
+        /* Only what this tpmkms writes: another kind is not a key to use. */
+        if (strcmp(value, KIND_AK) != 0)
+            return bad_field(origin, fname,
+                             "unknown kind (this tpmkms knows '" KIND_AK
+                             "', an attestation key; no kind: is a key)",
+                             value);
+        rec->kind = TPMKMS_KIND_AK;
+        return TPMKMS_R_OK;
     default:
         break;
     }

@@ -15,6 +15,7 @@
  *   created: 2026-11-25T12:00:00Z
  *   persistent-handle: 0x81000010      (only for persistent keys)
  *   tpm: 000b8c1f...                   (optional: the TPM that made it)
+ *   kind: ak                           (only for attestation keys)
  *   -----BEGIN TSS2 PRIVATE KEY-----
  *   ...
  *   -----END TSS2 PRIVATE KEY-----
@@ -24,6 +25,14 @@
  * only on the same TPM with the same owner seed.  Delete compares it with
  * the connected TPM's before evicting a persistent handle.  Records
  * written before it existed have none and stay valid.
+ *
+ * kind: says what the key is for.  Absent: an ordinary signing key (every
+ * record written before AKs existed).  "ak": an attestation key (AK), a
+ * restricted signing key that signs only what the TPM itself makes
+ * (TPM2_Certify, TPM2_Quote); the key commands and the provider's
+ * signatures refuse it, the tpmkms ak commands handle it.  Only "ak" is
+ * written and accepted: any other value is refused, as a record an older
+ * tpmkms refuses (unknown field) rather than mistakes for a key.
  *
  * Unknown header fields are refused (a newer format); a missing field,
  * a bad value or a missing PEM block: TPMKMS_R_BAD_RECORD naming the file
@@ -43,6 +52,15 @@
 #define TPMKMS_RECORD_VERSION 1
 #define TPMKMS_TPM_ID_MAX 68     /* a TPM2B_NAME's bytes (TPMU_NAME) */
 
+/* What a key is for (a record's kind:). */
+typedef enum {
+    TPMKMS_KIND_KEY = 0,         /* an ordinary signing key (no kind:) */
+    TPMKMS_KIND_AK = 1           /* an attestation key (kind: ak) */
+} tpmkms_key_kind;
+
+/* "key" or "attestation key", for messages. */
+const char *tpmkms_kind_name(tpmkms_key_kind kind);
+
 typedef struct tpmkms_record_st {
     int version;
     char *name;
@@ -52,6 +70,7 @@ typedef struct tpmkms_record_st {
     uint32_t persistent;         /* 0 or the persistent handle */
     unsigned char *tpm_id;       /* the SRK's TPM name (tpm:), or NULL */
     size_t tpm_id_len;           /* 1..TPMKMS_TPM_ID_MAX when set */
+    tpmkms_key_kind kind;        /* kind:; TPMKMS_KIND_KEY when absent */
     TPMKMS_KEYBLOB blob;
 } TPMKMS_RECORD;
 

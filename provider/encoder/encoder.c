@@ -375,9 +375,13 @@ static int tpmkms_text_encode(void *vctx, OSSL_CORE_BIO *cout,
         BIO_printf(out, "Key scope: %s\n", tpmkms_scope_name(key->scope));
     text_storage(out, key);
     BIO_printf(out, "Persistent: %s\n", key->ref.persistent != 0 ? "yes" : "no");
-    BIO_printf(out, "Usage: %s%s%s\n", key->pub.can_sign ? "sign" : "",
-               key->pub.can_sign && key->pub.can_decrypt ? ", " : "",
-               key->pub.can_decrypt ? "decrypt" : "");
+    if (key->kind == TPMKMS_KIND_AK)
+        BIO_printf(out, "Usage: attestation key (restricted: signs only "
+                   "TPM-made statements)\n");
+    else
+        BIO_printf(out, "Usage: %s%s%s\n", key->pub.can_sign ? "sign" : "",
+                   key->pub.can_sign && key->pub.can_decrypt ? ", " : "",
+                   key->pub.can_decrypt ? "decrypt" : "");
     ok = EVP_PKEY_print_public(out, pkey, 0, NULL) > 0;
     if (!ok)
         TPMKMS_raise(TPMKMS_R_INTERNAL, "cannot print the public key of %s",

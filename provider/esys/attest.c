@@ -640,7 +640,7 @@ static tpmkms_rc esys_ek(void *state, TPMKMS_EK_LIST *list)
 
 const TPMKMS_ATTEST_METHODS esys_attest = {
     esys_ek,
-    NULL,                       /* ak_create: not yet */
+    esys_ak_create,             /* ak.c */
     NULL,                       /* certify */
     NULL,                       /* quote */
     NULL,                       /* activate */

@@ -16,11 +16,13 @@
  *     check) with the helpers a signature calls;
  *   - admin.c: the admin group (read a persistent handle, persist, evict,
  *     probe, setup);
+ *   - ak.c: attestation keys (esys_ak_create, the attestation group's
+ *     ak_create);
  *   - tcti_socket.c: tpmkms's own TCTI for the swtpm and mssim simulator
  *     protocols, whose receive honours the deadline (tpm2-tss 3.2's
  *     block in read()); every other TCTI comes from tpm2-tss's loader;
- *   - attest.c: the attestation group; only the EK method so far (the
- *     endorsement keys and their certificates).
+ *   - attest.c: the attestation group; the EK method (the endorsement
+ *     keys and their certificates) and, from ak.c, ak_create.
  * Functions shared between the files are declared below with an esys_
  * prefix; helpers used by one file stay static there.
  *
@@ -309,6 +311,21 @@ TSS2_RC esys_tcti_socket_new(const char *conf, unsigned io_ms,
 void esys_tcti_socket_free(TSS2_TCTI_CONTEXT *tcti);
 void esys_tcti_socket_forget(TSS2_TCTI_CONTEXT *tcti);
 const char *esys_tcti_socket_error(TSS2_TCTI_CONTEXT *tcti);
+
+/*
+ * keys.c: TPM2_Create of tmpl under the SRK with params's auth value, the
+ * result as TSS2 PRIVATE KEY material and its public half; desc names
+ * what is made in messages ("ec-p256").  Shared by the key and
+ * attestation groups.
+ */
+tpmkms_rc esys_create_under_srk(ESYS_STATE *st,
+                                const TPMKMS_CREATE_PARAMS *params,
+                                const TPM2B_PUBLIC *tmpl, const char *desc,
+                                TPMKMS_KEYDATA *key, TPMKMS_PUBLIC *pub);
+
+/* ak.c: the attestation group's ak_create (a restricted signing key). */
+tpmkms_rc esys_ak_create(void *state, const TPMKMS_CREATE_PARAMS *params,
+                         TPMKMS_KEYDATA *key, TPMKMS_PUBLIC *pub);
 
 /* admin.c (esys_check reads the parent's handle) */
 tpmkms_rc esys_read_persistent(void *state, uint32_t handle,

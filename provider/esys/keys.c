@@ -214,21 +214,55 @@ static void clear_auth(ESYS_STATE *st, ESYS_TR tr)
 
 /* ------------------------------------------------------------- keys */
 
-static tpmkms_rc esys_create_key(void *state,
-                                 const TPMKMS_CREATE_PARAMS *params,
-                                 TPMKMS_KEYDATA *key, TPMKMS_PUBLIC *pub)
+/*
+ * The sensitive part of a new key: params's auth value, hashed with
+ * SHA-256 when longer than 32 bytes (the TPM takes at most the nameAlg's
+ * digest size; ESYS hashes longer values the same way when it uses them).
+ */
+static tpmkms_rc sensitive_of(const TPMKMS_CREATE_PARAMS *params,
+                              const char *label, TPM2B_SENSITIVE_CREATE *sens)
+{
+    memset(sens, 0, sizeof(*sens));
+    if (params->auth == NULL)
+        return TPMKMS_R_OK;
+    if (params->auth_len > sizeof(sens->sensitive.userAuth.buffer)) {
+        TPMKMS_raise(TPMKMS_R_BAD_PARAMETER,
+                     "%s: the auth value has %zu bytes; at most %zu are "
+                     "possible", label, params->auth_len,
+                     sizeof(sens->sensitive.userAuth.buffer));
+        return TPMKMS_R_BAD_PARAMETER;
+    }
+    if (params->auth_len > 32) {
+        unsigned int mdlen = 0;
+
+        if (!EVP_Digest(params->auth, params->auth_len,
+                        sens->sensitive.userAuth.buffer, &mdlen,
+                        EVP_sha256(), NULL)) {
+            TPMKMS_raise(TPMKMS_R_INTERNAL, "%s: cannot hash the auth value",
+                         label);
+            return TPMKMS_R_INTERNAL;
+        }
+        sens->sensitive.userAuth.size = (UINT16)mdlen;
+    } else {
+        memcpy(sens->sensitive.userAuth.buffer, params->auth,
+               params->auth_len);
+        sens->sensitive.userAuth.size = (UINT16)params->auth_len;
+    }
+    return TPMKMS_R_OK;
+}
+
+tpmkms_rc esys_create_under_srk(ESYS_STATE *st,
+                                const TPMKMS_CREATE_PARAMS *params,
+                                const TPM2B_PUBLIC *tmpl, const char *desc,
+                                TPMKMS_KEYDATA *key, TPMKMS_PUBLIC *pub)
 {
     TPMKMS_KEYBLOB blob_, *blob = &blob_;
-    ESYS_STATE *st = state;
-    const struct esys_alg *a = esys_alg_info(params->alg);
     const char *label = params->label != NULL ? params->label : "new key";
     TPM2B_SENSITIVE_CREATE sens;
-    TPM2B_PUBLIC tmpl;
     TPM2B_DATA outside;
     TPML_PCR_SELECTION pcrs;
     TPM2B_PRIVATE *out_priv = NULL;
     TPM2B_PUBLIC *out_pub = NULL;
-    TPMT_PUBLIC *p = &tmpl.publicArea;
     uint8_t pubbuf[sizeof(TPM2B_PUBLIC)], privbuf[sizeof(TPM2B_PRIVATE)];
     size_t publen = 0, privlen = 0;
     ESYS_SLOT_WAIT wait = ESYS_SLOT_WAIT_INIT;
@@ -237,74 +271,20 @@ static tpmkms_rc esys_create_key(void *state,
     TSS2_RC rc;
 
     memset(blob, 0, sizeof(*blob));
-    if (a == NULL) {
-        TPMKMS_raise(TPMKMS_R_UNSUPPORTED_ALGORITHM,
-                     "%s: cannot create a key of algorithm %d: tpmkms creates "
-                     "ec-p256, ec-p384, rsa-2048 and rsa-3072 keys; "
-                     ESYS_PROBE_HINT, label, (int)params->alg);
-        return TPMKMS_R_UNSUPPORTED_ALGORITHM;
-    }
-    memset(&sens, 0, sizeof(sens));
-    if (params->auth != NULL) {
-        if (params->auth_len > sizeof(sens.sensitive.userAuth.buffer)) {
-            TPMKMS_raise(TPMKMS_R_BAD_PARAMETER,
-                         "%s: the auth value has %zu bytes; at most %zu are "
-                         "possible", label, params->auth_len,
-                         sizeof(sens.sensitive.userAuth.buffer));
-            return TPMKMS_R_BAD_PARAMETER;
-        }
-        if (params->auth_len > 32) {
-            /* The TPM takes at most the nameAlg digest size; ESYS hashes
-             * longer values with the nameAlg when it uses them. */
-            unsigned int mdlen = 0;
-
-            if (!EVP_Digest(params->auth, params->auth_len,
-                            sens.sensitive.userAuth.buffer, &mdlen,
-                            EVP_sha256(), NULL)) {
-                TPMKMS_raise(TPMKMS_R_INTERNAL,
-                             "%s: cannot hash the auth value", label);
-                return TPMKMS_R_INTERNAL;
-            }
-            sens.sensitive.userAuth.size = (UINT16)mdlen;
-        } else {
-            memcpy(sens.sensitive.userAuth.buffer, params->auth,
-                   params->auth_len);
-            sens.sensitive.userAuth.size = (UINT16)params->auth_len;
-        }
-    }
-    memset(&tmpl, 0, sizeof(tmpl));
+    if ((r = sensitive_of(params, label, &sens)) != TPMKMS_R_OK)
+        return r;
     memset(&outside, 0, sizeof(outside));
     memset(&pcrs, 0, sizeof(pcrs));
-    p->type = a->type;
-    p->nameAlg = TPM2_ALG_SHA256;
-    p->objectAttributes = TPMA_OBJECT_FIXEDTPM | TPMA_OBJECT_FIXEDPARENT
-        | TPMA_OBJECT_SENSITIVEDATAORIGIN | TPMA_OBJECT_USERWITHAUTH
-        | TPMA_OBJECT_SIGN_ENCRYPT;
-    if (params->auth == NULL)
-        p->objectAttributes |= TPMA_OBJECT_NODA;
-    if (a->type == TPM2_ALG_ECC) {
-        p->parameters.eccDetail.symmetric.algorithm = TPM2_ALG_NULL;
-        p->parameters.eccDetail.scheme.scheme = TPM2_ALG_NULL;
-        p->parameters.eccDetail.curveID = a->curve;
-        p->parameters.eccDetail.kdf.scheme = TPM2_ALG_NULL;
-    } else {
-        /* decrypt: TPM2_RSA_Decrypt (null scheme) serves RSA_RAW. */
-        p->objectAttributes |= TPMA_OBJECT_DECRYPT;
-        p->parameters.rsaDetail.symmetric.algorithm = TPM2_ALG_NULL;
-        p->parameters.rsaDetail.scheme.scheme = TPM2_ALG_NULL;
-        p->parameters.rsaDetail.keyBits = a->bits;
-        p->parameters.rsaDetail.exponent = 0;
-    }
     if ((r = esys_open(st, label)) != TPMKMS_R_OK)
         goto out;
     for (;;) {
         if ((r = esys_ensure_srk(st, label)) != TPMKMS_R_OK)
             goto out;
         esys_make_room(st, 1 + st->srk_persistent, 0);
-        TPMKMS_debug("TPM2_Create %s for %s", a->name, label);
+        TPMKMS_debug("TPM2_Create %s for %s", desc, label);
         ESYS_CALL(st, rc, Esys_Create, 1,
                   (st->ctx, st->srk, ESYS_TR_PASSWORD, ESYS_TR_NONE,
-                   ESYS_TR_NONE, &sens, &tmpl, &outside, &pcrs),
+                   ESYS_TR_NONE, &sens, tmpl, &outside, &pcrs),
                   (st->ctx, &out_priv, &out_pub, NULL, NULL, NULL));
         if (rc == TSS2_RC_SUCCESS)
             break;
@@ -319,9 +299,9 @@ static tpmkms_rc esys_create_key(void *state,
             continue;
         }
         {
-            char what[64];
+            char what[96];
 
-            snprintf(what, sizeof(what), "creating %s", a->name);
+            snprintf(what, sizeof(what), "creating %s", desc);
             r = esys_raise_tss(st, rc, TPMKMS_R_TPM_ERROR, label, "TPM2_Create",
                                what);
         }
@@ -366,6 +346,46 @@ static tpmkms_rc esys_create_key(void *state,
     esys_srk_release(st);       /* needed again only for the next key */
     esys_release_if_shared(st);
     return r;
+}
+
+static tpmkms_rc esys_create_key(void *state,
+                                 const TPMKMS_CREATE_PARAMS *params,
+                                 TPMKMS_KEYDATA *key, TPMKMS_PUBLIC *pub)
+{
+    const struct esys_alg *a = esys_alg_info(params->alg);
+    const char *label = params->label != NULL ? params->label : "new key";
+    TPM2B_PUBLIC tmpl;
+    TPMT_PUBLIC *p = &tmpl.publicArea;
+
+    if (a == NULL) {
+        TPMKMS_raise(TPMKMS_R_UNSUPPORTED_ALGORITHM,
+                     "%s: cannot create a key of algorithm %d: tpmkms creates "
+                     "ec-p256, ec-p384, rsa-2048 and rsa-3072 keys; "
+                     ESYS_PROBE_HINT, label, (int)params->alg);
+        return TPMKMS_R_UNSUPPORTED_ALGORITHM;
+    }
+    memset(&tmpl, 0, sizeof(tmpl));
+    p->type = a->type;
+    p->nameAlg = TPM2_ALG_SHA256;
+    p->objectAttributes = TPMA_OBJECT_FIXEDTPM | TPMA_OBJECT_FIXEDPARENT
+        | TPMA_OBJECT_SENSITIVEDATAORIGIN | TPMA_OBJECT_USERWITHAUTH
+        | TPMA_OBJECT_SIGN_ENCRYPT;
+    if (params->auth == NULL)
+        p->objectAttributes |= TPMA_OBJECT_NODA;
+    if (a->type == TPM2_ALG_ECC) {
+        p->parameters.eccDetail.symmetric.algorithm = TPM2_ALG_NULL;
+        p->parameters.eccDetail.scheme.scheme = TPM2_ALG_NULL;
+        p->parameters.eccDetail.curveID = a->curve;
+        p->parameters.eccDetail.kdf.scheme = TPM2_ALG_NULL;
+    } else {
+        /* decrypt: TPM2_RSA_Decrypt (null scheme) serves RSA_RAW. */
+        p->objectAttributes |= TPMA_OBJECT_DECRYPT;
+        p->parameters.rsaDetail.symmetric.algorithm = TPM2_ALG_NULL;
+        p->parameters.rsaDetail.scheme.scheme = TPM2_ALG_NULL;
+        p->parameters.rsaDetail.keyBits = a->bits;
+        p->parameters.rsaDetail.exponent = 0;
+    }
+    return esys_create_under_srk(state, params, &tmpl, a->name, key, pub);
 }
 
 static tpmkms_rc check_sign_request(const TPMKMS_KEYREF *key,

@@ -161,6 +161,7 @@ tpmkms_rc esys_public_convert(const TPMT_PUBLIC *p, TPMKMS_PUBLIC *out,
     out->alg = info.alg;
     out->can_sign = info.can_sign;
     out->can_decrypt = info.can_decrypt;
+    out->restricted = (p->objectAttributes & TPMA_OBJECT_RESTRICTED) != 0;
     if (p->type == TPM2_ALG_ECC) {
         const TPM2B_ECC_PARAMETER *x = &p->unique.ecc.x, *y = &p->unique.ecc.y;
 

@@ -4,7 +4,10 @@
  * tpmkms:name=web     the private key (by reference: keymgmt's load takes
  *                     its own ref), then the certificate chain stored for
  *                     it, if any, in the store that store-location names.
- * tpmkms:             (no name) the names of all keys, as URIs.
+ * tpmkms:             (no name) the names of all keys, as URIs; not
+ *                     attestation keys, which sign nothing an
+ *                     application asks (tpmkms ak list lists them; each
+ *                     still opens by its name=, for its public key).
  */
 #include <string.h>
 #include <openssl/core_dispatch.h>
@@ -260,6 +263,9 @@ static int collect_name(const TPMKMS_RECORD *rec, const char *path,
     char why[1024];
     char *text;
 
+    /* Not a key an application could sign with. */
+    if (rec->kind != TPMKMS_KIND_KEY)
+        return 0;
     /* A record opening would refuse is listed as what it is. */
     tpmkms_err_set_mark();
     if (tpmkms_record_check_key(arg->backend, rec, path, NULL)

@@ -4,7 +4,7 @@
  *
  * A record that parses (tpmkms_record_from_text) must print
  * (tpmkms_record_to_text) to text that parses to the same version, name,
- * key-scope, algorithm, created time, persistent handle and blob.
+ * key-scope, algorithm, created time, persistent handle, kind and blob.
  */
 #include <openssl/crypto.h>
 #include <openssl/err.h>
@@ -33,6 +33,8 @@ static void check_same(const TPMKMS_RECORD *a, const TPMKMS_RECORD *b)
         FUZZ_MISMATCH("created");
     if (a->persistent != b->persistent)
         FUZZ_MISMATCH("persistent-handle");
+    if (a->kind != b->kind)
+        FUZZ_MISMATCH("kind");
     fuzz_check_blob(&a->blob, &b->blob);
 }
 

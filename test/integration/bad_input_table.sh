@@ -15,10 +15,11 @@ W=$TPMKMS_WORK
 TPM="-provider tpmkms -provider default"
 export W TPM
 
-step "fixtures: keys web and pinned, certificates, damaged files, a FIFO, a shared PIN file, bad openssl.cnf files"
+step "fixtures: keys web and pinned, the attestation key att, certificates, damaged files, a FIFO, a shared PIN file, bad openssl.cnf files"
 tpmkms setup >/dev/null
 tpmkms create 'tpmkms:name=web' >/dev/null
 tpmkms create 'tpmkms:name=pinned;pin-value=1234' >/dev/null
+tpmkms ak create 'tpmkms:name=att' >/dev/null
 openssl dgst -sha256 -binary -out "$W/dg" /etc/hostname
 # shellcheck disable=SC2086
 openssl req -x509 $TPM -key 'tpmkms:name=web' -subj /CN=web -out "$W/cert.pem"

@@ -31,6 +31,9 @@
 #   fail MESSAGE              print FAIL and exit 1
 #   expect_fail [--hide TEXT]... [--provider-errors] REGEX CMD...
 #   pass                      print PASS <script name>
+#   make_test_user            (root) a machine group and an unprivileged
+#                             user, removed at exit
+#   as_user in|out CMD...     CMD as that user, in or out of the group
 #
 # A missing program or build is a failure with a message, never a skip: a
 # suite that can pass without running proves nothing.
@@ -341,4 +344,39 @@ expect_exit() {
         fail "no match for /$regex/: $*"
     }
     printf '   failed as expected (exit %d): %s\n' "$rc" "$(grep -Eim1 -- "$regex" <<<"$out")"
+}
+
+# make_test_user: a test group, made the machine group
+# (TPMKMS_MACHINE_GROUP), and an unprivileged test user with its own HOME
+# ($TPMKMS_WORK/uhome, 0700), both removed at exit.  Sets TGROUP, TUSER,
+# TUID, TUGID, TGID and UHOME.  The user reaches the build and the work
+# dir (not its contents).  Needs root (after start_swtpm).
+make_test_user() {
+    require_program useradd userdel groupadd groupdel setpriv getent
+    (($(id -u) == 0)) || fail "make_test_user must run as root"
+    TGROUP=tkg$$r$RANDOM
+    TUSER=tku$$r$RANDOM
+    UHOME=$TPMKMS_WORK/uhome
+    groupadd --system "$TGROUP"
+    on_exit "groupdel '$TGROUP' 2>/dev/null"
+    useradd --system --user-group --no-create-home --home-dir "$UHOME" \
+        --shell /usr/sbin/nologin "$TUSER"
+    on_exit "userdel '$TUSER' 2>/dev/null"
+    TUID=$(id -u "$TUSER")
+    TUGID=$(id -g "$TUSER")
+    TGID=$(getent group "$TGROUP" | cut -d: -f3)
+    export TPMKMS_MACHINE_GROUP=$TGROUP
+    chmod 0711 "$TPMKMS_WORK"
+    chmod 0755 "$TPMKMS_WORK/bin"
+    mkdir -m 0700 "$UHOME"
+    chown "$TUSER:" "$UHOME"
+}
+
+# as_user in|out CMD...: CMD as the test user, in or out of the machine group.
+as_user() {
+    local groups=--clear-groups
+    [[ $1 == in ]] && groups=--groups=$TGID
+    shift
+    setpriv --reuid="$TUID" --regid="$TUGID" "$groups" \
+        env HOME="$UHOME" XDG_DATA_HOME="$UHOME/.local/share" USER="$TUSER" LOGNAME="$TUSER" "$@"
 }

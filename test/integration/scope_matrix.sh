@@ -32,23 +32,7 @@ mode_is() {
 }
 
 step "a test group (the machine group) and an unprivileged test user"
-TGROUP=tkg$$r$RANDOM
-TUSER=tku$$r$RANDOM
-UHOME=$W/uhome
-groupadd --system "$TGROUP"
-on_exit "groupdel '$TGROUP' 2>/dev/null"
-useradd --system --user-group --no-create-home --home-dir "$UHOME" \
-    --shell /usr/sbin/nologin "$TUSER"
-on_exit "userdel '$TUSER' 2>/dev/null"
-TUID=$(id -u "$TUSER")
-TUGID=$(id -g "$TUSER")
-TGID=$(getent group "$TGROUP" | cut -d: -f3)
-export TPMKMS_MACHINE_GROUP=$TGROUP
-# The user reaches the build, the work dir (not its contents) and its own HOME.
-chmod 0711 "$W"
-chmod 0755 "$W/bin"
-mkdir -m 0700 "$UHOME"
-chown "$TUSER:" "$UHOME"
+make_test_user
 mkdir -m 0755 "$W/pub"
 UOUT=$UHOME/out
 USTORE=$UHOME/.local/share/tpmkms
@@ -56,14 +40,6 @@ setpriv --reuid="$TUID" --regid="$TUGID" --clear-groups mkdir -p "$UOUT"
 printf 'hello from the scope matrix\n' >"$W/pub/msg"
 printf '   user %s (uid %s), machine group %s (gid %s)\n' "$TUSER" "$TUID" "$TGROUP" "$TGID"
 
-# as_user in|out CMD...: CMD as the test user, in or out of the machine group.
-as_user() {
-    local groups=--clear-groups
-    [[ $1 == in ]] && groups=--groups=$TGID
-    shift
-    setpriv --reuid="$TUID" --regid="$TUGID" "$groups" \
-        env HOME="$UHOME" XDG_DATA_HOME="$UHOME/.local/share" USER="$TUSER" LOGNAME="$TUSER" "$@"
-}
 # as CALLER CMD...: CMD as root or as the test user (in the machine group).
 as() {
     local who=$1

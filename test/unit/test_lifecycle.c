@@ -36,6 +36,8 @@
 /* The scripted TPM half: what is at the persistent handle, and evict. */
 static TPMKMS_BACKEND_METHOD method;
 static TPMKMS_ADMIN_METHODS admin;
+static TPMKMS_ATTEST_METHODS attest;     /* ak_create: the fake's create */
+static int ak_creates;
 static TPMKMS_PUBLIC at_handle;          /* alg NONE: nothing there */
 static tpmkms_rc evict_fails_with;       /* 0: evict works */
 static int evictions;
@@ -66,6 +68,16 @@ static tpmkms_rc scripted_evict(void *state, uint32_t handle,
     return TPMKMS_R_OK;
 }
 
+/* An AK, as far as the library can tell: the fake's key, made through
+ * the attestation group. */
+static tpmkms_rc scripted_ak_create(void *state,
+                                    const TPMKMS_CREATE_PARAMS *params,
+                                    TPMKMS_KEYDATA *key, TPMKMS_PUBLIC *pub)
+{
+    ak_creates++;
+    return fake_backend_method()->keys->create(state, params, key, pub);
+}
+
 static int setup(void **state)
 {
     (void)state;
@@ -77,6 +89,10 @@ static int setup(void **state)
     admin.read_persistent = scripted_read_persistent;
     admin.evict = scripted_evict;
     method.admin = &admin;
+    memset(&attest, 0, sizeof(attest));
+    attest.ak_create = scripted_ak_create;
+    method.attest = &attest;
+    ak_creates = 0;
     memset(&at_handle, 0, sizeof(at_handle));
     evict_fails_with = 0;
     evictions = 0;
@@ -450,6 +466,76 @@ static void cert_import_stores_the_keys_chain_and_refuses_another_key(void **sta
     tpmkms_ctx_free(ctx);
 }
 
+/*
+ * An attestation key: made through the attestation group, its record
+ * kind: ak; a key cannot take its name (overwrite or not), delete of a
+ * key refuses it and changes nothing, signing with it is refused before
+ * the backend is asked, and deleting it as an AK works.
+ */
+static void attestation_keys_keep_apart_from_keys(void **state)
+{
+    TPMKMS_CTX *ctx = tpmkms_ctx_new(NULL, NULL, &method);
+    TPMKMS_URI *uri = parse("tpmkms:name=ak1;key-scope=machine");
+    TPMKMS_CREATE_OPTS co = { 0 };
+    TPMKMS_DELETE_RESULT res;
+    TPMKMS_RECORD *rec = NULL;
+    TPMKMS_KEY *key = NULL;
+    unsigned char dg[32] = { 0 }, sig[TPMKMS_SIG_MAX];
+    size_t siglen = sizeof(sig);
+    int creates;
+
+    co.alg = TPMKMS_ALG_EC_P256;
+    co.kind = TPMKMS_KIND_AK;
+    assert_int_equal(tpmkms_key_create_ex(ctx, uri, &co, &key), TPMKMS_R_OK);
+    assert_int_equal(ak_creates, 1);
+    assert_int_equal(key->kind, TPMKMS_KIND_AK);
+    assert_int_equal(tpmkms_record_load(ts_machine_store, "ak1", &rec),
+                     TPMKMS_R_OK);
+    assert_int_equal(rec->kind, TPMKMS_KIND_AK);
+    assert_int_equal(rec->scope, TPMKMS_SCOPE_MACHINE);
+    tpmkms_record_free(rec);
+
+    /* Signing: refused, the backend never asked. */
+    assert_int_equal(tpmkms_key_sign(key, TPMKMS_SCHEME_ECDSA,
+                                     TPMKMS_HASH_SHA256, dg, sizeof(dg), sig,
+                                     &siglen), TPMKMS_R_UNSUPPORTED_ALGORITHM);
+    assert_non_null(strstr(last_message(), "tpmkms:name=ak1;key-scope=machine "
+                           "is an attestation key (restricted): it signs only "
+                           "TPM-made statements, not arbitrary data"));
+    assert_int_equal(fake_counts.signs, 0);
+    ERR_clear_error();
+    tpmkms_key_free(key);
+
+    /* A key over it: refused before the TPM is asked, overwrite or not. */
+    creates = fake_counts.creates;
+    co.kind = TPMKMS_KIND_KEY;
+    for (co.overwrite = 0; co.overwrite <= 1; co.overwrite++) {
+        assert_int_equal(tpmkms_key_create_ex(ctx, uri, &co, NULL),
+                         TPMKMS_R_KEY_EXISTS);
+        assert_non_null(strstr(last_message(), "is an existing attestation "
+                               "key"));
+        ERR_clear_error();
+    }
+    assert_int_equal(fake_counts.creates, creates);
+    assert_int_equal(ak_creates, 1);
+
+    /* Deleted as a key: refused, the record stays. */
+    assert_int_equal(tpmkms_key_delete(ctx, uri, &res),
+                     TPMKMS_R_BAD_PARAMETER);
+    assert_non_null(strstr(last_message(), "is an attestation key, not a "
+                           "key: use tpmkms ak delete"));
+    ERR_clear_error();
+    tpmkms_delete_result_clear(&res);
+    assert_true(tpmkms_record_exists(ts_machine_store, "ak1"));
+    assert_int_equal(tpmkms_key_delete_kind(ctx, uri, TPMKMS_KIND_AK, &res),
+                     TPMKMS_R_OK);
+    assert_string_equal(res.uri, "tpmkms:name=ak1;key-scope=machine");
+    assert_false(tpmkms_record_exists(ts_machine_store, "ak1"));
+    tpmkms_delete_result_clear(&res);
+    tpmkms_uri_free(uri);
+    tpmkms_ctx_free(ctx);
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 
 int main(void)
@@ -465,6 +551,7 @@ int main(void)
         T(delete_of_a_non_persistent_key_does_not_ask_the_tpm),
         T(delete_by_handle_refuses_the_srk_and_a_recorded_handle),
         T(cert_import_stores_the_keys_chain_and_refuses_another_key),
+        T(attestation_keys_keep_apart_from_keys),
     };
 
     tpmkms_err_init_standalone();

@@ -87,6 +87,7 @@ static void assert_record_matches(const TPMKMS_RECORD *got,
     assert_string_equal(got->created, want->created);
     assert_int_equal(got->persistent, want->persistent);
     assert_int_equal(got->tpm_id_len, want->tpm_id_len);
+    assert_int_equal(got->kind, want->kind);
     if (want->tpm_id == NULL)
         assert_null(got->tpm_id);
     else
@@ -265,6 +266,72 @@ static void record_from_text_rejects_bad_tpm_identity(void **state)
     }
     free(edited);
     OPENSSL_free(text);
+}
+
+/* An attestation key's record says kind: ak, after tpm:, and reads back
+ * as one; an ordinary key's record has no kind: at all, so records stay
+ * as older tpmkms wrote and reads them. */
+static void record_text_round_trips_the_ak_kind(void **state)
+{
+    TPMKMS_RECORD r = make_record("ak1", TPMKMS_SCOPE_MACHINE), *back = NULL;
+    char *text;
+
+    r.kind = TPMKMS_KIND_AK;
+    r.tpm_id = srk_name;
+    r.tpm_id_len = 2;
+    text = text_of(&r);
+    assert_non_null(strstr(text, "created: 2026-11-25T12:00:00Z\n"
+                                 "tpm: 000b\n"
+                                 "kind: ak\n"
+                                 "-----BEGIN TSS2 PRIVATE KEY-----"));
+    assert_int_equal(tpmkms_record_from_text(text, strlen(text), "t", &back),
+                     TPMKMS_R_OK);
+    assert_int_equal(back->kind, TPMKMS_KIND_AK);
+    assert_record_matches(back, &r);
+    tpmkms_record_free(back);
+    OPENSSL_free(text);
+
+    r = make_record("web", TPMKMS_SCOPE_USER);
+    text = text_of(&r);
+    assert_null(strstr(text, "kind"));
+    assert_int_equal(tpmkms_record_from_text(text, strlen(text), "t", &back),
+                     TPMKMS_R_OK);
+    assert_int_equal(back->kind, TPMKMS_KIND_KEY);
+    tpmkms_record_free(back);
+    OPENSSL_free(text);
+    assert_string_equal(tpmkms_kind_name(TPMKMS_KIND_AK), "attestation key");
+    assert_string_equal(tpmkms_kind_name(TPMKMS_KIND_KEY), "key");
+}
+
+/* kind: other than ak (key included: it is never written), empty or
+ * twice is a bad record naming the field; a kind the record cannot hold
+ * is not written. */
+static void record_from_text_rejects_unknown_kind(void **state)
+{
+    TPMKMS_RECORD r = make_record("web", TPMKMS_SCOPE_USER);
+    char *text = text_of(&r), *edited, *out = NULL;
+
+    edited = edit(text, "name: web\n", "name: web\nkind: quote-key\n");
+    expect_bad_text(edited, "field kind", "quote-key");
+    free(edited);
+    edited = edit(text, "name: web\n", "name: web\nkind: AK\n");
+    expect_bad_text(edited, "field kind", "unknown kind");
+    free(edited);
+    edited = edit(text, "name: web\n", "name: web\nkind: key\n");
+    expect_bad_text(edited, "field kind", "'key'");
+    free(edited);
+    edited = edit(text, "name: web\n", "name: web\nkind:\n");
+    expect_bad_text(edited, "field kind", "empty value");
+    free(edited);
+    edited = edit(text, "name: web\n", "name: web\nkind: ak\nkind: ak\n");
+    expect_bad_text(edited, "kind", "twice");
+    free(edited);
+    OPENSSL_free(text);
+
+    r.kind = (tpmkms_key_kind)7;
+    assert_int_equal(tpmkms_record_to_text(&r, &out), TPMKMS_R_BAD_PARAMETER);
+    assert_null(out);
+    ERR_clear_error();
 }
 
 static void record_text_reads_like_the_documented_format(void **state)
@@ -1210,6 +1277,8 @@ int main(void)
         T(record_text_round_trips_the_tpm_identity),
         T(record_without_tpm_identity_still_reads),
         T(record_from_text_rejects_bad_tpm_identity),
+        T(record_text_round_trips_the_ak_kind),
+        T(record_from_text_rejects_unknown_kind),
         T(record_text_reads_like_the_documented_format),
         T(record_to_text_fills_in_created),
         T(record_to_text_refuses_what_cannot_be_read_back),
