@@ -13,8 +13,10 @@
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 #include "cli.h"
+#include "json.h"
 #include "key.h"
 #include "lifecycle.h"
+#include "platform/platform.h"
 #include "pubkey_evp.h"
 #include "record.h"
 #include "tss2key.h"
@@ -216,9 +218,17 @@ int cli_cmd_create(CLI *cli, int argc, char **argv)
 
 typedef struct list_row_st {
     char *uri;
+    char *name;
+    tpmkms_scope scope;
+    uint32_t persistent;
     const char *alg;
     char *created;
 } LIST_ROW;
+
+typedef struct list_skip_st {   /* a record not listed (--json) */
+    char *path;
+    char *why;
+} LIST_SKIP;
 
 typedef struct list_state_st {
     LIST_ROW *rows;
@@ -231,6 +241,9 @@ typedef struct list_state_st {
                                  only to settle an interrupted create and
                                  for --orphans */
     size_t skipped;           /* records reported as skipped */
+    int json;                 /* --json: skips kept for the output */
+    LIST_SKIP *skips;
+    size_t nskips, capskips;
     uint32_t *named;          /* persistent handles records name */
     size_t nnamed, capnamed;
     int unknown;              /* a record whose handle is unknown */
@@ -274,7 +287,31 @@ static int list_skip(const char *path, tpmkms_rc reason, const char *why,
     fprintf(stderr, "tpmkms: skipped %s: %s\n", path, why);
     st->skipped++;
     st->unknown = 1;            /* it may name a persistent handle */
+    if (st->json) {
+        if (st->nskips == st->capskips) {
+            size_t cap = st->capskips == 0 ? 4 : 2 * st->capskips;
+            LIST_SKIP *k = OPENSSL_realloc(st->skips, cap * sizeof(*k));
+
+            if (k == NULL)
+                goto nomem;
+            st->skips = k;
+            st->capskips = cap;
+        }
+        st->skips[st->nskips].path = OPENSSL_strdup(path);
+        st->skips[st->nskips].why = OPENSSL_strdup(why);
+        if (st->skips[st->nskips].path == NULL
+                || st->skips[st->nskips].why == NULL) {
+            OPENSSL_free(st->skips[st->nskips].path);
+            OPENSSL_free(st->skips[st->nskips].why);
+            goto nomem;
+        }
+        st->nskips++;
+    }
     return 0;
+ nomem:
+    TPMKMS_raise(TPMKMS_R_INTERNAL, "out of memory listing %s", path);
+    st->failed = 1;
+    return 1;
 }
 
 /*
@@ -373,10 +410,14 @@ static int list_add(const TPMKMS_RECORD *rec, const char *path, void *arg)
     u.storage_directory = st->storage_directory;
     row = &st->rows[st->n];
     row->uri = tpmkms_uri_to_string(&u);
+    row->name = OPENSSL_strdup(rec->name);
+    row->scope = rec->scope;
+    row->persistent = rec->persistent;
     row->alg = tpmkms_alg_name(rec->alg);
     row->created = OPENSSL_strdup(rec->created != NULL ? rec->created : "-");
-    if (row->uri == NULL || row->created == NULL) {
+    if (row->uri == NULL || row->name == NULL || row->created == NULL) {
         OPENSSL_free(row->uri);
+        OPENSSL_free(row->name);
         OPENSSL_free(row->created);
         goto out_nomem;
     }
@@ -443,13 +484,49 @@ static int list_orphans(const CLI *cli, LIST_STATE *st)
     return st->skipped > 0 ? CLI_EXIT_ERROR : CLI_EXIT_OK;
 }
 
+/* list --json: the schema tpmkms.list.v1 (docs/json.md). */
+static void list_print_json(const LIST_STATE *st)
+{
+    JSON j = { 0 };
+
+    json_begin_object(&j, NULL);
+    json_string(&j, "schema", "tpmkms.list.v1");
+    json_string(&j, "kind", st->kind == TPMKMS_KIND_AK ? "ak" : "key");
+    json_begin_array(&j, "keys");
+    for (size_t k = 0; k < st->n; k++) {
+        const LIST_ROW *row = &st->rows[k];
+
+        json_begin_object(&j, NULL);
+        json_string(&j, "uri", row->uri);
+        json_string(&j, "name", row->name);
+        json_string(&j, "key_scope", tpmkms_scope_name(row->scope));
+        json_string(&j, "algorithm", row->alg);
+        json_string(&j, "created", strcmp(row->created, "-") == 0
+                                   ? NULL : row->created);
+        json_handle(&j, "persistent_handle", row->persistent);
+        json_end_object(&j);
+    }
+    json_end_array(&j);
+    json_begin_array(&j, "skipped");
+    for (size_t k = 0; k < st->nskips; k++) {
+        json_begin_object(&j, NULL);
+        json_string(&j, "path", st->skips[k].path);
+        json_string(&j, "reason", st->skips[k].why);
+        json_end_object(&j);
+    }
+    json_end_array(&j);
+    json_end_object(&j);
+    json_finish(&j);
+}
+
 int cli_list_kind(CLI *cli, int argc, char **argv, tpmkms_key_kind kind)
 {
     const char *scope_name = NULL, *storage_dir = NULL;
-    int orphans = 0;
+    int orphans = 0, json = 0;
     CLI_OPTION opts[] = {
         { "scope", "SCOPE", &scope_name, NULL },
         { "storage-directory", "DIR", &storage_dir, NULL },
+        { "json", NULL, NULL, &json },
         { "orphans", NULL, NULL, &orphans },
         { NULL, NULL, NULL, NULL }
     };
@@ -463,10 +540,14 @@ int cli_list_kind(CLI *cli, int argc, char **argv, tpmkms_key_kind kind)
 
     /* Orphaned handles are the TPM's, not one kind's: list --orphans. */
     if (kind != TPMKMS_KIND_KEY)
-        opts[2].name = NULL;
+        opts[3].name = NULL;
     st.kind = kind;
     if ((r = cli_parse(cli, argc, argv, opts, NULL, 0, &npos)) != CLI_CONTINUE)
         return r;
+    if (orphans && json)
+        return cli_usage_error(cli, "--orphans prints commands to run: it "
+                               "takes no --json");
+    st.json = json;
     if (scope_name != NULL && !tpmkms_scope_from_string(scope_name, &st.only))
         return cli_usage_error(cli, "unknown --scope '%s': expected user or "
                                "machine", scope_name);
@@ -571,12 +652,16 @@ int cli_list_kind(CLI *cli, int argc, char **argv, tpmkms_key_kind kind)
         r = list_orphans(cli, &st);
         goto out;
     }
-    for (size_t k = 0; k < st.n; k++)
-        if (strlen(st.rows[k].uri) > width)
-            width = strlen(st.rows[k].uri);
-    for (size_t k = 0; k < st.n; k++)
-        printf("%-*s  %-8s  %s\n", (int)width, st.rows[k].uri,
-               st.rows[k].alg, st.rows[k].created);
+    if (json) {
+        list_print_json(&st);
+    } else {
+        for (size_t k = 0; k < st.n; k++)
+            if (strlen(st.rows[k].uri) > width)
+                width = strlen(st.rows[k].uri);
+        for (size_t k = 0; k < st.n; k++)
+            printf("%-*s  %-8s  %s\n", (int)width, st.rows[k].uri,
+                   st.rows[k].alg, st.rows[k].created);
+    }
     if (kind == TPMKMS_KIND_KEY && st.other_kind > 0)
         fprintf(stderr, "tpmkms: note: %zu attestation key%s not listed: "
                 "tpmkms ak list\n", st.other_kind,
@@ -587,9 +672,15 @@ int cli_list_kind(CLI *cli, int argc, char **argv, tpmkms_key_kind kind)
     tpmkms_backend_free(st.backend);
     for (size_t k = 0; k < st.n; k++) {
         OPENSSL_free(st.rows[k].uri);
+        OPENSSL_free(st.rows[k].name);
         OPENSSL_free(st.rows[k].created);
     }
     OPENSSL_free(st.rows);
+    for (size_t k = 0; k < st.nskips; k++) {
+        OPENSSL_free(st.skips[k].path);
+        OPENSSL_free(st.skips[k].why);
+    }
+    OPENSSL_free(st.skips);
     OPENSSL_free(st.named);
     OPENSSL_free(st.storage_directory);
     return r;
@@ -691,10 +782,104 @@ static void show_ak(const TPMKMS_RECORD *rec, const TPMKMS_KEYINFO *info)
            ? "ECDSA with SHA-256" : "RSASSA-PKCS1-v1_5 with SHA-256");
 }
 
+/* A PEM string of a public key (OPENSSL_malloc'd), or NULL, raised. */
+static char *public_pem(OSSL_LIB_CTX *libctx, const TPMKMS_PUBLIC *pub)
+{
+    EVP_PKEY *pkey = tpmkms_public_to_evp(libctx, pub);
+    BIO *mem = BIO_new(BIO_s_mem());
+    char *data, *out = NULL;
+    long len;
+
+    if (pkey != NULL && mem != NULL && PEM_write_bio_PUBKEY(mem, pkey)
+            && (len = BIO_get_mem_data(mem, &data)) > 0
+            && (out = OPENSSL_strndup(data, (size_t)len)) != NULL) {
+        BIO_free(mem);
+        EVP_PKEY_free(pkey);
+        return out;
+    }
+    BIO_free(mem);
+    EVP_PKEY_free(pkey);
+    TPMKMS_raise(TPMKMS_R_INTERNAL, "cannot encode the public key");
+    return NULL;
+}
+
+/* The certificate's fields for show --json: subject, notAfter, issuer. */
+static void json_cert(JSON *j, const char *path, const char *pem, size_t len)
+{
+    BIO *bio = BIO_new_mem_buf(pem, (int)len);
+    X509 *x = bio != NULL ? PEM_read_bio_X509(bio, NULL, NULL, NULL) : NULL;
+    char *subject = NULL, *issuer = NULL;
+    char not_after[32] = "";
+    struct tm tm;
+
+    json_begin_object(j, "certificate");
+    json_string(j, "path", path);
+    if (x != NULL) {
+        subject = X509_NAME_oneline(X509_get_subject_name(x), NULL, 0);
+        issuer = X509_NAME_oneline(X509_get_issuer_name(x), NULL, 0);
+        if (ASN1_TIME_to_tm(X509_get0_notAfter(x), &tm))
+            strftime(not_after, sizeof(not_after), "%Y-%m-%dT%H:%M:%SZ", &tm);
+    } else {
+        ERR_clear_error();
+    }
+    json_string(j, "subject", subject);
+    json_string(j, "issuer", issuer);
+    json_string(j, "not_after", not_after[0] != '\0' ? not_after : NULL);
+    json_end_object(j);
+    OPENSSL_free(subject);
+    OPENSSL_free(issuer);
+    X509_free(x);
+    BIO_free(bio);
+}
+
+/* show --json: the schema tpmkms.show.v1 (docs/json.md). */
+static tpmkms_rc show_json(OSSL_LIB_CTX *libctx, const TPMKMS_LOCATION *loc,
+                           const TPMKMS_KEYINFO *info, const char *pem,
+                           size_t pem_len)
+{
+    const TPMKMS_RECORD *rec = loc->rec;
+    char *pub, *path;
+    JSON j = { 0 };
+
+    if ((pub = public_pem(libctx, &info->pub)) == NULL)
+        return TPMKMS_R_INTERNAL;
+    json_begin_object(&j, NULL);
+    json_string(&j, "schema", "tpmkms.show.v1");
+    json_string(&j, "uri", loc->uri);
+    json_string(&j, "name", rec->name);
+    json_string(&j, "kind", rec->kind == TPMKMS_KIND_AK ? "ak" : "key");
+    json_string(&j, "key_scope", tpmkms_scope_name(rec->scope));
+    json_string(&j, "algorithm", tpmkms_alg_name(rec->alg));
+    json_bool(&j, "restricted", info->pub.restricted);
+    json_string(&j, "created", rec->created);
+    json_handle(&j, "persistent_handle", rec->persistent);
+    json_hex(&j, "tpm", rec->tpm_id, rec->tpm_id_len);
+    json_string(&j, "store_directory", loc->key_dir);
+    path = tpmkms_path_fmt("%s/keys/%s.tpmkey", loc->key_dir, rec->name);
+    json_string(&j, "record", path);
+    OPENSSL_free(path);
+    path = tpmkms_path_fmt("%s/certs/%s.pem", loc->cert_dir, rec->name);
+    if (pem != NULL)
+        json_cert(&j, path, pem, pem_len);
+    else
+        json_null(&j, "certificate");
+    json_string(&j, "certificate_looked_for", path);
+    OPENSSL_free(path);
+    json_string(&j, "public_key", pub);
+    json_end_object(&j);
+    json_finish(&j);
+    OPENSSL_free(pub);
+    return TPMKMS_R_OK;
+}
+
 int cli_show_kind(CLI *cli, int argc, char **argv, tpmkms_key_kind kind)
 {
     const char *pos[1];
-    int npos, r;
+    int npos, r, json = 0;
+    CLI_OPTION opts[] = {
+        { "json", NULL, NULL, &json },
+        { NULL, NULL, NULL, NULL }
+    };
     TPMKMS_URI *uri = NULL;
     TPMKMS_LOCATION loc;
     TPMKMS_RECORD *rec;
@@ -706,7 +891,7 @@ int cli_show_kind(CLI *cli, int argc, char **argv, tpmkms_key_kind kind)
     tpmkms_rc rc;
 
     memset(&loc, 0, sizeof(loc));
-    if ((r = cli_parse(cli, argc, argv, NULL, pos, 1, &npos)) != CLI_CONTINUE)
+    if ((r = cli_parse(cli, argc, argv, opts, pos, 1, &npos)) != CLI_CONTINUE)
         return r;
     if ((r = key_uri_arg(cli, npos, pos, &uri)) != CLI_CONTINUE)
         return r;
@@ -733,6 +918,11 @@ int cli_show_kind(CLI *cli, int argc, char **argv, tpmkms_key_kind kind)
         goto out;
     }
 
+    if (json) {
+        rc = show_json(tpmkms_ctx_libctx(ctx), &loc, &info, pem, pem_len);
+        r = rc == TPMKMS_R_OK ? CLI_EXIT_OK : cli_fail(rc);
+        goto out;
+    }
     printf("uri:                 %s\n", canonical);
     printf("name:                %s\n", rec->name);
     printf("key-scope:           %s\n", tpmkms_scope_name(rec->scope));

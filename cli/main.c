@@ -36,12 +36,12 @@ static const CLI_COMMAND commands[] = {
       "                     delete of it, or list\n"
       "A name an attestation key has (tpmkms ak) is refused, --force or not.\n" },
     { "list", cli_cmd_list,
-      "[--scope user|machine] [--storage-directory DIR] [--orphans]",
+      "[--scope user|machine] [--storage-directory DIR] [--json] [--orphans]",
       "list the keys in the key stores, or orphaned persistent handles",
       "Prints one line per key: its URI, algorithm and creation time.  Both\n"
       "stores by default; attestation keys are not keys to sign with and\n"
-      "are listed by tpmkms ak list (a note on stderr counts them); a machine store that cannot be read is noted on\n"
-      "stderr.  A damaged record (unreadable, writable by others, another\n"
+      "are listed by tpmkms ak list (a note on stderr counts them); a\n"
+      "machine store that cannot be read is noted on stderr.  A damaged record (unreadable, writable by others, another\n"
       "user's, a bad field, an algorithm: its key contradicts) is not a key:\n"
       "each is named on stderr as 'tpmkms: skipped PATH: REASON', the good\n"
       "keys are still listed, and the exit code is 1.  A --storage-directory\n"
@@ -54,6 +54,9 @@ static const CLI_COMMAND commands[] = {
       "  --scope SCOPE              only the user or only the machine store\n"
       "  --storage-directory DIR    list DIR instead of the default stores\n"
       "                             (with --orphans: as well as them)\n"
+      "  --json                     the keys and the skipped records as one\n"
+      "                             JSON object (schema tpmkms.list.v1,\n"
+      "                             docs/json.md); exit codes as above\n"
       "  --orphans                  instead of keys, the TPM's persistent\n"
       "                             handles no record names (below)\n"
       "\n"
@@ -66,13 +69,16 @@ static const CLI_COMMAND commands[] = {
       "evicting.  Exit 0: none; 5: some, listed; 1: the answer is incomplete\n"
       "(a store or record that could not be read may name one: none is\n"
       "listed).\n" },
-    { "show", cli_cmd_show, "URI",
+    { "show", cli_cmd_show, "URI [--json]",
       "show a key's record, public key and certificate",
       "Prints the key's record (name, scope, algorithm, creation time,\n"
       "persistent handle, where it is stored), its certificate (looked for\n"
       "where store-location says, else in the key's own store) and its\n"
       "public key as a PEM SubjectPublicKeyInfo.  An attestation key is\n"
-      "refused: tpmkms ak show shows it.\n" },
+      "refused: tpmkms ak show shows it.\n"
+      "\n"
+      "  --json         the same as one JSON object (schema tpmkms.show.v1,\n"
+      "                 docs/json.md)\n" },
     { "delete", cli_cmd_delete, "URI",
       "delete a key's record and certificate, evict its persistent handle",
       "Removes the key's record, its certificate (in either store, where it\n"
@@ -99,7 +105,8 @@ static const CLI_COMMAND commands[] = {
       "  --force        replace a stored certificate\n" },
     { "ak", cli_cmd_ak,
       "create URI [--alg ALG] [--force] [--persistent HANDLE] | "
-      "list [--scope SCOPE] [--storage-directory DIR] | show URI | delete URI",
+      "list [--scope SCOPE] [--storage-directory DIR] [--json] | "
+      "show URI [--json] | delete URI",
       "attestation keys: create, list, show, delete",
       "An attestation key (AK) is a restricted signing key: the TPM signs\n"
       "with it only statements it made itself (certifications of other\n"
@@ -126,17 +133,22 @@ static const CLI_COMMAND commands[] = {
       "    --scope SCOPE    only the user or only the machine store\n"
       "    --storage-directory DIR\n"
       "                     list DIR instead of the default stores\n"
+      "    --json           as JSON (schema tpmkms.list.v1, docs/json.md)\n"
       "  ak show URI        the AK's record, scheme and public key\n"
+      "    --json           as JSON (schema tpmkms.show.v1)\n"
       "  ak delete URI      remove the AK's record and certificate, evict its\n"
       "                     persistent handle: as tpmkms delete, the record\n"
       "                     first; exit 2 no such AK, 4 the machine store\n"
       "                     needs root (nothing changed), 3 partial delete\n"
       "                     (the record is gone, the handle or certificate\n"
       "                     named is left)\n" },
-    { "probe", cli_cmd_probe, "",
+    { "probe", cli_cmd_probe, "[--json]",
       "describe the TPM: vendor, algorithms, lockout state, SRK",
       "Connects to the TPM and prints what it is and what it supports, its\n"
-      "dictionary-attack lockout state, and whether the SRK is persistent.\n" },
+      "dictionary-attack lockout state, and whether the SRK is persistent.\n"
+      "\n"
+      "  --json         the same as one JSON object (schema tpmkms.probe.v1,\n"
+      "                 docs/json.md)\n" },
     { "setup", cli_cmd_setup, "",
       "persist the storage root key at 0x81000001",
       "Creates the SRK (the TCG's ECC P-256 storage key template) and makes\n"

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 #include "cli.h"
+#include "json.h"
 #include "tss2key.h"
 
 #define ROW "  %-22s "
@@ -116,14 +117,77 @@ static void print_probe(const TPMKMS_PROBE *p)
                "TPM2_CreatePrimary in every process\n");
 }
 
+/* The names of the capabilities in have, as a JSON array. */
+static void json_caps(JSON *j, const char *key, uint32_t have,
+                      const CAP_NAME *names)
+{
+    json_begin_array(j, key);
+    for (const CAP_NAME *c = names; c->name != NULL; c++)
+        if ((have & c->bit) != 0)
+            json_string(j, NULL, c->name);
+    json_end_array(j);
+}
+
+/* probe --json: the schema tpmkms.probe.v1 (docs/json.md). */
+static void print_probe_json(const TPMKMS_PROBE *p)
+{
+    char manufacturer[sizeof(p->manufacturer) + 1];
+    char vendor[sizeof(p->vendor) + 1];
+    char tcti[sizeof(p->connection) + 1], buf[64];
+    JSON j = { 0 };
+
+    clean_string(manufacturer, sizeof(manufacturer), p->manufacturer,
+                 sizeof(p->manufacturer));
+    clean_string(vendor, sizeof(vendor), p->vendor, sizeof(p->vendor));
+    clean_string(tcti, sizeof(tcti), p->connection, sizeof(p->connection));
+    json_begin_object(&j, NULL);
+    json_string(&j, "schema", "tpmkms.probe.v1");
+    json_string(&j, "connection", tcti[0] != '\0' ? tcti : NULL);
+    json_string(&j, "manufacturer", manufacturer);
+    json_string(&j, "vendor", vendor);
+    snprintf(buf, sizeof(buf), "%u.%u.%u.%u",
+             (unsigned)(p->fw_version1 >> 16),
+             (unsigned)(p->fw_version1 & 0xffff),
+             (unsigned)(p->fw_version2 >> 16),
+             (unsigned)(p->fw_version2 & 0xffff));
+    json_string(&j, "firmware", buf);
+    json_begin_object(&j, "specification");
+    json_uint(&j, "level", p->spec_level);
+    snprintf(buf, sizeof(buf), "%u.%02u", (unsigned)(p->spec_revision / 100),
+             (unsigned)(p->spec_revision % 100));
+    json_string(&j, "revision", buf);
+    json_uint(&j, "year", p->spec_year);
+    json_end_object(&j);
+    json_begin_object(&j, "algorithms");
+    json_caps(&j, "ecc_curves", p->curves, curves);
+    json_caps(&j, "rsa_key_sizes", p->rsa_sizes, rsa_sizes);
+    json_caps(&j, "hashes", p->hashes, hashes);
+    json_caps(&j, "signature_schemes", p->sig_schemes, sig_schemes);
+    json_end_object(&j);
+    json_begin_object(&j, "lockout");
+    json_bool(&j, "locked_out", p->in_lockout);
+    json_uint(&j, "failed_authorizations", p->lockout_counter);
+    json_uint(&j, "max_failed_authorizations", p->max_auth_fail);
+    json_uint(&j, "recovery_interval_s", p->lockout_interval);
+    json_uint(&j, "lockout_recovery_s", p->lockout_recovery);
+    json_end_object(&j);
+    json_bool(&j, "srk_persistent", p->srk_persistent);
+    json_end_object(&j);
+    json_finish(&j);
+}
+
 int cli_cmd_probe(CLI *cli, int argc, char **argv)
 {
     TPMKMS_BACKEND *backend = NULL;
     TPMKMS_PROBE probe;
-    int npos, r;
+    int npos, r, json = 0;
+    CLI_OPTION opts[] = {
+        { "json", NULL, NULL, &json },
+        { NULL, NULL, NULL, NULL }
+    };
     tpmkms_rc rc;
 
-    if ((r = cli_parse(cli, argc, argv, NULL, NULL, 0, &npos)) != CLI_CONTINUE)
+    if ((r = cli_parse(cli, argc, argv, opts, NULL, 0, &npos)) != CLI_CONTINUE)
         return r;
     memset(&probe, 0, sizeof(probe));
     if ((rc = cli_backend(cli, NULL, &backend)) != TPMKMS_R_OK
@@ -131,7 +195,10 @@ int cli_cmd_probe(CLI *cli, int argc, char **argv)
         r = cli_fail(rc);
         goto out;
     }
-    print_probe(&probe);
+    if (json)
+        print_probe_json(&probe);
+    else
+        print_probe(&probe);
     r = CLI_EXIT_OK;
  out:
     tpmkms_backend_free(backend);

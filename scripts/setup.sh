@@ -23,13 +23,15 @@ readonly HERE
 # injection in crash_safety.sh), python3 (free loopback ports) and findutils
 # (xargs -P: concurrent requests).
 # Analysis (scripts/test.sh): valgrind (memcheck), clang-tidy, binutils
-# (readelf: test/static/hardening.sh).
+# (readelf: test/static/hardening.sh), groff-base (test/static/man.sh
+# renders the man pages), python3-jsonschema (json_output.sh validates
+# --json against docs/schema/).
 readonly PACKAGES=(
     build-essential cmake pkg-config libssl-dev libtss2-dev libcmocka-dev
     swtpm swtpm-tools tpm2-tools tpm2-openssl tpm2-abrmd libtss2-tcti-tabrmd0 tshark
     nginx openvpn curl openssl procps iproute2 dbus util-linux passwd strace
     python3 findutils clang libclang-rt-14-dev
-    valgrind clang-tidy binutils
+    valgrind clang-tidy binutils groff-base python3-jsonschema
 )
 
 die() {
