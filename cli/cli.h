@@ -116,7 +116,7 @@ void cli_print_notes(const char *notes);
  */
 void cli_print_tpm_identity(const TPMKMS_PROBE *p);
 
-/* Commands (keys.c, certs.c, tpm.c, attest.c). */
+/* Commands (keys.c, certs.c, tpm.c, attest.c, attestca.c). */
 int cli_cmd_create(CLI *cli, int argc, char **argv);
 int cli_cmd_list(CLI *cli, int argc, char **argv);
 int cli_cmd_show(CLI *cli, int argc, char **argv);
@@ -125,5 +125,6 @@ int cli_cmd_cert(CLI *cli, int argc, char **argv);
 int cli_cmd_probe(CLI *cli, int argc, char **argv);
 int cli_cmd_setup(CLI *cli, int argc, char **argv);
 int cli_cmd_ek(CLI *cli, int argc, char **argv);
+int cli_cmd_attest_ca(CLI *cli, int argc, char **argv);
 
 #endif
