@@ -717,6 +717,29 @@ static int add_policy(X509 *x, tpmkms_ek_level level)
     return ok;
 }
 
+/* The CA's key identifier: its subjectKeyIdentifier, else (a CA made
+ * without one) SHA-1 of its public key's BIT STRING, RFC 5280 4.2.1.2
+ * method 1, which is what an SKI of "hash" holds. */
+static int add_akid(X509 *x, X509 *ca_cert)
+{
+    const ASN1_OCTET_STRING *ski = X509_get0_subject_key_id(ca_cert);
+    AUTHORITY_KEYID *akid = AUTHORITY_KEYID_new();
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int mdlen = 0;
+    int ok = akid != NULL;
+
+    if (ok && ski != NULL) {
+        ok = (akid->keyid = ASN1_OCTET_STRING_dup(ski)) != NULL;
+    } else if (ok) {
+        ok = X509_pubkey_digest(ca_cert, EVP_sha1(), md, &mdlen)
+             && (akid->keyid = ASN1_OCTET_STRING_new()) != NULL
+             && ASN1_OCTET_STRING_set(akid->keyid, md, (int)mdlen);
+    }
+    ok = ok && add_ext(x, NID_authority_key_identifier, 0, akid);
+    AUTHORITY_KEYID_free(akid);
+    return ok;
+}
+
 static int add_basic_constraints(X509 *x)
 {
     BASIC_CONSTRAINTS *bc = BASIC_CONSTRAINTS_new();
@@ -793,8 +816,7 @@ tpmkms_rc tpmkms_ak_cert_issue(OSSL_LIB_CTX *libctx, const char *propq,
     if (ok) {
         X509V3_set_ctx(&v3, ca_cert, x, NULL, NULL, 0);
         ok = add_conf_ext(x, &v3, NID_subject_key_identifier, "hash")
-             && add_conf_ext(x, &v3, NID_authority_key_identifier,
-                             "keyid:always");
+             && add_akid(x, ca_cert);
     }
     ok = ok && (mctx = EVP_MD_CTX_new()) != NULL
          && EVP_DigestSignInit_ex(mctx, NULL, sign_digest(ca_key), libctx,
@@ -806,8 +828,7 @@ tpmkms_rc tpmkms_ak_cert_issue(OSSL_LIB_CTX *libctx, const char *propq,
     if (!ok) {
         X509_free(x);
         TPMKMS_raise(TPMKMS_R_INTERNAL, "cannot make or sign the AK "
-                     "certificate (a CA certificate without a subject key "
-                     "identifier, or a CA key that cannot sign)");
+                     "certificate (a CA key that cannot sign?)");
         return TPMKMS_R_INTERNAL;
     }
     *out = x;

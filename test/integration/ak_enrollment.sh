@@ -129,6 +129,13 @@ grep -A1 'Extended Key Usage' ak-rsa.txt | grep -q '2.23.133.8.3' || fail "EKU"
 grep -A1 'Basic Constraints: critical' ak-rsa.txt | grep -q 'CA:FALSE' || fail "basicConstraints"
 grep -q 'Policy: 1.3.6.1.4.1.311.21.31' ak-rsa.txt || fail "policy"
 grep -q 'Authority Key Identifier' ak-rsa.txt || fail "AKI"
+# The AKI is the CA's key identifier: its SKI when it has one (a CA made
+# under an openssl.cnf without x509 extensions has none).
+ca_ski=$(openssl x509 -in ca.pem -noout -ext subjectKeyIdentifier 2>/dev/null | sed -n 2p | tr -d ' ')
+if [[ -n $ca_ski ]]; then
+    [[ $(openssl x509 -in ak-rsa.pem -noout -ext authorityKeyIdentifier | sed -n 2p | tr -d ' ') == "$ca_ski" ]] ||
+        fail "the AKI is not the CA's SKI $ca_ski"
+fi
 # The certified key is the AK's.
 tpm2_readpublic -c ak-rsa.ctx -f pem -o ak-rsa-pub.pem >/dev/null
 cmp <(openssl x509 -in ak-rsa.pem -noout -pubkey | openssl pkey -pubin -outform DER) \
