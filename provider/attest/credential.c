@@ -59,6 +59,7 @@ tpmkms_rc tpmkms_kdfa(OSSL_LIB_CTX *libctx, uint16_t hash_alg,
 
     if ((rc = hash_of(hash_alg, &mdname, &dsize)) != TPMKMS_R_OK)
         return rc;
+    memset(out, 0, want);
     mac = EVP_MAC_fetch(libctx, "HMAC", TPMKMS_SOFT_PROPQ);
     params[0] = OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST,
                                                  (char *)mdname, 0);
@@ -117,6 +118,7 @@ tpmkms_rc tpmkms_kdfe(OSSL_LIB_CTX *libctx, uint16_t hash_alg,
         EVP_MD_CTX_free(ctx);
         return rc;
     }
+    memset(out, 0, want);
     md = EVP_MD_fetch(libctx, mdname, TPMKMS_SOFT_PROPQ);
     ok = ctx != NULL && md != NULL && bits > 0;
     for (i = 1; ok && done < want; i++) {
@@ -365,7 +367,7 @@ tpmkms_rc tpmkms_make_credential(OSSL_LIB_CTX *libctx,
          && EVP_EncryptUpdate(cctx, enc, &outl, plain,
                               (int)(2 + credential_len))
          && EVP_EncryptFinal_ex(cctx, enc + outl, &finl)
-         && (size_t)(outl + finl) == 2 + credential_len;
+         && (size_t)outl + (size_t)finl == 2 + credential_len;
     /* outerHMAC = HMAC(HMACkey, encIdentity || name) */
     params[0] = OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST,
                                                  (char *)mdname, 0);

@@ -101,7 +101,7 @@ static unsigned char *parse_base64(const char *s, size_t *len)
         OPENSSL_free(out);
         return NULL;
     }
-    *len = (size_t)(a + b);
+    *len = (size_t)a + (size_t)b;
     return out;
 }
 
