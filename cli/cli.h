@@ -127,7 +127,7 @@ int cli_list_kind(CLI *cli, int argc, char **argv, tpmkms_key_kind kind);
 int cli_show_kind(CLI *cli, int argc, char **argv, tpmkms_key_kind kind);
 int cli_delete_kind(CLI *cli, int argc, char **argv, tpmkms_key_kind kind);
 
-/* Commands (keys.c, certs.c, tpm.c, attest.c, ak.c). */
+/* Commands (keys.c, certs.c, tpm.c, attest.c, ak.c, attestca.c). */
 int cli_cmd_create(CLI *cli, int argc, char **argv);
 int cli_cmd_list(CLI *cli, int argc, char **argv);
 int cli_cmd_show(CLI *cli, int argc, char **argv);
@@ -137,5 +137,6 @@ int cli_cmd_probe(CLI *cli, int argc, char **argv);
 int cli_cmd_setup(CLI *cli, int argc, char **argv);
 int cli_cmd_ek(CLI *cli, int argc, char **argv);
 int cli_cmd_ak(CLI *cli, int argc, char **argv);
+int cli_cmd_attest_ca(CLI *cli, int argc, char **argv);
 
 #endif

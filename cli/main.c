@@ -171,6 +171,49 @@ static const CLI_COMMAND commands[] = {
       "\n"
       "  --out-dir DIR      also write ek-<alg>.pem (the public key) and\n"
       "                     ek-<alg>-cert.pem (the certificate) into DIR\n" },
+    { "attest-ca", cli_cmd_attest_ca,
+      "challenge|issue --request REQ ...",
+      "the verifier of AK enrollment: challenge, then issue the AK certificate",
+      "Software only (no TPM): the CA side of enrolling a device's\n"
+      "attestation key (AK), docs/attestation.md.\n"
+      "\n"
+      "attest-ca challenge --request REQ [--out CHALLENGE] [--state STATE]\n"
+      "  Checks the enrollment request REQ (the AK's attributes and name,\n"
+      "  the EK certificate's key) and runs TPM2_MakeCredential for its EK\n"
+      "  and AK name on a fresh 32-byte secret: CHALLENGE (default\n"
+      "  REQ.challenge) gets the credential blob and encrypted seed in\n"
+      "  tpm2-tools' format (tpm2_activatecredential -i reads it); STATE\n"
+      "  (default REQ.state, mode 0600) the secret and the request's hash.\n"
+      "\n"
+      "attest-ca issue --request REQ --state STATE --response RESP\n"
+      "                --ca-key URI|FILE --ca-cert CERT [--ek-allow-list DIR]\n"
+      "                [--ek-roots DIR] [--min-level LEVEL] [--days N]\n"
+      "                [--out AKCERT]\n"
+      "  Checks that RESP (the bytes TPM2_ActivateCredential gave back) is\n"
+      "  the secret, grades the EK (high: a file named by its EKPub hash in\n"
+      "  the allow list; medium: its certificate chains to a root in\n"
+      "  --ek-roots; else low) and issues the AK certificate (TCG/WebAuthn\n"
+      "  AK profile, the level's AD CS policy OID), signed by the CA key (a\n"
+      "  tpmkms: URI or a key file).  The state is removed: one issue per\n"
+      "  challenge.\n"
+      "\n"
+      "  --request REQ        the enrollment request\n"
+      "  --out CHALLENGE      challenge: where the challenge goes\n"
+      "  --out AKCERT, -o     issue: the AK certificate, PEM (default stdout)\n"
+      "  --state STATE        the challenge's state file\n"
+      "  --response RESP      the secret the device recovered\n"
+      "  --ca-key URI|FILE    the CA's private key\n"
+      "  --ca-cert CERT       the CA's certificate\n"
+      "  --ek-allow-list DIR  EKPub hashes that grade an EK high\n"
+      "  --ek-roots DIR       EK roots (and intermediates) for medium\n"
+      "  --min-level LEVEL    low, medium or high: refuse below it\n"
+      "  --days N             validity of the AK certificate (365)\n"
+      "\n"
+      "Exit codes: 10 bad request, state or response file; 11 the AK is\n"
+      "not an AK; 12 ak-name is not the AK's Name; 13 the EK certificate\n"
+      "is for another key; 14 the state is another request's; 15 wrong\n"
+      "secret; 16 level below --min-level; 17 an EK no credential can be\n"
+      "made for.\n" },
     { NULL, NULL, NULL, NULL, NULL }
 };
 
@@ -186,7 +229,7 @@ static void print_main_usage(FILE *out)
             "\n"
             "commands:\n");
     for (const CLI_COMMAND *c = commands; c->name != NULL; c++)
-        fprintf(out, "  %-8s %s\n", c->name, c->summary);
+        fprintf(out, "  %-9s %s\n", c->name, c->summary);
     fprintf(out,
             "\n"
             "options for every command:\n"
@@ -197,7 +240,10 @@ static void print_main_usage(FILE *out)
             "\n"
             "exit codes: 0 ok, 1 error, 2 key not found, 3 partial delete,\n"
             "            4 requires elevation, 5 list --orphans found some,\n"
-            "            64 usage error\n"
+            "            10..17 attest-ca: 10 bad request, 11 not an AK,\n"
+            "            12 AK name mismatch, 13 EK certificate mismatch,\n"
+            "            14 state mismatch, 15 wrong secret, 16 level too low,\n"
+            "            17 unsupported EK; 64 usage error\n"
             "TPMKMS_DEBUG=1 adds where each error was raised.\n");
 }
 

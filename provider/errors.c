@@ -36,6 +36,13 @@ static const OSSL_ITEM reason_strings[] = {
     { TPMKMS_R_WRONG_TPM, "key made by another TPM" },
     { TPMKMS_R_BAD_EK_CERT, "bad EK certificate" },
     { TPMKMS_R_EK_MISMATCH, "EK certificate does not match the EK" },
+    { TPMKMS_R_BAD_TPM_PUBLIC, "bad TPM public area" },
+    { TPMKMS_R_NOT_AN_AK, "not an attestation key" },
+    { TPMKMS_R_BAD_REQUEST, "bad enrollment request" },
+    { TPMKMS_R_AK_NAME_MISMATCH, "AK name does not match its public area" },
+    { TPMKMS_R_STATE_MISMATCH, "challenge state is for another request" },
+    { TPMKMS_R_ACTIVATION_FAILED, "credential activation failed" },
+    { TPMKMS_R_LEVEL_TOO_LOW, "EK assurance level too low" },
     { 0, NULL }
 };
 

@@ -60,6 +60,13 @@ typedef enum tpmkms_rc_e {
     TPMKMS_R_WRONG_TPM,              /* the key was made by another TPM     */
     TPMKMS_R_BAD_EK_CERT,            /* an EK certificate that does not parse */
     TPMKMS_R_EK_MISMATCH,            /* EK certificate is for another key   */
+    TPMKMS_R_BAD_TPM_PUBLIC,         /* a TPMT_PUBLIC that does not parse   */
+    TPMKMS_R_NOT_AN_AK,              /* AK attributes of no attestation key */
+    TPMKMS_R_BAD_REQUEST,            /* enrollment request/state/response   */
+    TPMKMS_R_AK_NAME_MISMATCH,       /* AK name is not its public area's    */
+    TPMKMS_R_STATE_MISMATCH,         /* challenge state of another request  */
+    TPMKMS_R_ACTIVATION_FAILED,      /* returned secret is not the one sent */
+    TPMKMS_R_LEVEL_TOO_LOW,          /* EK graded below --min-level         */
     TPMKMS_R_MAX
 } tpmkms_rc;
 

@@ -20,7 +20,8 @@ that activates tpmkms with one bad setting in `[tpmkms_sect]`, the value the
 message quotes.
 
 Exit codes of the `tpmkms` command: 0 ok, 1 error, 2 key not found,
-3 partial delete, 4 requires elevation, 64 usage error. OpenSSL's programs
+3 partial delete, 4 requires elevation, 5 list --orphans found some,
+10 to 17 the checks of `attest-ca` (docs/attestation.md), 64 usage error. OpenSSL's programs
 exit 1; tpmkms's own lines in their output carry `:tpmkms:` and the reason
 (`bad tpmkms URI`, `key not found`, `authorization failed`, ...).
 
