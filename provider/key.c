@@ -329,6 +329,12 @@ tpmkms_rc tpmkms_key_check_signs_data(const TPMKMS_KEY *key)
                      "sent to the TPM)", key->uri);
         return TPMKMS_R_UNSUPPORTED_ALGORITHM;
     }
+    if (!key->pub.can_sign) {
+        TPMKMS_raise(TPMKMS_R_UNSUPPORTED_ALGORITHM,
+                     "%s: the TPM key has no sign attribute (nothing was "
+                     "sent to the TPM)", key->uri);
+        return TPMKMS_R_UNSUPPORTED_ALGORITHM;
+    }
     if (key->pub.restricted) {
         TPMKMS_raise(TPMKMS_R_UNSUPPORTED_ALGORITHM,
                      "%s is a restricted TPM key (an attestation or storage "

@@ -100,7 +100,8 @@ tpmkms_rc tpmkms_key_set_auth(TPMKMS_KEY *key, const void *auth, size_t len);
 /*
  * Whether the key may sign data an application hands it: an attestation
  * key (kind ak) or another restricted key may not, as the TPM signs with
- * those only what it made itself.  TPMKMS_R_UNSUPPORTED_ALGORITHM
+ * those only what it made itself; nor may a key without the sign
+ * attribute.  TPMKMS_R_UNSUPPORTED_ALGORITHM
  * (raised, saying so) before any TPM command.  tpmkms_key_sign and the
  * signature operations' sign init ask it.
  */
