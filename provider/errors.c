@@ -36,6 +36,8 @@ static const OSSL_ITEM reason_strings[] = {
     { TPMKMS_R_WRONG_TPM, "key made by another TPM" },
     { TPMKMS_R_BAD_EK_CERT, "bad EK certificate" },
     { TPMKMS_R_EK_MISMATCH, "EK certificate does not match the EK" },
+    { TPMKMS_R_DECRYPT_FAILED, "decryption failed" },
+    { TPMKMS_R_DERIVE_FAILED, "key agreement failed" },
     { 0, NULL }
 };
 

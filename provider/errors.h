@@ -60,6 +60,8 @@ typedef enum tpmkms_rc_e {
     TPMKMS_R_WRONG_TPM,              /* the key was made by another TPM     */
     TPMKMS_R_BAD_EK_CERT,            /* an EK certificate that does not parse */
     TPMKMS_R_EK_MISMATCH,            /* EK certificate is for another key   */
+    TPMKMS_R_DECRYPT_FAILED,         /* a ciphertext that does not decrypt  */
+    TPMKMS_R_DERIVE_FAILED,          /* ECDH refused (peer point, key)      */
     TPMKMS_R_MAX
 } tpmkms_rc;
 

@@ -406,7 +406,8 @@ static int connecting_to_nowhere_is_unavailable(void)
 {
     TPMKMS_BACKEND *b = tpmkms_backend_new(meth,
                                            "swtpm:host=127.0.0.1,port=9");
-    TPMKMS_CREATE_PARAMS p = { TPMKMS_ALG_EC_P256, NULL, 0, "nowhere-key" };
+    TPMKMS_CREATE_PARAMS p = { TPMKMS_ALG_EC_P256, NULL, 0, "nowhere-key",
+                               TPMKMS_USAGE_BOTH };
     TPMKMS_KEYDATA blob = { 0 };
     TPMKMS_PUBLIC pub;
     tpmkms_rc rc;
@@ -550,7 +551,8 @@ static int every_algorithm_signs_every_scheme(void)
 
 static int bad_requests_fail_before_reaching_the_tpm(void)
 {
-    TPMKMS_CREATE_PARAMS p = { (tpmkms_alg)99, NULL, 0, "tpmkms:name=odd" };
+    TPMKMS_CREATE_PARAMS p = { (tpmkms_alg)99, NULL, 0, "tpmkms:name=odd",
+                               TPMKMS_USAGE_BOTH };
     TPMKMS_KEYDATA blob = { 0 };
     TPMKMS_PUBLIC pub;
     unsigned char buf[TPMKMS_SIG_MAX], sig[TPMKMS_SIG_MAX];
@@ -835,7 +837,8 @@ static int a_foreign_key_at_the_srk_handle_is_refused(void)
     CHECK(b2 != NULL, "backend_new");
     rc = tpmkms_backend_create_key(b2, &(TPMKMS_CREATE_PARAMS){
                                        TPMKMS_ALG_EC_P256, NULL, 0,
-                                       "under-impostor" }, &n.ref.key, &n.pub);
+                                       "under-impostor", TPMKMS_USAGE_BOTH },
+                                   &n.ref.key, &n.pub);
     ok = expect_error(rc, TPMKMS_R_WRONG_SRK, "0x81000001",
                       "an ECC NIST P-256 key (attributes 0x00040472");
     rc = tpmkms_backend_setup(b2, &res);
