@@ -35,8 +35,9 @@ static const char *decrypt_what(char *buf, size_t len,
                                 const ESYS_KEYINFO *info)
 {
     if (params->padding == TPMKMS_PAD_OAEP && h != NULL)
-        snprintf(buf, len, "%s with %s%s on %s", padding_name(params->padding),
-                 h->name, params->label_len > 0 ? " and a label" : "",
+        snprintf(buf, len, "%s with %s and %s on %s",
+                 padding_name(params->padding), h->name,
+                 params->label_len > 0 ? "this label" : "no label",
                  esys_alg_name(info->alg));
     else
         snprintf(buf, len, "%s on %s", padding_name(params->padding),
@@ -98,6 +99,20 @@ static tpmkms_rc check_decrypt_request(const TPMKMS_KEYREF *key,
     return TPMKMS_R_OK;
 }
 
+/*
+ * How a TPM says a ciphertext does not decrypt with the padding asked:
+ * TPM_RC_VALUE (the reference implementation), TPM_RC_SIZE, or
+ * TPM_RC_FAILURE (libtpms, so swtpm, passes OpenSSL's refusal on so; a TPM
+ * in failure mode answers every command so, and the next one says it).
+ */
+static int refused_ciphertext(TSS2_RC rc)
+{
+    uint32_t base = esys_tpm_base(rc);
+
+    return base == TPM2_RC_VALUE || base == TPM2_RC_SIZE
+        || base == TPM2_RC_FAILURE;
+}
+
 struct decrypt_cmd {
     TPM2B_PUBLIC_KEY_RSA ct;
     TPMT_RSA_DECRYPT scheme;
@@ -157,16 +172,14 @@ static tpmkms_rc decrypt_with_key(ESYS_STATE *st, TPMKMS_KEYREF *key,
     if ((r = esys_key_run(st, key, ek, decrypt_cmd_run, &c, &rc))
         != TPMKMS_R_OK)
         return r;
-    if (esys_tpm_base(rc) == TPM2_RC_VALUE
-        || esys_tpm_base(rc) == TPM2_RC_SIZE) {
+    if (refused_ciphertext(rc)) {
         /* One message for every padding fault the TPM found. */
         TPMKMS_raise(TPMKMS_R_DECRYPT_FAILED,
-                     "%s: TPM2_RSA_Decrypt refused the ciphertext (%s): it "
-                     "was not made for this key with this padding%s, or it "
-                     "is damaged", key->label,
-                     decrypt_what(what, sizeof(what), params, h, &ek->info),
-                     params->padding == TPMKMS_PAD_OAEP ? ", hash and label"
-                                                        : "");
+                     "%s: TPM2_RSA_Decrypt refused the ciphertext: 0x%08x "
+                     "(%s) — it was not encrypted to this key with this "
+                     "padding (%s), or it is damaged", key->label,
+                     (unsigned)rc, Tss2_RC_Decode(rc),
+                     decrypt_what(what, sizeof(what), params, h, &ek->info));
         return TPMKMS_R_DECRYPT_FAILED;
     }
     if (rc != TSS2_RC_SUCCESS)
