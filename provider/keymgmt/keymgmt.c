@@ -662,16 +662,13 @@ static const char *tpmkms_ec_keymgmt_query_operation_name(int operation_id)
     }
 }
 
+/* One name for both: TPMKMS_CIPHER_NAME_RSA is TPMKMS_SIG_NAME_RSA. */
 static const char *tpmkms_rsa_keymgmt_query_operation_name(int operation_id)
 {
-    switch (operation_id) {
-    case OSSL_OP_SIGNATURE:
+    if (operation_id == OSSL_OP_SIGNATURE
+        || operation_id == OSSL_OP_ASYM_CIPHER)
         return TPMKMS_SIG_NAME_RSA;
-    case OSSL_OP_ASYM_CIPHER:
-        return TPMKMS_CIPHER_NAME_RSA;
-    default:
-        return NULL;
-    }
+    return NULL;
 }
 
 /*
