@@ -21,12 +21,30 @@
 TPMCOUNT_DECODE=(-d 'tcp.port==2321,tpm')
 
 tpm_trace() {
-    local pcap=$1 out frames
+    local pcap=$1 out frames key cache
     [[ -e $pcap ]] || return 0
     [[ -r $pcap ]] || {
         printf 'tpm_trace: cannot read %s\n' "$pcap" >&2
         return 1
     }
+    # tshark takes a second or more to start: a pcap already read, unchanged
+    # since (same size and modification time, to the nanosecond), is not
+    # read again with the same decoding; the cache sits beside it as
+    # PCAP.trace.
+    key="$(stat -c '%s %y' "$pcap") ${TPMCOUNT_DECODE[*]}" || return 1
+    cache=$pcap.trace
+    if [[ -f $cache && $(head -n 1 "$cache") == "$key" ]]; then
+        tail -n +2 "$cache"
+        return 0
+    fi
+    out=$(_tpm_trace_read "$pcap") || return 1
+    printf '%s\n%s' "$key" "${out:+$out$'\n'}" >"$cache" 2>/dev/null || rm -f "$cache"
+    [[ -z $out ]] || printf '%s\n' "$out"
+}
+
+# tpm_trace's work: tshark over the pcap.
+_tpm_trace_read() {
+    local pcap=$1 out frames
     command -v tshark >/dev/null 2>&1 || {
         printf 'tpm_trace: tshark is not installed (Debian: apt-get install tshark)\n' >&2
         return 1
