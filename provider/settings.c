@@ -2,6 +2,7 @@
  * The provider's openssl.cnf settings: checking each value, and the
  * process-wide ones (see settings.h).
  */
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -160,23 +161,18 @@ tpmkms_rc tpmkms_settings_set(TPMKMS_SETTINGS *s, const char *section,
 
 /* ---- the process-wide settings ---- */
 
-static CRYPTO_ONCE installed_once = CRYPTO_ONCE_STATIC_INIT;
-static CRYPTO_RWLOCK *installed_lock;
+/*
+ * A static lock, not CRYPTO_THREAD_lock_new: nothing to allocate, so
+ * nothing is lost when the module is unloaded (valgrind_flows).
+ */
+static pthread_rwlock_t installed_lock = PTHREAD_RWLOCK_INITIALIZER;
 static TPMKMS_SETTINGS installed = { .debug = -1 };
 static unsigned installed_count;
 
-static void installed_lock_new(void)
-{
-    installed_lock = CRYPTO_THREAD_lock_new();
-}
-
 static int lock_installed(int write)
 {
-    if (!CRYPTO_THREAD_run_once(&installed_once, installed_lock_new)
-            || installed_lock == NULL)
-        return 0;
-    return write ? CRYPTO_THREAD_write_lock(installed_lock)
-                 : CRYPTO_THREAD_read_lock(installed_lock);
+    return (write ? pthread_rwlock_wrlock(&installed_lock)
+                  : pthread_rwlock_rdlock(&installed_lock)) == 0;
 }
 
 /* 1 if the installed *have and the wanted want cannot both hold. */
@@ -231,7 +227,7 @@ tpmkms_rc tpmkms_settings_install(const TPMKMS_SETTINGS *s,
     }
     installed_count++;
  out:
-    CRYPTO_THREAD_unlock(installed_lock);
+    pthread_rwlock_unlock(&installed_lock);
     return rc;
 }
 
@@ -244,7 +240,7 @@ void tpmkms_settings_uninstall(void)
             tpmkms_debug_force(-1);
         tpmkms_settings_clear(&installed);
     }
-    CRYPTO_THREAD_unlock(installed_lock);
+    pthread_rwlock_unlock(&installed_lock);
 }
 
 char *tpmkms_settings_store_dir(tpmkms_scope scope, int *oom)
@@ -259,7 +255,7 @@ char *tpmkms_settings_store_dir(tpmkms_scope scope, int *oom)
                                       : installed.user_store;
     if (v != NULL && (copy = OPENSSL_strdup(v)) == NULL)
         *oom = 1;
-    CRYPTO_THREAD_unlock(installed_lock);
+    pthread_rwlock_unlock(&installed_lock);
     return copy;
 }
 
@@ -274,6 +270,6 @@ int tpmkms_settings_machine_group(char *buf, size_t len)
         strcpy(buf, installed.machine_group);
         ok = 1;
     }
-    CRYPTO_THREAD_unlock(installed_lock);
+    pthread_rwlock_unlock(&installed_lock);
     return ok;
 }
