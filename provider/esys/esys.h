@@ -327,6 +327,12 @@ tpmkms_rc esys_create_under_srk(ESYS_STATE *st,
 tpmkms_rc esys_ak_create(void *state, const TPMKMS_CREATE_PARAMS *params,
                          TPMKMS_KEYDATA *key, TPMKMS_PUBLIC *pub);
 
+/* quote.c: the attestation group's quote (TPM2_PCR_Read, TPM2_Quote). */
+tpmkms_rc esys_quote(void *state, TPMKMS_KEYREF *ak, tpmkms_hash bank,
+                     uint32_t pcr_mask, const unsigned char *nonce,
+                     size_t nonce_len, TPMKMS_BUF *attest, TPMKMS_BUF *sig,
+                     TPMKMS_BUF *pcrs);
+
 /* admin.c (esys_check reads the parent's handle) */
 tpmkms_rc esys_read_persistent(void *state, uint32_t handle,
                                TPMKMS_PUBLIC *pub);
