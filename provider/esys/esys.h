@@ -23,6 +23,7 @@
  *     block in read()); every other TCTI comes from tpm2-tss's loader;
  *   - attest.c: the attestation group; the EK method (the endorsement
  *     keys and their certificates) and, from ak.c, ak_create.
+ *   - quote.c: the attestation group's quote (TPM2_PCR_Read, TPM2_Quote).
  * Functions shared between the files are declared below with an esys_
  * prefix; helpers used by one file stay static there.
  *
