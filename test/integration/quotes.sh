@@ -7,7 +7,8 @@
 # digest), a wrong nonce (22), a tampered quote (21, the signature),
 # another PCR selection (23), a file that is no quote (20); and after
 # tpm2_pcrextend a new quote with the old .pcrs file fails (24), as does
-# tpm2_checkquote.  An ordinary key does not quote.
+# tpm2_checkquote.  A persistent AK quotes too; verify-quote takes the
+# AK's key from a certificate as well.  An ordinary key does not quote.
 # shellcheck source=test/integration/helpers.sh
 . "$(dirname "${BASH_SOURCE[0]}")/helpers.sh"
 
@@ -116,6 +117,25 @@ expect_exit 24 'quote PCR digest mismatch' tpmkms verify-quote --ak-pub "$W/ak-e
     --msg "$W/q-new.msg" --sig "$W/q-new.sig" --pcrs "$W/q-ec-p256.pcrs" --nonce $NONCE
 expect_fail 'digest|verif|fail|error' tpm2_checkquote -u "$W/ak-ec-p256.pem" \
     -m "$W/q-new.msg" -s "$W/q-new.sig" -f "$W/q-ec-p256.pcrs" -g sha256 -q $NONCE
+
+step "a persistent AK quotes; --ak-cert takes the AK's key from a certificate"
+tpmkms ak create 'tpmkms:name=ak-p;key-scope=machine' --alg ec-p256 --persistent 0x81000123 >/dev/null
+openssl pkey "${TPM[@]}" -in 'tpmkms:name=ak-p;key-scope=machine' -pubout -out "$W/ak-p.pem"
+tpmkms quote 'tpmkms:name=ak-p;key-scope=machine' --pcrs sha256:0,1,7 --nonce $NONCE -o "$W/qp" >/dev/null
+tpm2_checkquote -u "$W/ak-p.pem" -m "$W/qp.msg" -s "$W/qp.sig" -f "$W/qp.pcrs" \
+    -g sha256 -q $NONCE >/dev/null || fail "tpm2_checkquote refused the persistent AK's quote"
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj /CN=ca \
+    -keyout "$W/ca.key" -out "$W/ca.pem" -days 1 2>/dev/null
+openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj /CN=x \
+    -keyout "$W/x.key" -out "$W/x.csr" 2>/dev/null
+openssl x509 -req -in "$W/x.csr" -CA "$W/ca.pem" -CAkey "$W/ca.key" -CAcreateserial \
+    -force_pubkey "$W/ak-p.pem" -days 1 -out "$W/ak-p-cert.pem" 2>/dev/null
+tpmkms verify-quote --ak-cert "$W/ak-p-cert.pem" --msg "$W/qp.msg" --sig "$W/qp.sig" \
+    --pcrs "$W/qp.pcrs" --nonce $NONCE | grep -q '^quote OK' || fail "verify-quote --ak-cert refused it"
+expect_exit 21 'does not verify with the AK' tpmkms verify-quote --ak-cert "$W/ak-p-cert.pem" \
+    --msg "$W/q-new.msg" --sig "$W/q-new.sig" --pcrs "$W/q-new.pcrs" --nonce $NONCE
+expect_exit 64 'one of --ak-pub PEM and --ak-cert PEM' tpmkms verify-quote --ak-pub "$W/ak-p.pem" \
+    --ak-cert "$W/ak-p-cert.pem" --msg "$W/qp.msg" --sig "$W/qp.sig" --pcrs "$W/qp.pcrs" --nonce $NONCE
 
 step "an ordinary key does not quote; bad --pcrs and --nonce are usage errors"
 tpmkms create 'tpmkms:name=plain' >/dev/null
