@@ -88,10 +88,11 @@ static EVP_PKEY *old_key_public(CLI *cli, const TPMKMS_URI *uri,
 
 int cli_create_kind(CLI *cli, int argc, char **argv, tpmkms_key_kind kind)
 {
-    const char *alg_name = NULL, *handle_text = NULL, *pos[1];
+    const char *alg_name = NULL, *handle_text = NULL, *usage = NULL, *pos[1];
     int force = 0, npos, r;
     const CLI_OPTION opts[] = {
         { "alg", "ALG", &alg_name, NULL },
+        { "usage", "USAGE", &usage, NULL },
         { "force", NULL, NULL, &force },
         { "persistent", "HANDLE", &handle_text, NULL },
         { NULL, NULL, NULL, NULL }
@@ -120,6 +121,17 @@ int cli_create_kind(CLI *cli, int argc, char **argv, tpmkms_key_kind kind)
         if (co.alg == TPMKMS_ALG_NONE)
             return cli_usage_error(cli, "unknown --alg '%s': expected "
                                    ALG_CHOICES, alg_name);
+    }
+    if (usage != NULL) {
+        if (strcmp(usage, "both") == 0)
+            co.usage = TPMKMS_USAGE_BOTH;
+        else if (strcmp(usage, "sign") == 0)
+            co.usage = TPMKMS_USAGE_SIGN;
+        else if (strcmp(usage, "decrypt") == 0)
+            co.usage = TPMKMS_USAGE_DECRYPT;
+        else
+            return cli_usage_error(cli, "unknown --usage '%s': expected "
+                                   "both, sign or decrypt", usage);
     }
     if (handle_text != NULL) {
         co.persistent = parse_handle(handle_text);

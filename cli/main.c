@@ -14,7 +14,7 @@
 
 static const CLI_COMMAND commands[] = {
     { "create", cli_cmd_create,
-      "URI [--alg ALG] [--force] [--persistent HANDLE]",
+      "URI [--alg ALG] [--usage USAGE] [--force] [--persistent HANDLE]",
       "create a key in the TPM and save its record",
       "Creates a key under the TPM's storage root key and saves its record in\n"
       "the key store the URI's key-scope names (else the one store-location\n"
@@ -22,6 +22,9 @@ static const CLI_COMMAND commands[] = {
       "A machine key needs write access to the machine store (root).\n"
       "\n"
       "  --alg ALG          ec-p256 (default), ec-p384, rsa-2048 or rsa-3072\n"
+      "  --usage USAGE      both (default): the key signs and decrypts (RSA)\n"
+      "                     or agrees on keys (ECDH); sign or decrypt: only\n"
+      "                     that, fixed in the TPM for the key's life\n"
       "  --force            replace an existing key of that name: its\n"
       "                     persistent handle is evicted, its certificate\n"
       "                     removed, its record replaced in one rename\n"

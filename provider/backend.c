@@ -514,19 +514,22 @@ tpmkms_rc tpmkms_backend_sign(TPMKMS_BACKEND *b, TPMKMS_KEYREF *key,
 }
 
 static tpmkms_rc decrypt_locked(TPMKMS_BACKEND *b, TPMKMS_KEYREF *key,
+                                const TPMKMS_DECRYPT_PARAMS *params,
                                 const unsigned char *in, size_t inlen,
                                 unsigned char *out, size_t *outlen)
 {
     key_sync_generation(b, key);
-    return b->meth->keys->decrypt(b->state, key, in, inlen, out, outlen);
+    return b->meth->keys->decrypt(b->state, key, params, in, inlen, out,
+                                  outlen);
 }
 
 tpmkms_rc tpmkms_backend_decrypt(TPMKMS_BACKEND *b, TPMKMS_KEYREF *key,
+                                 const TPMKMS_DECRYPT_PARAMS *params,
                                  const unsigned char *in, size_t inlen,
                                  unsigned char *out, size_t *outlen)
 {
     BACKEND_CALL(b, keys, decrypt, "decryption",
-                 decrypt_locked(b, key, in, inlen, out, outlen));
+                 decrypt_locked(b, key, params, in, inlen, out, outlen));
 }
 
 static tpmkms_rc derive_locked(TPMKMS_BACKEND *b, TPMKMS_KEYREF *key,

@@ -8,8 +8,8 @@
  *
  *   - connection: connect, disconnect, abandon (after fork), drop (broken),
  *     and what a connection string means (survives fork? direct TPM?);
- *   - keys: create, sign, unload/forget, describe (pure), check; decrypt
- *     and derive have their place for later;
+ *   - keys: create, sign, unload/forget, describe (pure), check, decrypt
+ *     (RSA) and derive (ECDH);
  *   - administration: read_persistent, persist, evict, probe, setup,
  *     tpm_identity, list_persistent;
  *   - attestation: EK (the endorsement keys and their certificates), AK,
@@ -80,12 +80,46 @@ typedef struct tpmkms_keyinfo_st {
     int needs_auth;             /* 1: has an auth value; 0: none */
 } TPMKMS_KEYINFO;
 
+/* What a key may be used for (TPMA_OBJECT sign, decrypt). */
+typedef enum {
+    TPMKMS_USAGE_BOTH = 0,      /* sign and decrypt: the default */
+    TPMKMS_USAGE_SIGN,          /* signatures only */
+    TPMKMS_USAGE_DECRYPT        /* RSA decryption, ECDH only */
+} tpmkms_usage;
+
 typedef struct tpmkms_create_params_st {
     tpmkms_alg alg;
     const unsigned char *auth;  /* NULL: no auth value, key gets noDA */
     size_t auth_len;
     const char *label;          /* for error messages */
+    tpmkms_usage usage;         /* keys; an AK is a restricted signing key */
 } TPMKMS_CREATE_PARAMS;
+
+/* RSA decryption paddings (RSAES), as TPM2_RSA_Decrypt's schemes. */
+typedef enum {
+    TPMKMS_PAD_PKCS1 = 1,       /* RSAES-PKCS1-v1_5 */
+    TPMKMS_PAD_OAEP             /* RSAES-OAEP, MGF1 with the OAEP hash */
+} tpmkms_padding;
+
+/*
+ * The largest OAEP label a backend passes on: a TPM takes at most
+ * sizeof(TPMT_HA) bytes (a TPM2B_DATA), 66 with SHA-512, less on a TPM
+ * without it (the TPM then answers TPM_RC_SIZE).
+ */
+#define TPMKMS_OAEP_LABEL_MAX 66
+
+/* One RSA decryption. */
+typedef struct tpmkms_decrypt_params_st {
+    tpmkms_padding padding;
+    tpmkms_hash hash;           /* OAEP: its hash, MGF1's too */
+    /*
+     * OAEP: the label, as a TPM takes it (TPM 2.0 Part 3, RSA_Decrypt):
+     * empty, or ending in a zero octet, which is part of the label.  At
+     * most TPMKMS_OAEP_LABEL_MAX bytes.
+     */
+    const unsigned char *label;
+    size_t label_len;
+} TPMKMS_DECRYPT_PARAMS;
 
 /* Bytes a backend returns (attestation structures, certificates). */
 typedef struct tpmkms_buf_st {
@@ -195,10 +229,25 @@ typedef struct tpmkms_key_methods_st {
      * TPMKMS_R_KEY_NOT_FOUND or TPMKMS_R_TPM_UNAVAILABLE, raised, if not.
      */
     tpmkms_rc (*check)(void *state, const TPMKMS_KEYREF *key);
-    /* Not offered yet by any backend: RSA decryption, ECDH. */
+    /*
+     * RSA decryption with the key's private half: in is a ciphertext of
+     * the modulus size; out has room for *outlen bytes (the modulus size
+     * is always enough) and gets the message, *outlen its length.  A
+     * ciphertext that does not decrypt (wrong key, padding or label) is
+     * TPMKMS_R_DECRYPT_FAILED, raised with one message whatever the
+     * cause.  A key without the decrypt attribute is refused before any
+     * command is sent.
+     */
     tpmkms_rc (*decrypt)(void *state, TPMKMS_KEYREF *key,
+                         const TPMKMS_DECRYPT_PARAMS *params,
                          const unsigned char *in, size_t inlen,
                          unsigned char *out, size_t *outlen);
+    /*
+     * ECDH: the shared secret Z of the key's private half and peer_point
+     * (uncompressed, 04||X||Y, on the key's curve), as its X coordinate
+     * at the field size; secret has room for *secret_len bytes and
+     * *secret_len becomes that size.  Needs the decrypt attribute.
+     */
     tpmkms_rc (*derive)(void *state, TPMKMS_KEYREF *key,
                         const unsigned char *peer_point, size_t peer_len,
                         unsigned char *secret, size_t *secret_len);
@@ -336,6 +385,7 @@ tpmkms_rc tpmkms_backend_sign(TPMKMS_BACKEND *b, TPMKMS_KEYREF *key,
                               unsigned char *sig, size_t *siglen);
 TPMKMS_MUST_CHECK
 tpmkms_rc tpmkms_backend_decrypt(TPMKMS_BACKEND *b, TPMKMS_KEYREF *key,
+                                 const TPMKMS_DECRYPT_PARAMS *params,
                                  const unsigned char *in, size_t inlen,
                                  unsigned char *out, size_t *outlen);
 TPMKMS_MUST_CHECK

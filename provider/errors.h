@@ -67,6 +67,8 @@ typedef enum tpmkms_rc_e {
     TPMKMS_R_STATE_MISMATCH,         /* challenge state of another request  */
     TPMKMS_R_ACTIVATION_FAILED,      /* returned secret is not the one sent */
     TPMKMS_R_LEVEL_TOO_LOW,          /* EK graded below --min-level         */
+    TPMKMS_R_DECRYPT_FAILED,         /* a ciphertext that does not decrypt  */
+    TPMKMS_R_DERIVE_FAILED,          /* ECDH refused (peer point, key)      */
     TPMKMS_R_BAD_QUOTE,              /* quote, signature or PCR file malformed */
     TPMKMS_R_QUOTE_SIGNATURE,        /* quote signature does not verify     */
     TPMKMS_R_QUOTE_NONCE,            /* quote's extraData is not the nonce  */

@@ -329,6 +329,12 @@ tpmkms_rc tpmkms_key_check_signs_data(const TPMKMS_KEY *key)
                      "sent to the TPM)", key->uri);
         return TPMKMS_R_UNSUPPORTED_ALGORITHM;
     }
+    if (!key->pub.can_sign) {
+        TPMKMS_raise(TPMKMS_R_UNSUPPORTED_ALGORITHM,
+                     "%s: the TPM key has no sign attribute (nothing was "
+                     "sent to the TPM)", key->uri);
+        return TPMKMS_R_UNSUPPORTED_ALGORITHM;
+    }
     if (key->pub.restricted) {
         TPMKMS_raise(TPMKMS_R_UNSUPPORTED_ALGORITHM,
                      "%s is a restricted TPM key (an attestation or storage "
@@ -340,18 +346,12 @@ tpmkms_rc tpmkms_key_check_signs_data(const TPMKMS_KEY *key)
     return TPMKMS_R_OK;
 }
 
-tpmkms_rc tpmkms_key_sign(TPMKMS_KEY *key, tpmkms_scheme scheme,
-                          tpmkms_hash hash, const unsigned char *in,
-                          size_t inlen, unsigned char *sig, size_t *siglen)
+/*
+ * A key with an auth value is never tried without one: the TPM would
+ * count the failure toward its dictionary-attack lockout.
+ */
+static tpmkms_rc key_check_auth(const TPMKMS_KEY *key)
 {
-    tpmkms_rc rc;
-
-    if ((rc = tpmkms_key_check_signs_data(key)) != TPMKMS_R_OK)
-        return rc;
-    /*
-     * A key with an auth value is never tried without one: the TPM would
-     * count the failure toward its dictionary-attack lockout.
-     */
     if (tpmkms_key_needs_auth(key)) {
         TPMKMS_raise(TPMKMS_R_AUTH_FAILED,
                      "%s needs an auth value: add pin-value=... or "
@@ -359,8 +359,45 @@ tpmkms_rc tpmkms_key_sign(TPMKMS_KEY *key, tpmkms_scheme scheme,
                      key->uri);
         return TPMKMS_R_AUTH_FAILED;
     }
+    return TPMKMS_R_OK;
+}
+
+tpmkms_rc tpmkms_key_sign(TPMKMS_KEY *key, tpmkms_scheme scheme,
+                          tpmkms_hash hash, const unsigned char *in,
+                          size_t inlen, unsigned char *sig, size_t *siglen)
+{
+    tpmkms_rc rc;
+
+    if ((rc = tpmkms_key_check_signs_data(key)) != TPMKMS_R_OK
+            || (rc = key_check_auth(key)) != TPMKMS_R_OK)
+        return rc;
     return tpmkms_backend_sign(key->backend, &key->ref, scheme, hash, in, inlen,
                                sig, siglen);
+}
+
+tpmkms_rc tpmkms_key_decrypt(TPMKMS_KEY *key,
+                             const TPMKMS_DECRYPT_PARAMS *params,
+                             const unsigned char *in, size_t inlen,
+                             unsigned char *out, size_t *outlen)
+{
+    tpmkms_rc rc;
+
+    if ((rc = key_check_auth(key)) != TPMKMS_R_OK)
+        return rc;
+    return tpmkms_backend_decrypt(key->backend, &key->ref, params, in, inlen,
+                                  out, outlen);
+}
+
+tpmkms_rc tpmkms_key_derive(TPMKMS_KEY *key, const unsigned char *peer_point,
+                            size_t peer_len, unsigned char *secret,
+                            size_t *secret_len)
+{
+    tpmkms_rc rc;
+
+    if ((rc = key_check_auth(key)) != TPMKMS_R_OK)
+        return rc;
+    return tpmkms_backend_derive(key->backend, &key->ref, peer_point, peer_len,
+                                 secret, secret_len);
 }
 
 static char *utc_now(void)
@@ -738,6 +775,7 @@ tpmkms_rc tpmkms_key_create_ex(TPMKMS_CTX *ctx, const TPMKMS_URI *uri,
     if ((rc = tpmkms_uri_get_pin(uri, &pin, &pin_len)) != TPMKMS_R_OK)
         goto out;
     params.alg = opts->alg;
+    params.usage = opts->usage;
     params.auth = (unsigned char *)pin;
     params.auth_len = pin_len;
     params.label = label;

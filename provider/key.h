@@ -100,7 +100,8 @@ tpmkms_rc tpmkms_key_set_auth(TPMKMS_KEY *key, const void *auth, size_t len);
 /*
  * Whether the key may sign data an application hands it: an attestation
  * key (kind ak) or another restricted key may not, as the TPM signs with
- * those only what it made itself.  TPMKMS_R_UNSUPPORTED_ALGORITHM
+ * those only what it made itself; nor may a key without the sign
+ * attribute.  TPMKMS_R_UNSUPPORTED_ALGORITHM
  * (raised, saying so) before any TPM command.  tpmkms_key_sign and the
  * signature operations' sign init ask it.
  */
@@ -111,6 +112,22 @@ TPMKMS_MUST_CHECK
 tpmkms_rc tpmkms_key_sign(TPMKMS_KEY *key, tpmkms_scheme scheme,
                           tpmkms_hash hash, const unsigned char *in,
                           size_t inlen, unsigned char *sig, size_t *siglen);
+
+/*
+ * RSA decryption (TPMKMS_DECRYPT_PARAMS, backend.h) and ECDH (peer_point
+ * uncompressed on the key's curve; the secret is Z's X coordinate) with
+ * the key's private half, as tpmkms_key_sign: a key that needs an auth
+ * value and has none is refused before anything is sent.
+ */
+TPMKMS_MUST_CHECK
+tpmkms_rc tpmkms_key_decrypt(TPMKMS_KEY *key,
+                             const TPMKMS_DECRYPT_PARAMS *params,
+                             const unsigned char *in, size_t inlen,
+                             unsigned char *out, size_t *outlen);
+TPMKMS_MUST_CHECK
+tpmkms_rc tpmkms_key_derive(TPMKMS_KEY *key, const unsigned char *peer_point,
+                            size_t peer_len, unsigned char *secret,
+                            size_t *secret_len);
 
 /*
  * Creates a key in the TPM and saves its record: the URI's name, scope
@@ -127,6 +144,7 @@ typedef struct tpmkms_create_opts_st {
     tpmkms_key_kind kind;       /* KEY (0): a signing key; AK: an
                                    attestation key (the backend's
                                    ak_create), its record kind: ak */
+    tpmkms_usage usage;         /* TPMKMS_USAGE_BOTH (0): sign and decrypt */
     int overwrite;              /* replace an existing key of that name */
     uint32_t persistent;        /* 0, or make the key persistent at this
                                    owner handle 0x81000002..0x817FFFFF

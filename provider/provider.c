@@ -85,6 +85,10 @@ static const OSSL_ALGORITHM *tpmkms_provider_query_operation(void *provctx,
         return tpmkms_keymgmt_algorithms;
     case OSSL_OP_SIGNATURE:
         return tpmkms_signature_algorithms;
+    case OSSL_OP_ASYM_CIPHER:
+        return tpmkms_asym_cipher_algorithms;
+    case OSSL_OP_KEYEXCH:
+        return tpmkms_keyexch_algorithms;
     case OSSL_OP_STORE:
         return tpmkms_store_algorithms;
     case OSSL_OP_ENCODER:

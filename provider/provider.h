@@ -26,6 +26,15 @@
 #define TPMKMS_SIG_NAME_ECDSA "TPMKMS-ECDSA"
 #define TPMKMS_SIG_NAME_RSA "TPMKMS-RSA"
 
+/*
+ * The same for RSA decryption (asymcipher.c; one name with the RSA
+ * signature: OpenSSL's names are shared by every operation) and ECDH
+ * (keyexch.c).  An RSA key's encryption and a software key's operations
+ * are forwarded from there to the default provider.
+ */
+#define TPMKMS_CIPHER_NAME_RSA TPMKMS_SIG_NAME_RSA
+#define TPMKMS_EXCH_NAME_ECDH "TPMKMS-ECDH"
+
 #define TPMKMS_PROVCTX_MDS 5     /* indexed by tpmkms_hash */
 
 typedef struct tpmkms_provctx_st {
@@ -58,6 +67,8 @@ static inline OSSL_LIB_CTX *tpmkms_provctx_libctx(void *provctx)
 
 extern const OSSL_ALGORITHM tpmkms_keymgmt_algorithms[];
 extern const OSSL_ALGORITHM tpmkms_signature_algorithms[];
+extern const OSSL_ALGORITHM tpmkms_asym_cipher_algorithms[];
+extern const OSSL_ALGORITHM tpmkms_keyexch_algorithms[];
 extern const OSSL_ALGORITHM tpmkms_store_algorithms[];
 extern const OSSL_ALGORITHM tpmkms_encoder_algorithms[];
 extern const OSSL_ALGORITHM tpmkms_decoder_algorithms[];

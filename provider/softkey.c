@@ -111,6 +111,18 @@ TPMKMS_KEY *tpmkms_soft_keymgmt_dup(const TPMKMS_KEY *key, int selection)
     return copy != NULL ? soft_key_new(key->libctx, copy) : NULL;
 }
 
+TPMKMS_KEY *tpmkms_soft_keymgmt_params_of(const TPMKMS_KEY *tpm)
+{
+    TPMKMS_KEY *whole, *params;
+    EVP_PKEY *pub = tpmkms_public_to_evp(tpm->libctx, &tpm->pub);
+
+    if (pub == NULL || (whole = soft_key_new(tpm->libctx, pub)) == NULL)
+        return NULL;
+    params = tpmkms_soft_keymgmt_dup(whole, OSSL_KEYMGMT_SELECT_ALL_PARAMETERS);
+    tpmkms_key_free(whole);
+    return params;
+}
+
 /*
  * A software key's export carries the public key (EC "pub", RSA "n"), the
  * private key ("priv", "d") and, for EC, the group.
@@ -640,4 +652,84 @@ const OSSL_PARAM *tpmkms_soft_sig_gettable_params(const TPMKMS_SOFT_SIG *soft)
 const OSSL_PARAM *tpmkms_soft_sig_settable_params(const TPMKMS_SOFT_SIG *soft)
 {
     return EVP_PKEY_CTX_settable_params(sig_pctx(soft));
+}
+
+/* ---- asymmetric ciphers and key exchange ------------------------------ */
+
+EVP_PKEY_CTX *tpmkms_soft_op_new(OSSL_LIB_CTX *libctx, EVP_PKEY *pkey,
+                                 int op, const OSSL_PARAM params[])
+{
+    EVP_PKEY_CTX *pctx;
+    int ok;
+
+    if ((pctx = EVP_PKEY_CTX_new_from_pkey(libctx, pkey,
+                                           TPMKMS_SOFT_PROPQ)) == NULL)
+        return NULL;
+    switch (op) {
+    case TPMKMS_SOFT_ENCRYPT:
+        ok = EVP_PKEY_encrypt_init_ex(pctx, params);
+        break;
+    case TPMKMS_SOFT_DECRYPT:
+        ok = EVP_PKEY_decrypt_init_ex(pctx, params);
+        break;
+    default:
+        ok = EVP_PKEY_derive_init_ex(pctx, params);
+        break;
+    }
+    if (ok <= 0) {
+        EVP_PKEY_CTX_free(pctx);
+        return NULL;
+    }
+    TPMKMS_debug("software %s key: %s forwarded to %s",
+                 EVP_PKEY_get0_type_name(pkey),
+                 op == TPMKMS_SOFT_ENCRYPT ? "encryption"
+                 : op == TPMKMS_SOFT_DECRYPT ? "decryption" : "key exchange",
+                 OSSL_PROVIDER_get0_name(EVP_PKEY_get0_provider(pkey)));
+    return pctx;
+}
+
+int tpmkms_soft_op_cipher(EVP_PKEY_CTX *pctx, int op, unsigned char *out,
+                          size_t *outlen, size_t outsize,
+                          const unsigned char *in, size_t inlen)
+{
+    size_t len = out != NULL ? outsize : 0;
+    int ok = op == TPMKMS_SOFT_ENCRYPT
+        ? EVP_PKEY_encrypt(pctx, out, &len, in, inlen)
+        : EVP_PKEY_decrypt(pctx, out, &len, in, inlen);
+
+    if (ok <= 0)
+        return 0;
+    *outlen = len;
+    return 1;
+}
+
+int tpmkms_soft_op_set_peer(EVP_PKEY_CTX *pctx, const TPMKMS_KEY *peer)
+{
+    EVP_PKEY *copy = NULL;
+    int ok;
+
+    if (!tpmkms_soft_is(peer)) {
+        /* A TPM key as the peer: its public half is all a peer gives. */
+        if (peer == NULL || peer->pub.alg == TPMKMS_ALG_NONE) {
+            TPMKMS_raise(TPMKMS_R_BAD_PARAMETER, "key exchange: no peer key");
+            return 0;
+        }
+        if ((copy = tpmkms_public_to_evp(peer->libctx, &peer->pub)) == NULL)
+            return 0;
+    }
+    ok = EVP_PKEY_derive_set_peer_ex(pctx, copy != NULL ? copy : peer->soft,
+                                     0) > 0;
+    EVP_PKEY_free(copy);
+    return ok;
+}
+
+int tpmkms_soft_op_derive(EVP_PKEY_CTX *pctx, unsigned char *secret,
+                          size_t *secretlen, size_t outsize)
+{
+    size_t len = secret != NULL ? outsize : 0;
+
+    if (EVP_PKEY_derive(pctx, secret, &len) <= 0)
+        return 0;
+    *secretlen = len;
+    return 1;
 }

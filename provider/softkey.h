@@ -19,8 +19,8 @@
  * This module forwards every operation on such a key to its own provider
  * through public EVP calls, as if tpmkms were not there: import,
  * generation, copies, has, match, validate, export (private part
- * included), parameters and their tables, and sign/verify/digest
- * operations with their parameters.  Nothing here reaches a TPM.  It needs
+ * included), parameters and their tables, sign/verify/digest operations
+ * with their parameters, encryption, decryption and key exchange.  Nothing here reaches a TPM.  It needs
  * no provider dispatch, only libcrypto, so it lives in tpmkms_core beside
  * pubkey_evp.c (the unit tests that build signature.c link it from there).
  *
@@ -36,6 +36,10 @@
  *                TPMKMS_SOFT_SIG (ctx->soft), and every later entry point
  *                forwards while that pointer is set -- a TPM key's
  *                signature pays one NULL test per call and nothing else.
+ *   asymcipher.c the same for RSA encryption and decryption, and
+ *   keyexch.c    for ECDH: init starts the other provider's EVP_PKEY_CTX
+ *                (tpmkms_soft_op_new) and every later entry point
+ *                forwards while ctx->soft is set.
  *
  * Every function below stands in for the OpenSSL entry point it is named
  * after and keeps that contract (1/0, or a new object / NULL), because its
@@ -98,6 +102,14 @@ static inline int tpmkms_soft_is(const TPMKMS_KEY *key)
 
 /* The parts selection names, as a new software key; NULL on failure. */
 TPMKMS_KEY *tpmkms_soft_keymgmt_dup(const TPMKMS_KEY *key, int selection);
+
+/*
+ * A TPM EC key's domain parameters (its curve) as a new software key with
+ * nothing else, for a copy of the parameters alone
+ * (EVP_PKEY_copy_parameters, which CMS makes of a recipient's key to read
+ * the originator's public key with); NULL, raised, on failure.
+ */
+TPMKMS_KEY *tpmkms_soft_keymgmt_params_of(const TPMKMS_KEY *tpm);
 
 /* Whether the key has the parts selection names. */
 int tpmkms_soft_keymgmt_has(const TPMKMS_KEY *key, int selection);
@@ -209,5 +221,34 @@ int tpmkms_soft_sig_get_params(TPMKMS_SOFT_SIG *soft, OSSL_PARAM params[]);
 int tpmkms_soft_sig_set_params(TPMKMS_SOFT_SIG *soft, const OSSL_PARAM params[]);
 const OSSL_PARAM *tpmkms_soft_sig_gettable_params(const TPMKMS_SOFT_SIG *soft);
 const OSSL_PARAM *tpmkms_soft_sig_settable_params(const TPMKMS_SOFT_SIG *soft);
+
+/* ---- asymmetric ciphers and key exchange ------------------------------ */
+
+/*
+ * Decryption, encryption and key exchange with a software key are the
+ * other provider's, started in it with public EVP calls: an EVP_PKEY_CTX
+ * of pkey (a software key's own EVP_PKEY; for encryption also a TPM
+ * key's public half, tpmkms_public_to_evp) fetched with
+ * TPMKMS_SOFT_PROPQ, so it never comes back here.  asymcipher.c and
+ * keyexch.c decide at init, as signature.c does, and keep the context
+ * while the operation lasts; EVP_PKEY_CTX_dup and EVP_PKEY_CTX_free copy
+ * and free it.  Failures are the other provider's to explain: its errors
+ * stay on the queue, unraised.
+ */
+enum { TPMKMS_SOFT_ENCRYPT = 1, TPMKMS_SOFT_DECRYPT, TPMKMS_SOFT_DERIVE };
+
+EVP_PKEY_CTX *tpmkms_soft_op_new(OSSL_LIB_CTX *libctx, EVP_PKEY *pkey,
+                                 int op, const OSSL_PARAM params[]);
+/* encrypt or decrypt, as started; out NULL: *outlen gets the size needed. */
+int tpmkms_soft_op_cipher(EVP_PKEY_CTX *pctx, int op, unsigned char *out,
+                          size_t *outlen, size_t outsize,
+                          const unsigned char *in, size_t inlen);
+/*
+ * The peer of a key exchange: a software key, or a TPM key's public half
+ * (the other provider gets a software copy of it).
+ */
+int tpmkms_soft_op_set_peer(EVP_PKEY_CTX *pctx, const TPMKMS_KEY *peer);
+int tpmkms_soft_op_derive(EVP_PKEY_CTX *pctx, unsigned char *secret,
+                          size_t *secretlen, size_t outsize);
 
 #endif

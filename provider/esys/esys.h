@@ -13,7 +13,9 @@
  *     public areas, the SRK, the persistent-handle cache, object slots,
  *     loading blobs; and the method table, tpmkms_backend_esys_method();
  *   - keys.c: the key group (create, sign, unload, forget, describe,
- *     check) with the helpers a signature calls;
+ *     check) with the helpers every command on a key uses;
+ *   - decrypt.c: the key group's RSA decryption (TPM2_RSA_Decrypt with
+ *     RSAES or OAEP) and ECDH (TPM2_ECDH_ZGen);
  *   - admin.c: the admin group (read a persistent handle, persist, evict,
  *     probe, setup);
  *   - ak.c: attestation keys (esys_ak_create, the attestation group's
@@ -327,6 +329,38 @@ tpmkms_rc esys_create_under_srk(ESYS_STATE *st,
 /* ak.c: the attestation group's ak_create (a restricted signing key). */
 tpmkms_rc esys_ak_create(void *state, const TPMKMS_CREATE_PARAMS *params,
                          TPMKMS_KEYDATA *key, TPMKMS_PUBLIC *pub);
+
+/*
+ * keys.c: what every command on a key shares (decrypt.c uses it too).
+ *   esys_key_prepare: the key's per-connection state with what its public
+ *     area says (ESYS_KEYINFO: from the blob, no command; a persistent key:
+ *     one TPM2_ReadPublic per connection), so a request the key cannot
+ *     serve is refused before anything is sent;
+ *   esys_key_run: connects, loads the key if it is not (TPM2_Load, with the
+ *     SRK as objects.c says), hands ESYS its auth value and runs cmd on its
+ *     ESYS_TR, retrying once a key flushed behind our back and waiting for
+ *     a slot another process holds.  Load and auth failures are raised and
+ *     returned; the command's own answer is left in *rc (TPMKMS_R_OK
+ *     returned) for the caller to explain.
+ *   esys_put_padded: src right-aligned in a field of size bytes; 0 if it
+ *     does not fit.
+ */
+typedef TSS2_RC esys_key_cmd_fn(ESYS_STATE *st, ESYS_TR tr, void *arg);
+tpmkms_rc esys_key_prepare(ESYS_STATE *st, TPMKMS_KEYREF *key,
+                           ESYS_KEY **ek);
+tpmkms_rc esys_key_run(ESYS_STATE *st, TPMKMS_KEYREF *key, ESYS_KEY *ek,
+                       esys_key_cmd_fn *cmd, void *arg, TSS2_RC *rc);
+int esys_put_padded(unsigned char *out, size_t size,
+                    const unsigned char *src, size_t len);
+
+/* decrypt.c: the key group's decrypt (RSA) and derive (ECDH) */
+tpmkms_rc esys_decrypt(void *state, TPMKMS_KEYREF *key,
+                       const TPMKMS_DECRYPT_PARAMS *params,
+                       const unsigned char *in, size_t inlen,
+                       unsigned char *out, size_t *outlen);
+tpmkms_rc esys_derive(void *state, TPMKMS_KEYREF *key,
+                      const unsigned char *peer_point, size_t peer_len,
+                      unsigned char *secret, size_t *secret_len);
 
 /* quote.c: the attestation group's quote (TPM2_PCR_Read, TPM2_Quote). */
 tpmkms_rc esys_quote(void *state, TPMKMS_KEYREF *ak, tpmkms_hash bank,

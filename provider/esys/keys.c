@@ -1,8 +1,9 @@
 /*
  * The key group: create, sign, unload, forget, describe, check.  The
- * helpers a signature calls (key state, the key's ESYS_TR, its auth
- * value) live here, next to sign_with_key, so that a warm signature stays
- * one TPM command and one file.
+ * helpers every command on a key uses (key state, the key's ESYS_TR, its
+ * auth value, the retry loop: esys_key_prepare, esys_key_run) live here,
+ * next to sign_with_key, so that a warm signature stays one TPM command;
+ * decrypt.c's decryption and ECDH run through the same two.
  */
 #include <stdio.h>
 #include <string.h>
@@ -367,9 +368,19 @@ static tpmkms_rc esys_create_key(void *state,
     memset(&tmpl, 0, sizeof(tmpl));
     p->type = a->type;
     p->nameAlg = TPM2_ALG_SHA256;
+    /*
+     * An unrestricted key with a NULL scheme may both sign and decrypt,
+     * each command naming its scheme: TPM2_Sign (ECDSA, RSASSA, RSAPSS),
+     * TPM2_RSA_Decrypt (RSAES, OAEP, and the raw operation RSA-PSS with
+     * other salt lengths uses), TPM2_ECDH_ZGen.  Both is the default, as
+     * with tpm2-openssl; --usage sign or decrypt leaves one out.
+     */
     p->objectAttributes = TPMA_OBJECT_FIXEDTPM | TPMA_OBJECT_FIXEDPARENT
-        | TPMA_OBJECT_SENSITIVEDATAORIGIN | TPMA_OBJECT_USERWITHAUTH
-        | TPMA_OBJECT_SIGN_ENCRYPT;
+        | TPMA_OBJECT_SENSITIVEDATAORIGIN | TPMA_OBJECT_USERWITHAUTH;
+    if (params->usage != TPMKMS_USAGE_DECRYPT)
+        p->objectAttributes |= TPMA_OBJECT_SIGN_ENCRYPT;
+    if (params->usage != TPMKMS_USAGE_SIGN)
+        p->objectAttributes |= TPMA_OBJECT_DECRYPT;
     if (params->auth == NULL)
         p->objectAttributes |= TPMA_OBJECT_NODA;
     if (a->type == TPM2_ALG_ECC) {
@@ -378,8 +389,6 @@ static tpmkms_rc esys_create_key(void *state,
         p->parameters.eccDetail.curveID = a->curve;
         p->parameters.eccDetail.kdf.scheme = TPM2_ALG_NULL;
     } else {
-        /* decrypt: TPM2_RSA_Decrypt (null scheme) serves RSA_RAW. */
-        p->objectAttributes |= TPMA_OBJECT_DECRYPT;
         p->parameters.rsaDetail.symmetric.algorithm = TPM2_ALG_NULL;
         p->parameters.rsaDetail.scheme.scheme = TPM2_ALG_NULL;
         p->parameters.rsaDetail.keyBits = a->bits;
@@ -450,8 +459,8 @@ static tpmkms_rc check_sign_request(const TPMKMS_KEYREF *key,
 }
 
 /* Copies src right-aligned into a field of `size` bytes. */
-static int put_padded(unsigned char *out, size_t size,
-                      const unsigned char *src, size_t len)
+int esys_put_padded(unsigned char *out, size_t size,
+                    const unsigned char *src, size_t len)
 {
     if (len > size)
         return 0;
@@ -473,23 +482,10 @@ static const char *sign_what(char *buf, size_t len, tpmkms_scheme scheme,
     return buf;
 }
 
-static tpmkms_rc sign_with_key(ESYS_STATE *st, TPMKMS_KEYREF *key,
-                               tpmkms_scheme scheme, tpmkms_hash hash,
-                               const unsigned char *in, size_t inlen,
-                               unsigned char *sig, size_t *siglen)
+tpmkms_rc esys_key_prepare(ESYS_STATE *st, TPMKMS_KEYREF *key, ESYS_KEY **out)
 {
-    const struct esys_hash *h = esys_hash_info(hash);
-    TPMT_SIGNATURE *tsig = NULL;
-    TPM2B_PUBLIC_KEY_RSA *msg = NULL;
-    const char *cmd = scheme == TPMKMS_SCHEME_RSA_RAW ? "TPM2_RSA_Decrypt"
-                                                      : "TPM2_Sign";
-    char what[96];
     ESYS_KEY *ek;
-    ESYS_TR tr = ESYS_TR_NONE;
-    ESYS_SLOT_WAIT wait = ESYS_SLOT_WAIT_INIT;
-    int tried_stale = 0, fresh = 0, ok;
     tpmkms_rc r;
-    TSS2_RC rc;
 
     if ((ek = key_state(st, key)) == NULL)
         return TPMKMS_R_INTERNAL;
@@ -499,9 +495,18 @@ static tpmkms_rc sign_with_key(ESYS_STATE *st, TPMKMS_KEYREF *key,
         return r;
     if ((r = key_info(st, key, ek)) != TPMKMS_R_OK)
         return r;
-    if ((r = check_sign_request(key, &ek->info, scheme, h, in, inlen))
-        != TPMKMS_R_OK)
-        return r;
+    *out = ek;
+    return TPMKMS_R_OK;
+}
+
+tpmkms_rc esys_key_run(ESYS_STATE *st, TPMKMS_KEYREF *key, ESYS_KEY *ek,
+                       esys_key_cmd_fn *cmd, void *arg, TSS2_RC *rc)
+{
+    ESYS_TR tr = ESYS_TR_NONE;
+    ESYS_SLOT_WAIT wait = ESYS_SLOT_WAIT_INIT;
+    int tried_stale = 0, fresh = 0;
+    tpmkms_rc r;
+
     if ((r = esys_open(st, key->label)) != TPMKMS_R_OK)
         return r;
     for (;;) {
@@ -511,86 +516,144 @@ static tpmkms_rc sign_with_key(ESYS_STATE *st, TPMKMS_KEYREF *key,
             return r;
         if (key->persistent != 0)   /* the TPM pulls it into a slot */
             esys_make_room(st, 1, 0);
-        if (scheme == TPMKMS_SCHEME_RSA_RAW) {
-            TPM2B_PUBLIC_KEY_RSA c;
-            TPMT_RSA_DECRYPT none;
-            TPM2B_DATA no_label;
-
-            memset(&none, 0, sizeof(none));
-            memset(&no_label, 0, sizeof(no_label));
-            none.scheme = TPM2_ALG_NULL;
-            c.size = (UINT16)inlen;
-            memcpy(c.buffer, in, inlen);
-            TPMKMS_debug("TPM2_RSA_Decrypt (raw) for %s", key->label);
-            ESYS_CALL(st, rc, Esys_RSA_Decrypt, 0,
-                      (st->ctx, tr, ESYS_TR_PASSWORD, ESYS_TR_NONE,
-                       ESYS_TR_NONE, &c, &none, &no_label),
-                      (st->ctx, &msg));
-        } else {
-            TPM2B_DIGEST digest;
-            TPMT_SIG_SCHEME ts;
-            TPMT_TK_HASHCHECK ticket;
-
-            memset(&ts, 0, sizeof(ts));
-            memset(&ticket, 0, sizeof(ticket));
-            digest.size = (UINT16)inlen;
-            memcpy(digest.buffer, in, inlen);
-            ts.scheme = scheme == TPMKMS_SCHEME_ECDSA ? TPM2_ALG_ECDSA
-                : scheme == TPMKMS_SCHEME_RSA_PSS ? TPM2_ALG_RSAPSS
-                : TPM2_ALG_RSASSA;
-            ts.details.any.hashAlg = h->alg;
-            ticket.tag = TPM2_ST_HASHCHECK;
-            ticket.hierarchy = TPM2_RH_NULL;
-            TPMKMS_debug("TPM2_Sign %s for %s",
-                         sign_what(what, sizeof(what), scheme, h, ek), key->label);
-            ESYS_CALL(st, rc, Esys_Sign, 0,
-                      (st->ctx, tr, ESYS_TR_PASSWORD, ESYS_TR_NONE,
-                       ESYS_TR_NONE, &digest, &ts, &ticket),
-                      (st->ctx, &tsig));
-        }
+        *rc = cmd(st, tr, arg);
         if (has_auth(key))
             clear_auth(st, tr);
-        if (rc == TSS2_RC_SUCCESS)
-            break;
+        if (*rc == TSS2_RC_SUCCESS)
+            return TPMKMS_R_OK;
         if (!tried_stale && key->persistent == 0 && !fresh
-            && esys_rc_is_stale_object(rc)) {
+            && esys_rc_is_stale_object(*rc)) {
             /* Flushed behind our back (another program, a TPM reset). */
             tried_stale = 1;
             esys_slot_drop(st, ek->slot);
             continue;
         }
         /* A persistent key needs a slot for the command's length. */
-        if (esys_tpm_base(rc) == TPM2_RC_OBJECT_MEMORY
+        if (esys_tpm_base(*rc) == TPM2_RC_OBJECT_MEMORY
             && esys_slot_wait(st, &wait, key->label))
             continue;
+        return TPMKMS_R_OK;
+    }
+}
+
+/* One signature's command: its inputs, and what the TPM answered. */
+struct sign_cmd {
+    tpmkms_scheme scheme;
+    const struct esys_hash *h;
+    const unsigned char *in;
+    size_t inlen;
+    const ESYS_KEY *ek;
+    const char *label;
+    TPMT_SIGNATURE *tsig;       /* TPM2_Sign */
+    TPM2B_PUBLIC_KEY_RSA *msg;  /* TPM2_RSA_Decrypt (raw) */
+};
+
+static TSS2_RC sign_cmd_run(ESYS_STATE *st, ESYS_TR tr, void *arg)
+{
+    struct sign_cmd *c = arg;
+    char what[96];
+    TSS2_RC rc;
+
+    if (c->scheme == TPMKMS_SCHEME_RSA_RAW) {
+        TPM2B_PUBLIC_KEY_RSA ct;
+        TPMT_RSA_DECRYPT none;
+        TPM2B_DATA no_label;
+
+        memset(&none, 0, sizeof(none));
+        memset(&no_label, 0, sizeof(no_label));
+        none.scheme = TPM2_ALG_NULL;
+        ct.size = (UINT16)c->inlen;
+        memcpy(ct.buffer, c->in, c->inlen);
+        TPMKMS_debug("TPM2_RSA_Decrypt (raw) for %s", c->label);
+        ESYS_CALL(st, rc, Esys_RSA_Decrypt, 0,
+                  (st->ctx, tr, ESYS_TR_PASSWORD, ESYS_TR_NONE,
+                   ESYS_TR_NONE, &ct, &none, &no_label),
+                  (st->ctx, &c->msg));
+    } else {
+        TPM2B_DIGEST digest;
+        TPMT_SIG_SCHEME ts;
+        TPMT_TK_HASHCHECK ticket;
+
+        memset(&ts, 0, sizeof(ts));
+        memset(&ticket, 0, sizeof(ticket));
+        digest.size = (UINT16)c->inlen;
+        memcpy(digest.buffer, c->in, c->inlen);
+        ts.scheme = c->scheme == TPMKMS_SCHEME_ECDSA ? TPM2_ALG_ECDSA
+            : c->scheme == TPMKMS_SCHEME_RSA_PSS ? TPM2_ALG_RSAPSS
+            : TPM2_ALG_RSASSA;
+        ts.details.any.hashAlg = c->h->alg;
+        ticket.tag = TPM2_ST_HASHCHECK;
+        ticket.hierarchy = TPM2_RH_NULL;
+        TPMKMS_debug("TPM2_Sign %s for %s",
+                     sign_what(what, sizeof(what), c->scheme, c->h, c->ek),
+                     c->label);
+        ESYS_CALL(st, rc, Esys_Sign, 0,
+                  (st->ctx, tr, ESYS_TR_PASSWORD, ESYS_TR_NONE,
+                   ESYS_TR_NONE, &digest, &ts, &ticket),
+                  (st->ctx, &c->tsig));
+    }
+    return rc;
+}
+
+static tpmkms_rc sign_with_key(ESYS_STATE *st, TPMKMS_KEYREF *key,
+                               tpmkms_scheme scheme, tpmkms_hash hash,
+                               const unsigned char *in, size_t inlen,
+                               unsigned char *sig, size_t *siglen)
+{
+    const struct esys_hash *h = esys_hash_info(hash);
+    const char *cmd = scheme == TPMKMS_SCHEME_RSA_RAW ? "TPM2_RSA_Decrypt"
+                                                      : "TPM2_Sign";
+    struct sign_cmd c;
+    char what[96];
+    ESYS_KEY *ek;
+    int ok;
+    tpmkms_rc r;
+    TSS2_RC rc = TSS2_RC_SUCCESS;
+
+    if ((r = esys_key_prepare(st, key, &ek)) != TPMKMS_R_OK)
+        return r;
+    if ((r = check_sign_request(key, &ek->info, scheme, h, in, inlen))
+        != TPMKMS_R_OK)
+        return r;
+    memset(&c, 0, sizeof(c));
+    c.scheme = scheme;
+    c.h = h;
+    c.in = in;
+    c.inlen = inlen;
+    c.ek = ek;
+    c.label = key->label;
+    if ((r = esys_key_run(st, key, ek, sign_cmd_run, &c, &rc)) != TPMKMS_R_OK)
+        return r;
+    if (rc != TSS2_RC_SUCCESS)
         return esys_raise_tss(st, rc, TPMKMS_R_SIGN_FAILED, key->label, cmd,
                               sign_what(what, sizeof(what), scheme, h, ek));
-    }
 
     if (scheme == TPMKMS_SCHEME_RSA_RAW) {
-        ok = put_padded(sig, ek->info.size, msg->buffer, msg->size);
+        ok = esys_put_padded(sig, ek->info.size, c.msg->buffer, c.msg->size);
         *siglen = ek->info.size;
     } else if (scheme == TPMKMS_SCHEME_ECDSA) {
-        size_t c = ek->info.size;
+        size_t n = ek->info.size;
+        const TPMS_SIGNATURE_ECC *e = &c.tsig->signature.ecdsa;
 
-        ok = tsig->sigAlg == TPM2_ALG_ECDSA
-            && put_padded(sig, c, tsig->signature.ecdsa.signatureR.buffer,
-                          tsig->signature.ecdsa.signatureR.size)
-            && put_padded(sig + c, c, tsig->signature.ecdsa.signatureS.buffer,
-                          tsig->signature.ecdsa.signatureS.size);
-        *siglen = 2 * c;
+        ok = c.tsig->sigAlg == TPM2_ALG_ECDSA
+            && esys_put_padded(sig, n, e->signatureR.buffer,
+                               e->signatureR.size)
+            && esys_put_padded(sig + n, n, e->signatureS.buffer,
+                               e->signatureS.size);
+        *siglen = 2 * n;
     } else {
         const TPM2B_PUBLIC_KEY_RSA *s = scheme == TPMKMS_SCHEME_RSA_PSS
-            ? &tsig->signature.rsapss.sig : &tsig->signature.rsassa.sig;
+            ? &c.tsig->signature.rsapss.sig : &c.tsig->signature.rsassa.sig;
 
-        ok = (tsig->sigAlg == TPM2_ALG_RSAPSS || tsig->sigAlg == TPM2_ALG_RSASSA)
-            && put_padded(sig, ek->info.size, s->buffer, s->size);
+        ok = (c.tsig->sigAlg == TPM2_ALG_RSAPSS
+              || c.tsig->sigAlg == TPM2_ALG_RSASSA)
+            && esys_put_padded(sig, ek->info.size, s->buffer, s->size);
         *siglen = ek->info.size;
     }
-    Esys_Free(tsig);
-    if (msg != NULL) {
-        OPENSSL_cleanse(msg, sizeof(*msg));
-        Esys_Free(msg);
+    Esys_Free(c.tsig);
+    if (c.msg != NULL) {
+        OPENSSL_cleanse(c.msg, sizeof(*c.msg));
+        Esys_Free(c.msg);
     }
     if (!ok) {
         TPMKMS_raise(TPMKMS_R_SIGN_FAILED,
@@ -695,6 +758,6 @@ const TPMKMS_KEY_METHODS esys_keys = {
     esys_forget,
     esys_describe,
     esys_check,
-    NULL,                       /* decrypt: not yet */
-    NULL,                       /* derive: not yet */
+    esys_decrypt,               /* decrypt.c */
+    esys_derive,                /* decrypt.c */
 };

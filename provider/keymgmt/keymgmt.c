@@ -23,10 +23,12 @@
  *                   a key without a `uri` (see the dispatch tables).
  *   empty           new(), before an import.
  *
- * Signatures of both kinds of key are ours (query_operation_name cannot
- * see the key); signature.c forwards a software key's.  Key exchange and
- * encryption name the default provider's algorithms (ECDH, RSA), which
- * take a TPM key's public half only.
+ * Signatures, RSA encryption and decryption, and ECDH of both kinds of
+ * key are ours (query_operation_name cannot see the key): TPMKMS-ECDSA,
+ * TPMKMS-RSA, TPMKMS-ECDH, names no other provider has.  signature.c,
+ * asymcipher.c and keyexch.c forward a software key's operations to its
+ * own provider, and RSA encryption with a TPM key to the default
+ * provider's, on the public half.
  *
  * For libssl to offer EC groups in TLS while this keymgmt answers "EC",
  * the provider also advertises the TLS-GROUP capabilities of the EC
@@ -192,7 +194,10 @@ static void *tpmkms_rsa_keymgmt_load(const void *reference, size_t reference_sz)
 /*
  * TPM keys never change after they are made, so a copy is another
  * reference.  A copy that leaves out the private key cannot be made: it
- * would still sign with the TPM.  A software key is copied by its provider.
+ * would still sign with the TPM.  The one exception is an EC key's
+ * parameters alone (EVP_PKEY_copy_parameters; CMS key agreement makes
+ * one of the recipient's key): a software key with the curve and nothing
+ * else.  A software key is copied by its provider.
  */
 static void *tpmkms_keymgmt_dup(const void *keydata_from, int selection)
 {
@@ -202,6 +207,10 @@ static void *tpmkms_keymgmt_dup(const void *keydata_from, int selection)
         return tpmkms_soft_keymgmt_dup(key, selection);
     if (!key_is_loaded(key))
         return key != NULL ? tpmkms_key_new(NULL, key->libctx) : NULL;
+    if ((selection & OSSL_KEYMGMT_SELECT_KEYPAIR) == 0
+        && (selection & OSSL_KEYMGMT_SELECT_ALL_PARAMETERS) != 0
+        && tpmkms_alg_is_ec(key->pub.alg))
+        return tpmkms_soft_keymgmt_params_of(key);
     if ((selection & OSSL_KEYMGMT_SELECT_KEYPAIR) != OSSL_KEYMGMT_SELECT_KEYPAIR) {
         TPMKMS_raise(TPMKMS_R_UNSUPPORTED_ALGORITHM,
                      "%s can only be copied whole: its private half is in the TPM",
@@ -634,10 +643,12 @@ static int tpmkms_rsa_keymgmt_import(void *keydata, int selection,
 }
 
 /*
- * Signatures of both kinds of key are ours (a TPM key's are made in the
- * TPM; a software key's are forwarded to its provider by signature.c).
- * Key exchange and encryption are the default provider's: it gets a
- * software key whole and a TPM key's public half.
+ * Signatures, decryption and key exchange of both kinds of key are ours:
+ * a TPM key's are made in the TPM, a software key's are forwarded to its
+ * provider (signature.c, asymcipher.c, keyexch.c), and so is encryption
+ * with a TPM key's public half.  Another provider's "RSA" cipher or
+ * "ECDH" would get a TPM key exported as its public half, and fail for
+ * want of the private one.
  */
 static const char *tpmkms_ec_keymgmt_query_operation_name(int operation_id)
 {
@@ -645,15 +656,19 @@ static const char *tpmkms_ec_keymgmt_query_operation_name(int operation_id)
     case OSSL_OP_SIGNATURE:
         return TPMKMS_SIG_NAME_ECDSA;
     case OSSL_OP_KEYEXCH:
-        return "ECDH";
+        return TPMKMS_EXCH_NAME_ECDH;
     default:
         return NULL;
     }
 }
 
+/* One name for both: TPMKMS_CIPHER_NAME_RSA is TPMKMS_SIG_NAME_RSA. */
 static const char *tpmkms_rsa_keymgmt_query_operation_name(int operation_id)
 {
-    return operation_id == OSSL_OP_SIGNATURE ? TPMKMS_SIG_NAME_RSA : NULL;
+    if (operation_id == OSSL_OP_SIGNATURE
+        || operation_id == OSSL_OP_ASYM_CIPHER)
+        return TPMKMS_SIG_NAME_RSA;
+    return NULL;
 }
 
 /*

@@ -408,11 +408,7 @@ static int sig_init_key(TPMKMS_SIG_CTX *ctx, void *provkey, int operation)
         if ((ctx->pubkey = sig_software_pubkey(ctx)) == NULL)
             return 0;
     } else if (tpmkms_key_check_signs_data(ctx->key) != TPMKMS_R_OK) {
-        /* An attestation key: refused here, before any TPM command. */
-        return 0;
-    } else if (!ctx->key->pub.can_sign) {
-        TPMKMS_raise(TPMKMS_R_UNSUPPORTED_ALGORITHM,
-                     "%s: the TPM key has no sign attribute", ctx->key->uri);
+        /* An AK, a key without sign, a restricted key: before the TPM. */
         return 0;
     }
     return 1;

@@ -7,10 +7,12 @@
 #         commands (pcap TCTI, counted with tshark; the same capture is
 #         shown to see a TPM signature): EC and RSA keys from genpkey and
 #         EVP_PKEY_Q_keygen, signatures, ECDH, RSA-OAEP, a SHA-512
-#         certificate chain verified, TLS 1.2 and 1.3 handshakes over
-#         ECDHE groups P-256 and X25519 with a software key;
+#         certificate chain verified, pkeyutl -decrypt and -derive and a
+#         CMS key agreement, TLS 1.2 and 1.3 handshakes over ECDHE groups
+#         P-256 and X25519 with a software key;
 #   (ii)  TPM keys work in the same configuration: req -new -x509,
-#         pkeyutl, s_server over TLS 1.2 and 1.3 with EC and RSA TPM keys,
+#         pkeyutl (sign; ECDH and RSA decryption), s_server over TLS 1.2
+#         and 1.3 with EC and RSA TPM keys,
 #         genpkey with -propquery provider=tpmkms (and, without a uri,
 #         its refusal rather than a software key); a TPM key's export has
 #         no private part and its signatures are tpmkms's;
@@ -205,6 +207,31 @@ for order in "${ORDERS[@]}"; do
     expect_fail 'unable to get local issuer certificate' \
         soft openssl verify -CAfile "$D/root.pem" "$D/leaf.pem"
 
+    step "$order: software-key decryption and ECDH (pkeyutl, cms) as without tpmkms"
+    soft openssl pkeyutl -encrypt -pubin -inkey "$D/rsa.pub" \
+        -pkeyopt rsa_padding_mode:oaep -pkeyopt rsa_oaep_md:sha256 \
+        -in "$W/data.sha256" -out "$D/rsa.ct"
+    soft openssl pkeyutl -decrypt -inkey "$D/rsa.pem" \
+        -pkeyopt rsa_padding_mode:oaep -pkeyopt rsa_oaep_md:sha256 \
+        -in "$D/rsa.ct" -out "$D/rsa.pt"
+    cmp -s "$W/data.sha256" "$D/rsa.pt" ||
+        fail "$order: software RSA-OAEP decryption did not give the plaintext back"
+    soft openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 \
+        -out "$D/peer.pem"
+    soft openssl pkey -in "$D/peer.pem" -pubout -out "$D/peer.pub"
+    soft openssl pkeyutl -derive -inkey "$D/ec.pem" -peerkey "$D/peer.pub" \
+        -out "$D/z1"
+    soft openssl pkeyutl -derive -inkey "$D/peer.pem" -peerkey "$D/ec.pub" \
+        -out "$D/z2"
+    [[ -s $D/z1 ]] && cmp -s "$D/z1" "$D/z2" ||
+        fail "$order: software ECDH gives the two sides different secrets"
+    soft openssl cms -encrypt -binary -aes256 -recip "$D/leaf.pem" \
+        -in "$W/data" -out "$D/soft.cms"
+    soft openssl cms -decrypt -binary -inkey "$D/leaf.key" -recip "$D/leaf.pem" \
+        -in "$D/soft.cms" -out "$D/soft.out"
+    cmp -s "$W/data" "$D/soft.out" ||
+        fail "$order: software CMS key agreement did not give the message back"
+
     step "$order: TLS 1.2 and 1.3 with the software key over ECDHE P-256 and X25519"
     soft s_server_start soft -naccept 4 -cert "$D/leaf.pem" -key "$D/leaf.key" \
         -cert_chain "$D/inter.pem" -groups P-256:X25519
@@ -249,6 +276,27 @@ for order in "${ORDERS[@]}"; do
             fail "$order: the application's use of tpmkms:name=$k failed"
         }
         sed 's/^/   /' "$D/$k.out"
+
+        case $k in
+        gec)
+            step "$order: $k: ECDH with the TPM key equals the peer's"
+            openssl pkeyutl -derive -inkey "tpmkms:name=$k" \
+                -peerkey "$D/peer.pub" -out "$D/z.tpm"
+            openssl pkeyutl -derive -inkey "$D/peer.pem" -peerkey "$D/$k.pub" \
+                -out "$D/z.sw"
+            cmp -s "$D/z.tpm" "$D/z.sw" ||
+                fail "$order: ECDH with tpmkms:name=$k differs from the peer's"
+            ;;
+        grsa)
+            step "$order: $k: the TPM key decrypts what software encrypted"
+            openssl pkeyutl -encrypt -pubin -inkey "$D/$k.pub" \
+                -in "$W/data.sha256" -out "$D/$k.ct"
+            openssl pkeyutl -decrypt -inkey "tpmkms:name=$k" -in "$D/$k.ct" \
+                -out "$D/$k.pt"
+            cmp -s "$W/data.sha256" "$D/$k.pt" ||
+                fail "$order: tpmkms:name=$k did not decrypt"
+            ;;
+        esac
 
         step "$order: $k: s_server with the TPM key, TLS 1.2 and 1.3"
         s_server_start "$k" -naccept 2 -cert "$D/$k.crt" -key "tpmkms:name=$k"

@@ -258,10 +258,12 @@ static int key_create(TPMKMS_BACKEND *b, tpmkms_alg alg, const char *auth,
     memset(k, 0, sizeof(*k));
     snprintf(k->label, sizeof(k->label), "tpmkms:name=%s;key-scope=user",
              name);
+    memset(&p, 0, sizeof(p));
     p.alg = alg;
     p.auth = (const unsigned char *)auth;
     p.auth_len = auth != NULL ? strlen(auth) : 0;
     p.label = k->label;
+    p.usage = TPMKMS_USAGE_BOTH;
     rc = tpmkms_backend_create_key(b, &p, &k->ref.key, &k->pub);
     CHECK(rc == TPMKMS_R_OK, "create %s (%s): rc %d", name,
           tpmkms_alg_name(alg), rc);
@@ -273,9 +275,9 @@ static int key_create(TPMKMS_BACKEND *b, tpmkms_alg alg, const char *auth,
     CHECK(k->blob.empty_auth == (auth == NULL), "empty_auth %d",
           k->blob.empty_auth);
     CHECK(k->pub.can_sign, "a new key must be able to sign");
-    CHECK(k->pub.can_decrypt == tpmkms_alg_is_rsa(alg),
-          "decrypt attribute: %d for %s", k->pub.can_decrypt,
-          tpmkms_alg_name(alg));
+    /* Both by default: TPM2_RSA_Decrypt and TPM2_ECDH_ZGen need it. */
+    CHECK(k->pub.can_decrypt, "decrypt attribute: %d for %s",
+          k->pub.can_decrypt, tpmkms_alg_name(alg));
     k->ref.label = k->label;
     if (auth != NULL) {
         k->ref.auth = (unsigned char *)OPENSSL_strdup(auth);
@@ -406,7 +408,8 @@ static int connecting_to_nowhere_is_unavailable(void)
 {
     TPMKMS_BACKEND *b = tpmkms_backend_new(meth,
                                            "swtpm:host=127.0.0.1,port=9");
-    TPMKMS_CREATE_PARAMS p = { TPMKMS_ALG_EC_P256, NULL, 0, "nowhere-key" };
+    TPMKMS_CREATE_PARAMS p = { TPMKMS_ALG_EC_P256, NULL, 0, "nowhere-key",
+                               TPMKMS_USAGE_BOTH };
     TPMKMS_KEYDATA blob = { 0 };
     TPMKMS_PUBLIC pub;
     tpmkms_rc rc;
@@ -550,7 +553,8 @@ static int every_algorithm_signs_every_scheme(void)
 
 static int bad_requests_fail_before_reaching_the_tpm(void)
 {
-    TPMKMS_CREATE_PARAMS p = { (tpmkms_alg)99, NULL, 0, "tpmkms:name=odd" };
+    TPMKMS_CREATE_PARAMS p = { (tpmkms_alg)99, NULL, 0, "tpmkms:name=odd",
+                               TPMKMS_USAGE_BOTH };
     TPMKMS_KEYDATA blob = { 0 };
     TPMKMS_PUBLIC pub;
     unsigned char buf[TPMKMS_SIG_MAX], sig[TPMKMS_SIG_MAX];
@@ -830,14 +834,15 @@ static int a_foreign_key_at_the_srk_handle_is_refused(void)
     ok = rc == TPMKMS_R_OK
         && tpmkms_backend_persist(main_b, &k.ref.key, TPMKMS_SRK_HANDLE,
                                   k.label) == TPMKMS_R_OK;
-    CHECK(ok, "replacing the SRK with a signing key");
+    CHECK(ok, "replacing the SRK with an unrestricted key");
     b2 = tpmkms_backend_new(meth, NULL);
     CHECK(b2 != NULL, "backend_new");
     rc = tpmkms_backend_create_key(b2, &(TPMKMS_CREATE_PARAMS){
                                        TPMKMS_ALG_EC_P256, NULL, 0,
-                                       "under-impostor" }, &n.ref.key, &n.pub);
+                                       "under-impostor", TPMKMS_USAGE_BOTH },
+                                   &n.ref.key, &n.pub);
     ok = expect_error(rc, TPMKMS_R_WRONG_SRK, "0x81000001",
-                      "an ECC NIST P-256 key (attributes 0x00040472");
+                      "an ECC NIST P-256 key (attributes 0x00060472");
     rc = tpmkms_backend_setup(b2, &res);
     ok = ok && expect_error(rc, TPMKMS_R_WRONG_SRK, "tpmkms setup", NULL);
     /* Put the real SRK back. */

@@ -439,7 +439,7 @@ const TPMKMS_BACKEND_METHOD *fake_backend_method(void)
 tpmkms_rc fake_make_key_blob(TPMKMS_CTX *ctx, tpmkms_alg alg, const char *label,
                              TPMKMS_KEYBLOB *blob)
 {
-    TPMKMS_CREATE_PARAMS params = { alg, NULL, 0, label };
+    TPMKMS_CREATE_PARAMS params = { alg, NULL, 0, label, TPMKMS_USAGE_BOTH };
     TPMKMS_BACKEND *b = tpmkms_ctx_backend(ctx, NULL);
     TPMKMS_KEYDATA made = { 0 };
     TPMKMS_PUBLIC pub;

@@ -20,7 +20,8 @@ static unsigned char digest[32] = { 1, 2, 3 };
 
 static TPMKMS_KEY *fake_key(TPMKMS_BACKEND *b, int with_auth)
 {
-    TPMKMS_CREATE_PARAMS params = { TPMKMS_ALG_EC_P256, NULL, 0, "test" };
+    TPMKMS_CREATE_PARAMS params = { TPMKMS_ALG_EC_P256, NULL, 0, "test",
+                                    TPMKMS_USAGE_BOTH };
     TPMKMS_KEY *key = tpmkms_key_new(b, NULL);
 
     if (with_auth) {
@@ -179,9 +180,12 @@ static void keys_only_backend_refuses_admin_and_attestation_sending_nothing(void
     TPMKMS_BUF a = { 0 }, s = { 0 };
     TPMKMS_EK_LIST eks = { NULL, 0 };
     tpmkms_setup_result res;
-    TPMKMS_CREATE_PARAMS params = { TPMKMS_ALG_EC_P256, NULL, 0, "ak" };
+    TPMKMS_CREATE_PARAMS params = { TPMKMS_ALG_EC_P256, NULL, 0, "ak",
+                                    TPMKMS_USAGE_BOTH };
     unsigned char nonce[8] = { 0 }, out[64];
     size_t outlen = sizeof(out);
+    TPMKMS_DECRYPT_PARAMS dparams = { TPMKMS_PAD_PKCS1, TPMKMS_HASH_NONE,
+                                      NULL, 0 };
     int connects = fake_counts.connects;
 
     expect_not_supported(tpmkms_backend_read_persistent(b, 0x81000001, &pub),
@@ -210,8 +214,9 @@ static void keys_only_backend_refuses_admin_and_attestation_sending_nothing(void
     expect_not_supported(tpmkms_backend_activate(b, ref, &a, &s, &a),
                          "activating a credential");
     /* The key group's own gaps say so too. */
-    expect_not_supported(tpmkms_backend_decrypt(b, ref, nonce, sizeof(nonce),
-                                                out, &outlen), "decryption");
+    expect_not_supported(tpmkms_backend_decrypt(b, ref, &dparams, nonce,
+                                                sizeof(nonce), out, &outlen),
+                         "decryption");
     expect_not_supported(tpmkms_backend_derive(b, ref, nonce, sizeof(nonce),
                                                out, &outlen),
                          "key agreement (ECDH)");

@@ -126,7 +126,8 @@ static void make_blob(tpmkms_alg alg, const char *pin, TPMKMS_KEYBLOB *blob,
 {
     TPMKMS_BACKEND *b = tpmkms_ctx_backend(provctx.ctx, NULL);
     TPMKMS_CREATE_PARAMS params = { alg, (const unsigned char *)pin,
-                                    pin != NULL ? strlen(pin) : 0, "dec" };
+                                    pin != NULL ? strlen(pin) : 0, "dec",
+                                    TPMKMS_USAGE_BOTH };
     TPMKMS_KEYDATA made = { 0 };
 
     assert_non_null(b);

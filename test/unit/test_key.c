@@ -110,7 +110,8 @@ static void signs_and_verifies(TPMKMS_KEY *key)
 static void fresh_blob(TPMKMS_KEYBLOB *blob, TPMKMS_PUBLIC *pub)
 {
     TPMKMS_BACKEND *b = tpmkms_ctx_backend(ctx, NULL);
-    TPMKMS_CREATE_PARAMS params = { TPMKMS_ALG_EC_P256, NULL, 0, "blob" };
+    TPMKMS_CREATE_PARAMS params = { TPMKMS_ALG_EC_P256, NULL, 0, "blob",
+                                    TPMKMS_USAGE_BOTH };
     TPMKMS_KEYDATA made = { 0 };
 
     assert_non_null(b);

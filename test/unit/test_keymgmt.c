@@ -150,7 +150,8 @@ static void keymgmt_rsa_key_gives_n_and_e(void **state)
     TPMKMS_KEY *rsa = NULL;
     TPMKMS_KEYBLOB rblob = { 0 };
     TPMKMS_BACKEND *b = tpmkms_ctx_backend(provctx.ctx, NULL);
-    TPMKMS_CREATE_PARAMS cp = { TPMKMS_ALG_RSA_2048, NULL, 0, "rsa" };
+    TPMKMS_CREATE_PARAMS cp = { TPMKMS_ALG_RSA_2048, NULL, 0, "rsa",
+                                TPMKMS_USAGE_BOTH };
     TPMKMS_KEYDATA made = { 0 };
     TPMKMS_PUBLIC pub;
     unsigned char nbuf[512], ebuf[8];

@@ -113,7 +113,8 @@ static void make_key(TPMKMS_CTX *ctx, const char *dir, const char *name,
                      TPMKMS_PUBLIC *pub)
 {
     TPMKMS_BACKEND *b = tpmkms_ctx_backend(ctx, NULL);
-    TPMKMS_CREATE_PARAMS params = { TPMKMS_ALG_EC_P256, NULL, 0, name };
+    TPMKMS_CREATE_PARAMS params = { TPMKMS_ALG_EC_P256, NULL, 0, name,
+                                    TPMKMS_USAGE_BOTH };
     TPMKMS_RECORD rec;
     TPMKMS_KEYDATA made = { 0 };
 
