@@ -138,5 +138,7 @@ int cli_cmd_setup(CLI *cli, int argc, char **argv);
 int cli_cmd_ek(CLI *cli, int argc, char **argv);
 int cli_cmd_ak(CLI *cli, int argc, char **argv);
 int cli_cmd_attest_ca(CLI *cli, int argc, char **argv);
+int cli_cmd_quote(CLI *cli, int argc, char **argv);        /* quote.c */
+int cli_cmd_verify_quote(CLI *cli, int argc, char **argv); /* quote.c */
 
 #endif

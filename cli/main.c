@@ -217,6 +217,40 @@ static const CLI_COMMAND commands[] = {
       "is for another key; 14 the state is another request's; 15 wrong\n"
       "secret; 16 level below --min-level; 17 an EK no credential can be\n"
       "made for.\n" },
+    { "quote", cli_cmd_quote,
+      "AK-URI --pcrs BANK:N,N,... --nonce HEX [--out PREFIX]",
+      "TPM2_Quote of PCRs by an AK over a verifier's nonce",
+      "Reads the PCRs of --pcrs (e.g. sha256:0,1,7) and has the AK sign a\n"
+      "quote of them (TPM2_Quote, the AK's scheme) with the nonce as its\n"
+      "extraData; checks it with the AK's public key and prints the nonce\n"
+      "and the PCR values.  The PCRs are read before and after the quote\n"
+      "and must not change in between (else it is done again).\n"
+      "\n"
+      "  --pcrs BANK:N,...  the bank (sha1, sha256, sha384, sha512) and\n"
+      "                     PCRs 0..23\n"
+      "  --nonce HEX        the verifier's nonce, 1 to 64 bytes\n"
+      "  --out PREFIX, -o   write PREFIX.msg (TPMS_ATTEST), PREFIX.sig\n"
+      "                     (TPMT_SIGNATURE) and PREFIX.pcrs (tpm2-tools'\n"
+      "                     PCR file): tpm2_checkquote -m, -s and -f read\n"
+      "                     them; without it msg and sig print in hex\n" },
+    { "verify-quote", cli_cmd_verify_quote,
+      "--ak-pub PEM|--ak-cert PEM --msg F --sig F --pcrs F --nonce HEX",
+      "check a quote in software (no TPM)",
+      "Checks, in this order: the files parse (magic TPM_GENERATED_VALUE,\n"
+      "type TPM_ST_ATTEST_QUOTE); the signature verifies with the AK's key\n"
+      "over the quote; its extraData is --nonce; it covers the PCRs the PCR\n"
+      "file holds; its pcrDigest is the hash of those values.\n"
+      "\n"
+      "  --ak-pub PEM       the AK's public key\n"
+      "  --ak-cert PEM      or its certificate\n"
+      "  --msg FILE         the quote (TPMS_ATTEST), quote's PREFIX.msg\n"
+      "  --sig FILE         its signature (TPMT_SIGNATURE), PREFIX.sig\n"
+      "  --pcrs FILE        the PCR values (tpm2-tools format), PREFIX.pcrs\n"
+      "  --nonce HEX        the nonce the quote was asked for\n"
+      "\n"
+      "Exit codes: 20 a file does not parse; 21 the signature does not\n"
+      "verify; 22 another nonce; 23 other PCRs; 24 the PCR values do not\n"
+      "give the quote's PCR digest.\n" },
     { NULL, NULL, NULL, NULL, NULL }
 };
 
@@ -246,7 +280,10 @@ static void print_main_usage(FILE *out)
             "            10..17 attest-ca: 10 bad request, 11 not an AK,\n"
             "            12 AK name mismatch, 13 EK certificate mismatch,\n"
             "            14 state mismatch, 15 wrong secret, 16 level too low,\n"
-            "            17 unsupported EK; 64 usage error\n"
+            "            17 unsupported EK; 20..24 verify-quote: 20 malformed\n"
+            "            quote, 21 bad signature, 22 nonce mismatch, 23 PCR\n"
+            "            selection mismatch, 24 PCR digest mismatch;\n"
+            "            64 usage error\n"
             "TPMKMS_DEBUG=1 adds where each error was raised.\n");
 }
 

@@ -691,12 +691,13 @@ tpmkms_rc tpmkms_backend_certify(TPMKMS_BACKEND *b, TPMKMS_KEYREF *ak,
 tpmkms_rc tpmkms_backend_quote(TPMKMS_BACKEND *b, TPMKMS_KEYREF *ak,
                                tpmkms_hash bank, uint32_t pcr_mask,
                                const unsigned char *nonce, size_t nonce_len,
-                               TPMKMS_BUF *attest, TPMKMS_BUF *sig)
+                               TPMKMS_BUF *attest, TPMKMS_BUF *sig,
+                               TPMKMS_BUF *pcrs)
 {
     BACKEND_CALL(b, attest, quote, "quoting PCRs",
                  (key_sync_generation(b, ak),
                   b->meth->attest->quote(b->state, ak, bank, pcr_mask, nonce,
-                                         nonce_len, attest, sig)));
+                                         nonce_len, attest, sig, pcrs)));
 }
 
 tpmkms_rc tpmkms_backend_activate(TPMKMS_BACKEND *b, TPMKMS_KEYREF *ak,

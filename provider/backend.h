@@ -300,10 +300,18 @@ typedef struct tpmkms_attest_methods_st {
     tpmkms_rc (*certify)(void *state, TPMKMS_KEYREF *ak, TPMKMS_KEYREF *key,
                          const unsigned char *nonce, size_t nonce_len,
                          TPMKMS_BUF *attest, TPMKMS_BUF *sig);
-    /* TPM2_Quote of the PCRs in pcr_mask of bank by ak over nonce. */
+    /*
+     * TPM2_Quote of the PCRs in pcr_mask (bit n: PCR n, 0..23) of bank by
+     * ak with its own scheme over nonce: attest is the marshalled
+     * TPMS_ATTEST (a TPM2B_ATTEST's content), sig the marshalled
+     * TPMT_SIGNATURE, pcrs the values of the selected PCRs (TPM2_PCR_Read,
+     * read before and after the quote and equal both times), in ascending
+     * PCR order, each the bank's digest size.
+     */
     tpmkms_rc (*quote)(void *state, TPMKMS_KEYREF *ak, tpmkms_hash bank,
                        uint32_t pcr_mask, const unsigned char *nonce,
-                       size_t nonce_len, TPMKMS_BUF *attest, TPMKMS_BUF *sig);
+                       size_t nonce_len, TPMKMS_BUF *attest, TPMKMS_BUF *sig,
+                       TPMKMS_BUF *pcrs);
     /* TPM2_ActivateCredential: the secret a verifier bound to ak's name. */
     tpmkms_rc (*activate)(void *state, TPMKMS_KEYREF *ak,
                           const TPMKMS_BUF *credential,
@@ -434,7 +442,8 @@ TPMKMS_MUST_CHECK
 tpmkms_rc tpmkms_backend_quote(TPMKMS_BACKEND *b, TPMKMS_KEYREF *ak,
                                tpmkms_hash bank, uint32_t pcr_mask,
                                const unsigned char *nonce, size_t nonce_len,
-                               TPMKMS_BUF *attest, TPMKMS_BUF *sig);
+                               TPMKMS_BUF *attest, TPMKMS_BUF *sig,
+                               TPMKMS_BUF *pcrs);
 TPMKMS_MUST_CHECK
 tpmkms_rc tpmkms_backend_activate(TPMKMS_BACKEND *b, TPMKMS_KEYREF *ak,
                                   const TPMKMS_BUF *credential,

@@ -45,6 +45,11 @@ static const OSSL_ITEM reason_strings[] = {
     { TPMKMS_R_LEVEL_TOO_LOW, "EK assurance level too low" },
     { TPMKMS_R_DECRYPT_FAILED, "decryption failed" },
     { TPMKMS_R_DERIVE_FAILED, "key agreement failed" },
+    { TPMKMS_R_BAD_QUOTE, "malformed quote" },
+    { TPMKMS_R_QUOTE_SIGNATURE, "quote signature invalid" },
+    { TPMKMS_R_QUOTE_NONCE, "quote nonce mismatch" },
+    { TPMKMS_R_QUOTE_PCR_SELECTION, "quote PCR selection mismatch" },
+    { TPMKMS_R_QUOTE_PCR_DIGEST, "quote PCR digest mismatch" },
     { 0, NULL }
 };
 

@@ -69,6 +69,11 @@ typedef enum tpmkms_rc_e {
     TPMKMS_R_LEVEL_TOO_LOW,          /* EK graded below --min-level         */
     TPMKMS_R_DECRYPT_FAILED,         /* a ciphertext that does not decrypt  */
     TPMKMS_R_DERIVE_FAILED,          /* ECDH refused (peer point, key)      */
+    TPMKMS_R_BAD_QUOTE,              /* quote, signature or PCR file malformed */
+    TPMKMS_R_QUOTE_SIGNATURE,        /* quote signature does not verify     */
+    TPMKMS_R_QUOTE_NONCE,            /* quote's extraData is not the nonce  */
+    TPMKMS_R_QUOTE_PCR_SELECTION,    /* quoted PCRs are not the ones shipped */
+    TPMKMS_R_QUOTE_PCR_DIGEST,       /* PCR values do not give pcrDigest    */
     TPMKMS_R_MAX
 } tpmkms_rc;
 

@@ -642,6 +642,6 @@ const TPMKMS_ATTEST_METHODS esys_attest = {
     esys_ek,
     esys_ak_create,             /* ak.c */
     NULL,                       /* certify */
-    NULL,                       /* quote */
+    esys_quote,                 /* quote.c */
     NULL,                       /* activate */
 };

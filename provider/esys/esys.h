@@ -25,6 +25,7 @@
  *     block in read()); every other TCTI comes from tpm2-tss's loader;
  *   - attest.c: the attestation group; the EK method (the endorsement
  *     keys and their certificates) and, from ak.c, ak_create.
+ *   - quote.c: the attestation group's quote (TPM2_PCR_Read, TPM2_Quote).
  * Functions shared between the files are declared below with an esys_
  * prefix; helpers used by one file stay static there.
  *
@@ -360,6 +361,12 @@ tpmkms_rc esys_decrypt(void *state, TPMKMS_KEYREF *key,
 tpmkms_rc esys_derive(void *state, TPMKMS_KEYREF *key,
                       const unsigned char *peer_point, size_t peer_len,
                       unsigned char *secret, size_t *secret_len);
+
+/* quote.c: the attestation group's quote (TPM2_PCR_Read, TPM2_Quote). */
+tpmkms_rc esys_quote(void *state, TPMKMS_KEYREF *ak, tpmkms_hash bank,
+                     uint32_t pcr_mask, const unsigned char *nonce,
+                     size_t nonce_len, TPMKMS_BUF *attest, TPMKMS_BUF *sig,
+                     TPMKMS_BUF *pcrs);
 
 /* admin.c (esys_check reads the parent's handle) */
 tpmkms_rc esys_read_persistent(void *state, uint32_t handle,

@@ -208,7 +208,8 @@ static void keys_only_backend_refuses_admin_and_attestation_sending_nothing(void
                                                 sizeof(nonce), &a, &s),
                          "certifying a key");
     expect_not_supported(tpmkms_backend_quote(b, ref, TPMKMS_HASH_SHA256, 0x81,
-                                              nonce, sizeof(nonce), &a, &s),
+                                              nonce, sizeof(nonce), &a, &s,
+                                              &a),
                          "quoting PCRs");
     expect_not_supported(tpmkms_backend_activate(b, ref, &a, &s, &a),
                          "activating a credential");
