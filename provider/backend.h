@@ -152,6 +152,8 @@ typedef struct tpmkms_probe_st {
     char connection[256];       /* what was connected to, as the backend says */
     char manufacturer[5];       /* e.g. "IBM", "INTC", "MSFT" */
     char vendor[65];            /* vendor strings 1..4 joined */
+    uint32_t manufacturer_id;   /* TPM_PT_MANUFACTURER as the TPM says it */
+    uint32_t vendor_words[4];   /* TPM_PT_VENDOR_STRING_1..4, likewise */
     uint32_t fw_version1, fw_version2;
     uint32_t spec_level, spec_revision, spec_year;
     uint32_t curves, rsa_sizes, hashes, sig_schemes;

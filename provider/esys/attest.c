@@ -695,7 +695,10 @@ static tpmkms_rc activate_raise(ESYS_STATE *st, TSS2_RC rc, const char *label,
               "made for another AK name or another TPM's EK, or it was "
               "altered";
     else if (base == TPM2_RC_VALUE || base == TPM2_RC_SIZE
-             || base == TPM2_RC_ECC_POINT || base == TPM2_RC_NO_RESULT)
+             || base == TPM2_RC_ECC_POINT || base == TPM2_RC_NO_RESULT
+             || base == TPM2_RC_FAILURE)
+        /* libtpms (swtpm) answers TPM_RC_FAILURE to a seed its RSA EK
+         * cannot OAEP-decrypt, without entering failure mode. */
         why = "this TPM's EK cannot recover the challenge's seed: the "
               "challenge was made for another TPM's EK (or another of its "
               "EKs: see --ek)";
