@@ -188,6 +188,10 @@ static int enroll_request(CLI *cli, int argc, char **argv)
     if ((r = ek_option(cli, ek_opt, &tmpl)) != CLI_CONTINUE
         || (r = open_ak(cli, pos[0], &uri, &key)) != CLI_CONTINUE)
         goto out;
+    if (key == NULL) {          /* open_ak's CLI_CONTINUE gives a key */
+        rc = TPMKMS_R_INTERNAL;
+        goto out_fail;
+    }
     if ((req.chain = sk_X509_new_null()) == NULL
         || (mem = BIO_new(BIO_s_mem())) == NULL) {
         TPMKMS_raise(TPMKMS_R_INTERNAL, "out of memory");
@@ -276,6 +280,10 @@ static int activate(CLI *cli, int argc, char **argv)
         tmpl = cred.secret_len == 2 + 256 ? "L-1" : "L-2";
     if ((r = open_ak(cli, pos[0], &uri, &key)) != CLI_CONTINUE)
         goto out;
+    if (key == NULL) {          /* open_ak's CLI_CONTINUE gives a key */
+        rc = TPMKMS_R_INTERNAL;
+        goto out_fail;
+    }
     blob.data = cred.blob;
     blob.len = cred.blob_len;
     seed.data = cred.secret;
