@@ -28,7 +28,7 @@ void cli_print_notes(const char *notes)
     }
 }
 
-static int cert_import(CLI *cli, int argc, char **argv)
+int cli_cert_import(CLI *cli, int argc, char **argv)
 {
     const char *pos[3];
     int force = 0, npos, r;
@@ -94,7 +94,7 @@ int cli_cmd_cert(CLI *cli, int argc, char **argv)
         return cli_parse(cli, 2, help, NULL, NULL, 0, &npos);
     }
     if (strcmp(argv[1], "import") == 0)
-        return cert_import(cli, argc - 1, argv + 1);
+        return cli_cert_import(cli, argc - 1, argv + 1);
     return cli_usage_error(cli, "unknown subcommand '%s' (expected import)",
                            argv[1]);
 }

@@ -127,6 +127,12 @@ int cli_list_kind(CLI *cli, int argc, char **argv, tpmkms_key_kind kind);
 int cli_show_kind(CLI *cli, int argc, char **argv, tpmkms_key_kind kind);
 int cli_delete_kind(CLI *cli, int argc, char **argv, tpmkms_key_kind kind);
 
+/*
+ * tpmkms cert import URI CERT [CHAIN] [--force] (certs.c); argv[0] is the
+ * subcommand.  tpmkms ak cert-import uses it too.
+ */
+int cli_cert_import(CLI *cli, int argc, char **argv);
+
 /* Commands (keys.c, certs.c, tpm.c, attest.c, ak.c, attestca.c). */
 int cli_cmd_create(CLI *cli, int argc, char **argv);
 int cli_cmd_list(CLI *cli, int argc, char **argv);

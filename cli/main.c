@@ -109,8 +109,11 @@ static const CLI_COMMAND commands[] = {
     { "ak", cli_cmd_ak,
       "create URI [--alg ALG] [--force] [--persistent HANDLE] | "
       "list [--scope SCOPE] [--storage-directory DIR] [--json] | "
-      "show URI [--json] | delete URI",
-      "attestation keys: create, list, show, delete",
+      "show URI [--json] | delete URI | "
+      "enroll-request URI [--ek rsa|ecc] [--out REQ] | "
+      "activate URI --challenge CHALLENGE [--ek rsa|ecc] [--out RESPONSE] | "
+      "cert-import URI CERT [CHAIN] [--force]",
+      "attestation keys: create, list, show, delete; enrollment with a CA",
       "An attestation key (AK) is a restricted signing key: the TPM signs\n"
       "with it only statements it made itself (certifications of other\n"
       "keys, quotes), never data an application hands it, so a verifier\n"
@@ -144,7 +147,40 @@ static const CLI_COMMAND commands[] = {
       "                     first; exit 2 no such AK, 4 the machine store\n"
       "                     needs root (nothing changed), 3 partial delete\n"
       "                     (the record is gone, the handle or certificate\n"
-      "                     named is left)\n" },
+      "                     named is left)\n"
+      "\n"
+      "Enrollment, the device's side (the CA's is tpmkms attest-ca;\n"
+      "docs/attestation.md):\n"
+      "  ak enroll-request URI\n"
+      "                     the enrollment request for the AK: the TPM's\n"
+      "                     manufacturer, vendor strings and firmware, the\n"
+      "                     EK's public area (derived with TPM2_CreatePrimary\n"
+      "                     from its TCG template) and its certificate from\n"
+      "                     NV (checked against it), the AK's public area and\n"
+      "                     Name\n"
+      "    --ek rsa|ecc     the EK: rsa is RSA 2048 (template L-1), ecc ECC\n"
+      "                     P-256 (L-2); default L-1 when the TPM lists it,\n"
+      "                     else L-2.  High-range EKs (H-1..H-7) are not\n"
+      "                     offered: activation needs their PolicyB\n"
+      "    --out REQ, -o    where the request goes (default stdout)\n"
+      "  ak activate URI --challenge CHALLENGE\n"
+      "                     TPM2_ActivateCredential with the AK and the EK\n"
+      "                     (derived from its template, authorized by a\n"
+      "                     policy session with TPM2_PolicySecret(endorsement),\n"
+      "                     the profile's PolicyA) on CHALLENGE (what\n"
+      "                     attest-ca challenge wrote); writes the recovered\n"
+      "                     secret (attest-ca issue --response reads it).  A\n"
+      "                     challenge for another AK's Name or another TPM's\n"
+      "                     EK fails (exit 1) with the TPM's response code\n"
+      "    --ek rsa|ecc     the EK the challenge is for (default: RSA when\n"
+      "                     its seed is an RSA 2048 block, else ECC)\n"
+      "    --out RESPONSE, -o\n"
+      "                     where the secret goes, mode 0600 (default stdout,\n"
+      "                     not a terminal)\n"
+      "  ak cert-import URI CERT [CHAIN]\n"
+      "                     store the AK certificate (and its chain) as\n"
+      "                     tpmkms cert import does for keys; a key is refused\n"
+      "    --force          replace a stored certificate\n" },
     { "probe", cli_cmd_probe, "[--json]",
       "describe the TPM: vendor, algorithms, lockout state, SRK",
       "Connects to the TPM and prints what it is and what it supports, its\n"

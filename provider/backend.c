@@ -645,8 +645,10 @@ void tpmkms_ek_list_clear(TPMKMS_EK_LIST *list)
 
     if (list == NULL)
         return;
-    for (i = 0; i < list->n; i++)
+    for (i = 0; i < list->n; i++) {
         tpmkms_buf_clear(&list->ek[i].cert);
+        tpmkms_buf_clear(&list->ek[i].public_area);
+    }
     OPENSSL_free(list->ek);
     list->ek = NULL;
     list->n = 0;
@@ -701,11 +703,12 @@ tpmkms_rc tpmkms_backend_quote(TPMKMS_BACKEND *b, TPMKMS_KEYREF *ak,
 }
 
 tpmkms_rc tpmkms_backend_activate(TPMKMS_BACKEND *b, TPMKMS_KEYREF *ak,
+                                  const char *ek_template,
                                   const TPMKMS_BUF *credential,
                                   const TPMKMS_BUF *secret, TPMKMS_BUF *out)
 {
     BACKEND_CALL(b, attest, activate, "activating a credential",
                  (key_sync_generation(b, ak),
-                  b->meth->attest->activate(b->state, ak, credential, secret,
-                                            out)));
+                  b->meth->attest->activate(b->state, ak, ek_template,
+                                            credential, secret, out)));
 }

@@ -153,6 +153,9 @@ typedef struct tpmkms_ek_st {
                                    hold, pub.alg NONE; or a persistent key
                                    matching no template, pub its key) */
     TPMKMS_PUBLIC pub;
+    TPMKMS_BUF public_area;     /* recomputed: the EK's TPM2B_PUBLIC as the
+                                   TPM marshals it (an enrollment request's
+                                   ek-public); else empty */
 } TPMKMS_EK;
 
 typedef struct tpmkms_ek_list_st {
@@ -183,6 +186,8 @@ typedef struct tpmkms_probe_st {
     char connection[256];       /* what was connected to, as the backend says */
     char manufacturer[5];       /* e.g. "IBM", "INTC", "MSFT" */
     char vendor[65];            /* vendor strings 1..4 joined */
+    uint32_t manufacturer_id;   /* TPM_PT_MANUFACTURER as the TPM says it */
+    uint32_t vendor_words[4];   /* TPM_PT_VENDOR_STRING_1..4, likewise */
     uint32_t fw_version1, fw_version2;
     uint32_t spec_level, spec_revision, spec_year;
     uint32_t curves, rsa_sizes, hashes, sig_schemes;
@@ -312,8 +317,17 @@ typedef struct tpmkms_attest_methods_st {
                        uint32_t pcr_mask, const unsigned char *nonce,
                        size_t nonce_len, TPMKMS_BUF *attest, TPMKMS_BUF *sig,
                        TPMKMS_BUF *pcrs);
-    /* TPM2_ActivateCredential: the secret a verifier bound to ak's name. */
+    /*
+     * TPM2_ActivateCredential: the secret a verifier bound to ak's name
+     * (TPM2_MakeCredential) for the EK of the profile's template
+     * ek_template ("L-1", "L-2"), which the backend derives itself and
+     * authorizes with the template's policy.  credential is the marshalled
+     * TPM2B_ID_OBJECT, secret the marshalled TPM2B_ENCRYPTED_SECRET; out
+     * gets the secret (the TPM2B_DIGEST's bytes).  A template whose policy
+     * the backend cannot satisfy: TPMKMS_R_NOT_SUPPORTED, raised.
+     */
     tpmkms_rc (*activate)(void *state, TPMKMS_KEYREF *ak,
+                          const char *ek_template,
                           const TPMKMS_BUF *credential,
                           const TPMKMS_BUF *secret, TPMKMS_BUF *out);
 } TPMKMS_ATTEST_METHODS;
@@ -446,6 +460,7 @@ tpmkms_rc tpmkms_backend_quote(TPMKMS_BACKEND *b, TPMKMS_KEYREF *ak,
                                TPMKMS_BUF *pcrs);
 TPMKMS_MUST_CHECK
 tpmkms_rc tpmkms_backend_activate(TPMKMS_BACKEND *b, TPMKMS_KEYREF *ak,
+                                  const char *ek_template,
                                   const TPMKMS_BUF *credential,
                                   const TPMKMS_BUF *secret, TPMKMS_BUF *out);
 

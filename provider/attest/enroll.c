@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <openssl/asn1.h>
+#include <openssl/bio.h>
 #include <openssl/bn.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
@@ -21,6 +22,16 @@
 
 #define LINE_MAX_BYTES 16384
 #define CHAIN_MAX 8
+
+/* The request's keys: the parser and the writer both use these. */
+#define K_MANUF "tpm-manufacturer"
+#define K_VENDOR "tpm-vendor-strings"
+#define K_FW "tpm-firmware"
+#define K_EK "ek-public"
+#define K_EK_CERT "ek-certificate"
+#define K_EK_CHAIN "ek-chain-certificate"
+#define K_AK "ak-public"
+#define K_AK_NAME "ak-name"
 
 /* ---- the request ---- */
 
@@ -172,12 +183,12 @@ static tpmkms_rc parse_line(char *key, char *value, size_t line,
         unsigned bit;
     } once[] = {
         { TPMKMS_ENROLL_REQUEST_TAG, SEEN_TAG },
-        { "tpm-manufacturer", SEEN_MANUF },
-        { "tpm-vendor-strings", SEEN_VENDOR },
-        { "tpm-firmware", SEEN_FW },
-        { "ek-public", SEEN_EK },
-        { "ak-public", SEEN_AK },
-        { "ak-name", SEEN_NAME },
+        { K_MANUF, SEEN_MANUF },
+        { K_VENDOR, SEEN_VENDOR },
+        { K_FW, SEEN_FW },
+        { K_EK, SEEN_EK },
+        { K_AK, SEEN_AK },
+        { K_AK_NAME, SEEN_NAME },
     };
     unsigned bit = 0;
     size_t i;
@@ -220,13 +231,13 @@ static tpmkms_rc parse_line(char *key, char *value, size_t line,
     default:
         break;
     }
-    if (strcmp(key, "ek-certificate") == 0) {
+    if (strcmp(key, K_EK_CERT) == 0) {
         if (req->ek_cert != NULL)
             return bad_line(line, "'%s' given twice (further certificates "
                             "go in ek-chain-certificate)", key);
         return parse_cert(value, line, "EK certificate", &req->ek_cert);
     }
-    if (strcmp(key, "ek-chain-certificate") == 0) {
+    if (strcmp(key, K_EK_CHAIN) == 0) {
         X509 *c = NULL;
         tpmkms_rc rc;
 
@@ -249,8 +260,8 @@ static tpmkms_rc parse_text(const char *text, size_t len,
                             TPMKMS_ENROLL_REQUEST *req)
 {
     static const char *const names[] = {
-        TPMKMS_ENROLL_REQUEST_TAG, "tpm-manufacturer", "tpm-vendor-strings",
-        "tpm-firmware", "ek-public", "ak-public", "ak-name"
+        TPMKMS_ENROLL_REQUEST_TAG, K_MANUF, K_VENDOR, K_FW, K_EK, K_AK,
+        K_AK_NAME
     };
     char *buf = OPENSSL_malloc(LINE_MAX_BYTES + 1);
     size_t off = 0, line = 0, i;
@@ -377,6 +388,77 @@ tpmkms_rc tpmkms_enroll_request_parse(OSSL_LIB_CTX *libctx, const char *text,
                          want);
             return TPMKMS_R_EK_MISMATCH;
         }
+    }
+    return TPMKMS_R_OK;
+}
+
+/* "key: BASE64\n" of bytes. */
+static int write_b64(BIO *out, const char *key, const unsigned char *b,
+                     size_t n)
+{
+    unsigned char *text;
+    int ok;
+
+    if (n > (size_t)(LINE_MAX_BYTES / 4 * 3 - 64)
+        || (text = OPENSSL_malloc(4 * ((n + 2) / 3) + 1)) == NULL)
+        return 0;
+    EVP_EncodeBlock(text, b, (int)n);
+    ok = BIO_printf(out, "%s: %s\n", key, (char *)text) > 0;
+    OPENSSL_free(text);
+    return ok;
+}
+
+static int write_public(BIO *out, const char *key,
+                        const TPMKMS_TPMT_PUBLIC *pub)
+{
+    unsigned char buf[2 + TPMKMS_TPMT_PUBLIC_MAX];
+    size_t n = tpmkms_tpmt_public_marshal(pub, buf + 2, sizeof(buf) - 2);
+
+    if (n == 0 || n > 0xffff)
+        return 0;
+    buf[0] = (unsigned char)(n >> 8);
+    buf[1] = (unsigned char)n;
+    return write_b64(out, key, buf, n + 2);
+}
+
+static int write_cert(BIO *out, const char *key, X509 *cert)
+{
+    unsigned char *der = NULL;
+    int n = i2d_X509(cert, &der), ok;
+
+    if (n <= 0)
+        return 0;
+    ok = write_b64(out, key, der, (size_t)n);
+    OPENSSL_free(der);
+    return ok;
+}
+
+tpmkms_rc tpmkms_enroll_request_write(const TPMKMS_ENROLL_REQUEST *req,
+                                      const char *comment, BIO *out)
+{
+    char name[2 * TPMKMS_TPM_NAME_MAX + 1];
+    int ok, i;
+
+    hex_lower(req->ak_name, req->ak_name_len, name);
+    ok = (comment == NULL || BIO_printf(out, "# %s\n", comment) > 0)
+        && BIO_printf(out, "%s: 1\n", TPMKMS_ENROLL_REQUEST_TAG) > 0
+        && BIO_printf(out, "%s: %08X\n", K_MANUF, req->manufacturer) > 0
+        && BIO_printf(out, "%s: %08X %08X %08X %08X\n", K_VENDOR,
+                      req->vendor[0], req->vendor[1], req->vendor[2],
+                      req->vendor[3]) > 0
+        && BIO_printf(out, "%s: %08X %08X\n", K_FW, req->firmware[0],
+                      req->firmware[1]) > 0
+        && write_public(out, K_EK, &req->ek)
+        && (req->ek_cert == NULL || write_cert(out, K_EK_CERT, req->ek_cert));
+    for (i = 0; ok && req->chain != NULL && i < sk_X509_num(req->chain)
+         && i < CHAIN_MAX; i++)
+        ok = write_cert(out, K_EK_CHAIN, sk_X509_value(req->chain, i));
+    ok = ok && write_public(out, K_AK, &req->ak)
+        && BIO_printf(out, "%s: %s\n", K_AK_NAME, name) > 0;
+    if (!ok) {
+        TPMKMS_raise(TPMKMS_R_INTERNAL, "cannot write the enrollment "
+                     "request");
+        return TPMKMS_R_INTERNAL;
     }
     return TPMKMS_R_OK;
 }

@@ -68,6 +68,18 @@ tpmkms_rc tpmkms_enroll_request_parse(OSSL_LIB_CTX *libctx, const char *text,
 void tpmkms_enroll_request_clear(TPMKMS_ENROLL_REQUEST *req);
 
 /*
+ * Writes req in the format above (the device's side, tpmkms ak
+ * enroll-request): the fields the parser reads, from req's manufacturer,
+ * vendor, firmware, ek, ek_cert, chain (up to 8), ak and ak_name; the
+ * public areas marshalled back as TPM2B_PUBLICs.  comment (NULL: none)
+ * goes first as a '#' line.  What parses back is what was written.
+ * Raises TPMKMS_R_INTERNAL if the BIO fails.
+ */
+TPMKMS_MUST_CHECK
+tpmkms_rc tpmkms_enroll_request_write(const TPMKMS_ENROLL_REQUEST *req,
+                                      const char *comment, BIO *out);
+
+/*
  * The TPM's identity as the AK profile writes it (TCG EK Credential
  * Profile 3.2.9): "id:" and the manufacturer's 8 upper-case hex digits;
  * the model, the vendor strings' characters with NULs dropped and spaces

@@ -172,6 +172,7 @@ static tpmkms_rc probe_properties(ESYS_STATE *st, TPMKMS_PROBE *pr)
             case TPM2_PT_REVISION: pr->spec_revision = v; break;
             case TPM2_PT_YEAR: pr->spec_year = v; break;
             case TPM2_PT_MANUFACTURER:
+                pr->manufacturer_id = v;
                 for (i = 0; i < 4; i++)
                     pr->manufacturer[i] = (char)(v >> (24 - 8 * i));
                 pr->manufacturer[4] = '\0';
@@ -181,6 +182,7 @@ static tpmkms_rc probe_properties(ESYS_STATE *st, TPMKMS_PROBE *pr)
             case TPM2_PT_VENDOR_STRING_3:
             case TPM2_PT_VENDOR_STRING_4:
                 vendor[prop - TPM2_PT_VENDOR_STRING_1] = v;
+                pr->vendor_words[prop - TPM2_PT_VENDOR_STRING_1] = v;
                 break;
             case TPM2_PT_FIRMWARE_VERSION_1: pr->fw_version1 = v; break;
             case TPM2_PT_FIRMWARE_VERSION_2: pr->fw_version2 = v; break;

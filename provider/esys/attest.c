@@ -2,8 +2,8 @@
  * The attestation group: the endorsement keys (EK) and their
  * certificates, as the TCG EK Credential Profile for TPM Family 2.0
  * (versions 2.4 to 2.6; docs/attestation.md names the sources) lays them
- * out.  The other attestation methods (AK, certify, quote, activate) are
- * not offered yet.
+ * out, and credential activation with the low-range EKs (esys_activate,
+ * below).  Certify and quote are not offered yet.
  *
  * What esys_ek does, in TPM commands:
  *
@@ -431,9 +431,13 @@ static tpmkms_rc ek_template(ESYS_STATE *st, const EK_SCAN *scan,
     return TPMKMS_R_OK;
 }
 
-/* TPM2_CreatePrimary(endorsement, template), its public area, flushed. */
+/*
+ * TPM2_CreatePrimary(endorsement, template), its public area; flushed at
+ * once unless keep is not NULL, which then gets the EK's handle.
+ */
 static tpmkms_rc ek_create(ESYS_STATE *st, const EK_TEMPLATE *t,
-                           const TPMT_PUBLIC *tmpl, TPMT_PUBLIC *out)
+                           const TPMT_PUBLIC *tmpl, TPMT_PUBLIC *out,
+                           ESYS_TR *keep)
 {
     TPM2B_SENSITIVE_CREATE sens;
     TPM2B_PUBLIC in, *pub = NULL;
@@ -471,7 +475,33 @@ static tpmkms_rc ek_create(ESYS_STATE *st, const EK_TEMPLATE *t,
     }
     *out = pub->publicArea;
     Esys_Free(pub);
-    esys_flush_tr(st, &tr);
+    if (keep != NULL)
+        *keep = tr;
+    else
+        esys_flush_tr(st, &tr);
+    return TPMKMS_R_OK;
+}
+
+/* The TPM2B_PUBLIC of p as the TPM marshals it, into out. */
+static tpmkms_rc ek_marshal(const TPMT_PUBLIC *p, TPMKMS_BUF *out)
+{
+    TPM2B_PUBLIC b;
+    unsigned char buf[sizeof(TPM2B_PUBLIC)];
+    size_t off = 0;
+
+    memset(&b, 0, sizeof(b));
+    b.publicArea = *p;
+    if (Tss2_MU_TPM2B_PUBLIC_Marshal(&b, buf, sizeof(buf), &off)
+        != TSS2_RC_SUCCESS) {
+        TPMKMS_raise(TPMKMS_R_INTERNAL, "%s: cannot marshal the EK's public "
+                     "area", ek_label);
+        return TPMKMS_R_INTERNAL;
+    }
+    if ((out->data = OPENSSL_memdup(buf, off)) == NULL) {
+        TPMKMS_raise(TPMKMS_R_INTERNAL, "out of memory");
+        return TPMKMS_R_INTERNAL;
+    }
+    out->len = off;
     return TPMKMS_R_OK;
 }
 
@@ -529,9 +559,10 @@ static tpmkms_rc ek_of_template(ESYS_STATE *st, const EK_SCAN *scan,
     if (t->alg == TPMKMS_ALG_NONE)      /* P-521, SM2, RSA 4096 */
         return TPMKMS_R_OK;
     if ((r = ek_template(st, scan, t, &tmpl, ek)) != TPMKMS_R_OK
-        || (r = ek_create(st, t, &tmpl, &made)) != TPMKMS_R_OK)
+        || (r = ek_create(st, t, &tmpl, &made, NULL)) != TPMKMS_R_OK)
         return r;
-    if ((r = esys_public_convert(&made, &ek->pub, ek_label)) != TPMKMS_R_OK)
+    if ((r = esys_public_convert(&made, &ek->pub, ek_label)) != TPMKMS_R_OK
+        || (r = ek_marshal(&made, &ek->public_area)) != TPMKMS_R_OK)
         return r;
     ek->recomputed = 1;
     return TPMKMS_R_OK;
@@ -638,10 +669,260 @@ static tpmkms_rc esys_ek(void *state, TPMKMS_EK_LIST *list)
     return TPMKMS_R_OK;
 }
 
+/* ------------------------------------------------ credential activation */
+
+static const char activate_cmd[] = "TPM2_ActivateCredential";
+
+/*
+ * Why ActivateCredential failed, in the words of the protocol: the TPM
+ * checks the credential's HMAC over the object's Name (TPM_RC_INTEGRITY:
+ * made for another AK, or altered) after recovering the seed with the EK
+ * (a seed another TPM's EK wrapped fails there, as TPM_RC_VALUE, _SIZE or
+ * _INTEGRITY, or decrypts to a seed the HMAC then refuses).
+ */
+static tpmkms_rc activate_raise(ESYS_STATE *st, TSS2_RC rc, const char *label,
+                                const char *tmpl)
+{
+    uint32_t base = esys_tpm_base(rc);
+    char cmd[96];
+    const char *why;
+
+    snprintf(cmd, sizeof(cmd), "%s (EK template %s)", activate_cmd, tmpl);
+    if (esys_rc_is_io(rc) || st->no_answer != NULL)
+        return esys_raise_tss(st, rc, TPMKMS_R_TPM_ERROR, label, cmd, NULL);
+    if (base == TPM2_RC_INTEGRITY)
+        why = "the credential's integrity check failed: the challenge was "
+              "made for another AK name or another TPM's EK, or it was "
+              "altered";
+    else if (base == TPM2_RC_VALUE || base == TPM2_RC_SIZE
+             || base == TPM2_RC_ECC_POINT || base == TPM2_RC_NO_RESULT
+             || base == TPM2_RC_FAILURE)
+        /* libtpms (swtpm) answers TPM_RC_FAILURE to a seed its RSA EK
+         * cannot OAEP-decrypt, without entering failure mode. */
+        why = "this TPM's EK cannot recover the challenge's seed: the "
+              "challenge was made for another TPM's EK (or another of its "
+              "EKs: see --ek)";
+    else if (base == TPM2_RC_POLICY_FAIL || base == TPM2_RC_AUTH_FAIL
+             || base == TPM2_RC_BAD_AUTH)
+        why = "the EK's policy session or the AK's auth value was refused";
+    else
+        return esys_raise_tss(st, rc, TPMKMS_R_ACTIVATION_FAILED, label, cmd,
+                              NULL);
+    TPMKMS_raise(TPMKMS_R_ACTIVATION_FAILED, "%s: %s failed: 0x%08x (%s) — %s",
+                 label, cmd, (unsigned)rc, Tss2_RC_Decode(rc), why);
+    return TPMKMS_R_ACTIVATION_FAILED;
+}
+
+/* A policy session satisfied by TPM2_PolicySecret(TPM_RH_ENDORSEMENT):
+ * the profile's PolicyA, which the low-range EKs carry. */
+static tpmkms_rc policy_a_session(ESYS_STATE *st, const char *label,
+                                  TPMI_ALG_HASH hash, ESYS_TR *session)
+{
+    TPMT_SYM_DEF sym;
+    TPM2B_NONCE nonce_tpm;
+    TPM2B_DIGEST cp_hash;
+    TPM2B_NONCE policy_ref;
+    TPM2B_TIMEOUT *timeout = NULL;
+    TPMT_TK_AUTH *ticket = NULL;
+    TSS2_RC rc;
+
+    memset(&sym, 0, sizeof(sym));
+    memset(&nonce_tpm, 0, sizeof(nonce_tpm));
+    memset(&cp_hash, 0, sizeof(cp_hash));
+    memset(&policy_ref, 0, sizeof(policy_ref));
+    sym.algorithm = TPM2_ALG_NULL;
+    TPMKMS_debug("TPM2_StartAuthSession(policy) for %s", label);
+    ESYS_CALL(st, rc, Esys_StartAuthSession, 0,
+              (st->ctx, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE,
+               ESYS_TR_NONE, ESYS_TR_NONE, NULL, TPM2_SE_POLICY, &sym, hash),
+              (st->ctx, session));
+    if (rc != TSS2_RC_SUCCESS) {
+        *session = ESYS_TR_NONE;
+        return esys_raise_tss(st, rc, TPMKMS_R_TPM_ERROR, label,
+                              "TPM2_StartAuthSession (policy)", NULL);
+    }
+    TPMKMS_debug("TPM2_PolicySecret(TPM_RH_ENDORSEMENT) for %s", label);
+    ESYS_CALL(st, rc, Esys_PolicySecret, 0,
+              (st->ctx, ESYS_TR_RH_ENDORSEMENT, *session, ESYS_TR_PASSWORD,
+               ESYS_TR_NONE, ESYS_TR_NONE, &nonce_tpm, &cp_hash, &policy_ref,
+               0),
+              (st->ctx, &timeout, &ticket));
+    Esys_Free(timeout);
+    Esys_Free(ticket);
+    if (rc != TSS2_RC_SUCCESS)
+        return esys_raise_tss(st, rc, TPMKMS_R_TPM_ERROR, label,
+                              "TPM2_PolicySecret(TPM_RH_ENDORSEMENT)",
+                              esys_tpm_base(rc) == TPM2_RC_BAD_AUTH
+                              || esys_tpm_base(rc) == TPM2_RC_AUTH_FAIL
+                              ? "the endorsement hierarchy has an auth value; "
+                                "tpmkms uses the empty one" : NULL);
+    return TPMKMS_R_OK;
+}
+
+/* The AK as a transient object (its blob loaded under its parent) or its
+ * persistent handle; *flush says whether the caller flushes it. */
+static tpmkms_rc activate_ak(ESYS_STATE *st, TPMKMS_KEYREF *ak, ESYS_TR *tr,
+                             int *flush)
+{
+    TPMKMS_KEYBLOB blob;
+    tpmkms_rc r;
+    TSS2_RC rc;
+
+    *flush = 0;
+    if (ak->persistent != 0) {
+        rc = esys_persistent_open(st, ak->persistent, 0, tr);
+        if (rc != TSS2_RC_SUCCESS)
+            return esys_raise_tss(st, rc, TPMKMS_R_KEY_NOT_FOUND, ak->label,
+                                  "TPM2_ReadPublic (the AK's handle)", NULL);
+    } else {
+        if ((r = esys_blob_of(&ak->key, &blob, ak->label)) != TPMKMS_R_OK)
+            return r;
+        r = esys_load_blob(st, &blob, ak->label, 1, tr);
+        tpmkms_keyblob_clear(&blob);
+        if (r != TPMKMS_R_OK)
+            return r;
+        *flush = 1;
+    }
+    if (ak->auth != NULL) {
+        TPM2B_AUTH auth;
+
+        memset(&auth, 0, sizeof(auth));
+        if (ak->auth_len > sizeof(auth.buffer)) {
+            TPMKMS_raise(TPMKMS_R_BAD_PARAMETER, "%s: the auth value is "
+                         "longer than %zu bytes", ak->label,
+                         sizeof(auth.buffer));
+            return TPMKMS_R_BAD_PARAMETER;
+        }
+        auth.size = (UINT16)ak->auth_len;
+        memcpy(auth.buffer, ak->auth, ak->auth_len);
+        rc = Esys_TR_SetAuth(st->ctx, *tr, &auth);
+        OPENSSL_cleanse(&auth, sizeof(auth));
+        if (rc != TSS2_RC_SUCCESS)
+            return esys_raise_tss(st, rc, TPMKMS_R_INTERNAL, ak->label,
+                                  "Esys_TR_SetAuth", NULL);
+    }
+    return TPMKMS_R_OK;
+}
+
+/*
+ * TPM2_ActivateCredential with the AK and the EK of template tmpl:
+ *   - the EK: TPM2_CreatePrimary(endorsement) with the template (and the
+ *     template and nonce indices of the low range, as esys_ek reads them);
+ *   - its policy: a policy session, TPM2_PolicySecret(TPM_RH_ENDORSEMENT)
+ *     with the endorsement hierarchy's (empty) auth: PolicyA, the
+ *     low-range EKs' authPolicy.  The high-range templates' PolicyB needs
+ *     TPM2_PolicyOR over PolicyA and PolicyC: refused here;
+ *   - the AK loaded under its parent (the SRK), its auth value if any;
+ *   - then the EK, the session and the AK are flushed, whatever happened.
+ */
+static tpmkms_rc esys_activate(void *state, TPMKMS_KEYREF *ak,
+                               const char *tmpl, const TPMKMS_BUF *credential,
+                               const TPMKMS_BUF *secret, TPMKMS_BUF *out)
+{
+    ESYS_STATE *st = state;
+    const EK_TEMPLATE *t = NULL;
+    const char *label = ak->label != NULL ? ak->label : "AK";
+    TPM2B_ID_OBJECT blob;
+    TPM2B_ENCRYPTED_SECRET seed;
+    TPM2B_DIGEST *cert = NULL;
+    TPMT_PUBLIC tmpl_pub, made;
+    TPMKMS_EK ek;
+    EK_SCAN scan;
+    ESYS_TR ek_tr = ESYS_TR_NONE, ak_tr = ESYS_TR_NONE;
+    ESYS_TR session = ESYS_TR_NONE;
+    size_t i, off;
+    int flush_ak = 0;
+    tpmkms_rc r;
+    TSS2_RC rc;
+
+    memset(out, 0, sizeof(*out));
+    memset(&ek, 0, sizeof(ek));
+    memset(&scan, 0, sizeof(scan));
+    memset(&blob, 0, sizeof(blob));
+    memset(&seed, 0, sizeof(seed));
+    for (i = 0; i < EK_NTEMPLATES; i++)
+        if (tmpl != NULL && strcmp(ek_templates[i].name, tmpl) == 0)
+            t = &ek_templates[i];
+    if (t == NULL || t->alg == TPMKMS_ALG_NONE) {
+        TPMKMS_raise(TPMKMS_R_BAD_PARAMETER, "%s: no EK template '%s'",
+                     label, tmpl != NULL ? tmpl : "(none)");
+        return TPMKMS_R_BAD_PARAMETER;
+    }
+    if (t->policy != &policy_a_sha256) {
+        TPMKMS_raise(TPMKMS_R_NOT_SUPPORTED, "%s: credential activation "
+                     "with the EK of template %s (%s) is not supported: its "
+                     "policy is PolicyB (TPM2_PolicyOR), tpmkms satisfies "
+                     "only the low-range EKs' PolicyA (templates L-1, L-2)",
+                     label, t->name, t->desc);
+        return TPMKMS_R_NOT_SUPPORTED;
+    }
+    off = 0;
+    if (credential->data == NULL
+        || Tss2_MU_TPM2B_ID_OBJECT_Unmarshal(credential->data, credential->len,
+                                             &off, &blob) != TSS2_RC_SUCCESS
+        || off != credential->len) {
+        TPMKMS_raise(TPMKMS_R_BAD_REQUEST, "%s: the credential blob is no "
+                     "TPM2B_ID_OBJECT", label);
+        return TPMKMS_R_BAD_REQUEST;
+    }
+    off = 0;
+    if (secret->data == NULL
+        || Tss2_MU_TPM2B_ENCRYPTED_SECRET_Unmarshal(secret->data, secret->len,
+                                                    &off, &seed)
+           != TSS2_RC_SUCCESS
+        || off != secret->len) {
+        TPMKMS_raise(TPMKMS_R_BAD_REQUEST, "%s: the credential's secret is "
+                     "no TPM2B_ENCRYPTED_SECRET", label);
+        return TPMKMS_R_BAD_REQUEST;
+    }
+    if ((r = esys_open(st, label)) != TPMKMS_R_OK
+        || (r = list_handles(st, EK_NV_FIRST, EK_NV_LAST, scan.nv, EK_MAX_NV,
+                             &scan.nnv)) != TPMKMS_R_OK
+        || (r = nv_chunk_size(st, &scan.nv_chunk)) != TPMKMS_R_OK
+        || (r = ek_template(st, &scan, t, &tmpl_pub, &ek)) != TPMKMS_R_OK)
+        goto out;
+    if ((r = activate_ak(st, ak, &ak_tr, &flush_ak)) != TPMKMS_R_OK
+        || (r = ek_create(st, t, &tmpl_pub, &made, &ek_tr)) != TPMKMS_R_OK
+        || (r = policy_a_session(st, label, t->name_alg, &session))
+           != TPMKMS_R_OK)
+        goto out;
+    TPMKMS_debug("%s (EK %s) for %s", activate_cmd, t->name, label);
+    ESYS_CALL(st, rc, Esys_ActivateCredential, 0,
+              (st->ctx, ak_tr, ek_tr, ESYS_TR_PASSWORD, session, ESYS_TR_NONE,
+               &blob, &seed),
+              (st->ctx, &cert));
+    if (rc != TSS2_RC_SUCCESS) {
+        r = activate_raise(st, rc, label, t->name);
+        goto out;
+    }
+    if ((out->data = OPENSSL_memdup(cert->buffer, cert->size)) == NULL
+        && cert->size > 0) {
+        TPMKMS_raise(TPMKMS_R_INTERNAL, "out of memory");
+        r = TPMKMS_R_INTERNAL;
+        goto out;
+    }
+    out->len = cert->size;
+    r = TPMKMS_R_OK;
+ out:
+    if (cert != NULL) {
+        OPENSSL_cleanse(cert, sizeof(*cert));
+        Esys_Free(cert);
+    }
+    if (session != ESYS_TR_NONE)
+        esys_flush_tr(st, &session);
+    if (ek_tr != ESYS_TR_NONE)
+        esys_flush_tr(st, &ek_tr);
+    if (ak_tr != ESYS_TR_NONE && flush_ak)
+        esys_flush_tr(st, &ak_tr);
+    tpmkms_buf_clear(&ek.cert);
+    esys_release_if_shared(st);
+    return r;
+}
+
 const TPMKMS_ATTEST_METHODS esys_attest = {
     esys_ek,
     esys_ak_create,             /* ak.c */
     NULL,                       /* certify */
     esys_quote,                 /* quote.c */
-    NULL,                       /* activate */
+    esys_activate,
 };

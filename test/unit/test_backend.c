@@ -211,7 +211,7 @@ static void keys_only_backend_refuses_admin_and_attestation_sending_nothing(void
                                               nonce, sizeof(nonce), &a, &s,
                                               &a),
                          "quoting PCRs");
-    expect_not_supported(tpmkms_backend_activate(b, ref, &a, &s, &a),
+    expect_not_supported(tpmkms_backend_activate(b, ref, "L-1", &a, &s, &a),
                          "activating a credential");
     /* The key group's own gaps say so too. */
     expect_not_supported(tpmkms_backend_decrypt(b, ref, &dparams, nonce,

@@ -22,7 +22,9 @@
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/rsa.h>
+#include <openssl/bio.h>
 #include "attest/credential.h"
+#include "attest/enroll.h"
 #include "attest/tpmpublic.h"
 #include "errors.h"
 #include "test_util.h"
@@ -362,6 +364,54 @@ static void credential_unwraps_to_the_secret(void **state)
     EVP_PKEY_free(k);
 }
 
+/* What tpmkms ak enroll-request writes, attest-ca challenge reads back. */
+static void enroll_request_writes_what_the_parser_reads(void **state)
+{
+    unsigned char in[1024];
+    TPMKMS_ENROLL_REQUEST req, back;
+    BIO *mem = BIO_new(BIO_s_mem());
+    char *text = NULL;
+    long len;
+    size_t n;
+
+    (void)state;
+    memset(&req, 0, sizeof(req));
+    memset(&back, 0, sizeof(back));
+    assert_non_null(mem);
+    req.manufacturer = 0x49424D00;
+    req.vendor[0] = 0x53572020;
+    req.vendor[1] = 0x2054504D;
+    req.firmware[0] = 0x20191023;
+    req.firmware[1] = 0x00163636;
+    n = unhex(ak_p256, in);
+    assert_int_equal(tpmkms_tpm2b_public_parse(in, n, "AK", &req.ak),
+                     TPMKMS_R_OK);
+    n = unhex(ek_h3, in);
+    assert_int_equal(tpmkms_tpm2b_public_parse(in, n, "EK", &req.ek),
+                     TPMKMS_R_OK);
+    assert_int_equal(tpmkms_tpm_name(NULL, &req.ak, "AK", req.ak_name,
+                                     &req.ak_name_len), TPMKMS_R_OK);
+    assert_int_equal(tpmkms_enroll_request_write(&req, "a test", mem),
+                     TPMKMS_R_OK);
+    len = BIO_get_mem_data(mem, &text);
+    assert_true(len > 0);
+    assert_int_equal(strncmp(text, "# a test\ntpmkms-enrollment-request: 1\n"
+                             "tpm-manufacturer: 49424D00\n", 64), 0);
+    assert_int_equal(tpmkms_enroll_request_parse(NULL, text, (size_t)len,
+                                                 &back), TPMKMS_R_OK);
+    assert_int_equal(back.manufacturer, req.manufacturer);
+    assert_memory_equal(back.vendor, req.vendor, sizeof(req.vendor));
+    assert_memory_equal(back.firmware, req.firmware, sizeof(req.firmware));
+    assert_memory_equal(&back.ak, &req.ak, sizeof(req.ak));
+    assert_memory_equal(&back.ek, &req.ek, sizeof(req.ek));
+    assert_int_equal(back.ak_name_len, req.ak_name_len);
+    assert_memory_equal(back.ak_name, req.ak_name, req.ak_name_len);
+    assert_null(back.ek_cert);
+    assert_int_equal(sk_X509_num(back.chain), 0);
+    tpmkms_enroll_request_clear(&back);
+    BIO_free(mem);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -371,6 +421,8 @@ int main(void)
                                setup),
         cmocka_unit_test_setup(bad_areas_are_refused_naming_the_field, setup),
         cmocka_unit_test_setup(credential_unwraps_to_the_secret, setup),
+        cmocka_unit_test_setup(enroll_request_writes_what_the_parser_reads,
+                               setup),
     };
 
     tpmkms_err_init_standalone();
