@@ -100,21 +100,6 @@ static int unhex(const char *s, size_t n, unsigned char *out)
     return 1;
 }
 
-/* A library context of our own with the default provider (and tpmkms's
- * when the CA key is a tpmkms: URI). */
-static tpmkms_rc new_libctx(OSSL_LIB_CTX **out)
-{
-    *out = OSSL_LIB_CTX_new();
-    if (*out == NULL || OSSL_PROVIDER_load(*out, "default") == NULL) {
-        OSSL_LIB_CTX_free(*out);
-        *out = NULL;
-        TPMKMS_raise(TPMKMS_R_INTERNAL, "cannot load OpenSSL's default "
-                     "provider");
-        return TPMKMS_R_INTERNAL;
-    }
-    return TPMKMS_R_OK;
-}
-
 /* Reads and checks the request; *sha256 gets the hash of its bytes. */
 static tpmkms_rc read_request(OSSL_LIB_CTX *libctx, const char *path,
                               TPMKMS_ENROLL_REQUEST *req,
@@ -194,7 +179,7 @@ static int challenge(CLI *cli, int argc, char **argv)
         r = fail(TPMKMS_R_INTERNAL);
         goto out;
     }
-    if ((rc = new_libctx(&libctx)) != TPMKMS_R_OK
+    if ((rc = cli_libctx_new(&libctx)) != TPMKMS_R_OK
         || (rc = read_request(libctx, request, &req, digest)) != TPMKMS_R_OK)
         goto out_fail;
     if (RAND_bytes_ex(libctx, secret, sizeof(secret), 0) <= 0) {
@@ -232,7 +217,7 @@ static int challenge(CLI *cli, int argc, char **argv)
  out:
     OPENSSL_cleanse(secret, sizeof(secret));
     tpmkms_enroll_request_clear(&req);
-    OSSL_LIB_CTX_free(libctx);
+    cli_libctx_free(libctx);
     OPENSSL_free(def_out);
     OPENSSL_free(def_state);
     return r;
@@ -419,7 +404,7 @@ static int issue(CLI *cli, int argc, char **argv)
     }
     report = out_path != NULL ? stdout : stderr;
 
-    if ((rc = new_libctx(&libctx)) != TPMKMS_R_OK
+    if ((rc = cli_libctx_new(&libctx)) != TPMKMS_R_OK
         || (rc = read_request(libctx, request, &req, digest)) != TPMKMS_R_OK
         || (rc = read_state(state, digest, secret)) != TPMKMS_R_OK
         || (rc = check_response(response, secret)) != TPMKMS_R_OK)
@@ -471,7 +456,7 @@ static int issue(CLI *cli, int argc, char **argv)
     EVP_PKEY_free(ca_key);
     sk_X509_pop_free(ca_certs, X509_free);
     tpmkms_enroll_request_clear(&req);
-    OSSL_LIB_CTX_free(libctx);
+    cli_libctx_free(libctx);
     return r;
 }
 

@@ -144,6 +144,14 @@ int cli_cmd_setup(CLI *cli, int argc, char **argv);
 int cli_cmd_ek(CLI *cli, int argc, char **argv);
 int cli_cmd_ak(CLI *cli, int argc, char **argv);
 int cli_cmd_attest_ca(CLI *cli, int argc, char **argv);
+
+/*
+ * A library context of the command's own with OpenSSL's default provider
+ * loaded (attest-ca, verify-quote); cli_libctx_free unloads the providers
+ * loaded into it (a tpmkms: CA key adds tpmkms) and frees it.
+ */
+tpmkms_rc cli_libctx_new(OSSL_LIB_CTX **out);
+void cli_libctx_free(OSSL_LIB_CTX *libctx);
 int cli_cmd_quote(CLI *cli, int argc, char **argv);        /* quote.c */
 int cli_cmd_verify_quote(CLI *cli, int argc, char **argv); /* quote.c */
 

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <openssl/provider.h>
 #include <openssl/crypto.h>
 #include <openssl/err.h>
 #include "cli.h"
@@ -533,6 +534,53 @@ static const CLI_COMMAND *find_command(const char *name)
             return c;
     return NULL;
 }
+
+/* A library context of our own with the default provider (cli.h). */
+tpmkms_rc cli_libctx_new(OSSL_LIB_CTX **out)
+{
+    *out = OSSL_LIB_CTX_new();
+    if (*out == NULL || OSSL_PROVIDER_load(*out, "default") == NULL) {
+        OSSL_LIB_CTX_free(*out);
+        *out = NULL;
+        TPMKMS_raise(TPMKMS_R_INTERNAL, "cannot load OpenSSL's default "
+                     "provider");
+        return TPMKMS_R_INTERNAL;
+    }
+    return TPMKMS_R_OK;
+}
+
+/* OSSL_PROVIDER_do_all's collector for cli_libctx_free. */
+typedef struct {
+    OSSL_PROVIDER *prov[8];
+    int n;
+} PROV_LIST;
+
+static int collect_provider(OSSL_PROVIDER *prov, void *arg)
+{
+    PROV_LIST *l = arg;
+
+    if (l->n < (int)(sizeof(l->prov) / sizeof(l->prov[0])))
+        l->prov[l->n++] = prov;
+    return 1;
+}
+
+/*
+ * Frees cli_libctx_new's context: the providers loaded into it (default, and
+ * tpmkms for a tpmkms: CA key) are unloaded first, which
+ * OSSL_LIB_CTX_free alone does not do (LeakSanitizer).
+ */
+void cli_libctx_free(OSSL_LIB_CTX *libctx)
+{
+    PROV_LIST l = { { NULL }, 0 };
+
+    if (libctx == NULL)
+        return;
+    OSSL_PROVIDER_do_all(libctx, collect_provider, &l);
+    while (l.n > 0)
+        OSSL_PROVIDER_unload(l.prov[--l.n]);
+    OSSL_LIB_CTX_free(libctx);
+}
+
 
 int main(int argc, char **argv)
 {

@@ -330,11 +330,10 @@ int cli_cmd_verify_quote(CLI *cli, int argc, char **argv)
     if (nonce_arg == NULL || !parse_nonce(nonce_arg, nonce, &nonce_len))
         return cli_usage_error(cli, "--nonce takes the nonce the quote was "
                                "asked for, in hex, 1 to %d bytes", NONCE_MAX);
-    libctx = OSSL_LIB_CTX_new();
-    if (libctx == NULL || OSSL_PROVIDER_load(libctx, "default") == NULL
-        || (pv = OPENSSL_malloc(sizeof(*pv))) == NULL) {
-        TPMKMS_raise(TPMKMS_R_INTERNAL, "cannot load OpenSSL's default "
-                     "provider");
+    if ((rc = cli_libctx_new(&libctx)) != TPMKMS_R_OK)
+        goto out;
+    if ((pv = OPENSSL_malloc(sizeof(*pv))) == NULL) {
+        TPMKMS_raise(TPMKMS_R_INTERNAL, "out of memory");
         rc = TPMKMS_R_INTERNAL;
         goto out;
     }
@@ -362,6 +361,6 @@ out:
     OPENSSL_free(msg);
     OPENSSL_free(sig);
     OPENSSL_free(pcrs);
-    OSSL_LIB_CTX_free(libctx);
+    cli_libctx_free(libctx);
     return rc == TPMKMS_R_OK ? CLI_EXIT_OK : quote_fail(rc);
 }

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs every libFuzzer target for SECONDS each (default 30); builds nothing.
 #
-#   test/fuzz/run.sh [SECONDS]
+#   test/fuzz/run.sh [SECONDS]        (FUZZ_JOBS targets at once, default 2)
 #
 # Targets: the fuzz_* executables in $TPMKMS_FUZZ_BUILD_DIR (default
 # build-fuzz/, made by: CC=clang cmake -S . -B build-fuzz -DTPMKMS_FUZZ=ON
@@ -45,10 +45,10 @@ mkdir -p "$artifacts" || exit 1
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 
-failed=()
-for t in "${targets[@]}"; do
-    corpus=$work/$t
-    log=$artifacts/$t.log
+# run_one TARGET: one target on a copy of its seeds; its exit code in
+# $work/TARGET.rc.
+run_one() {
+    local t=$1 corpus=$work/$1
     mkdir -p "$corpus"
     if [[ -d $SRC/test/fuzz/corpus/$t ]]; then
         cp "$SRC"/test/fuzz/corpus/"$t"/* "$corpus"/ 2>/dev/null
@@ -56,8 +56,25 @@ for t in "${targets[@]}"; do
     "$BUILD/test/fuzz/$t" "$corpus" \
         -max_total_time="$SECONDS_EACH" -timeout=10 -rss_limit_mb=2048 \
         -print_final_stats=1 -artifact_prefix="$artifacts/$t-" \
-        >"$log" 2>&1
-    rc=$?
+        >"$artifacts/$t.log" 2>&1
+    echo $? >"$work/$t.rc"
+}
+
+# FUZZ_JOBS targets at once (default 2, one per core of the CI machine):
+# each still gets its SECONDS_EACH of its own.
+jobs_max=${FUZZ_JOBS:-2}
+for t in "${targets[@]}"; do
+    while (($(jobs -rp | wc -l) >= jobs_max)); do
+        wait -n
+    done
+    run_one "$t" &
+done
+wait
+
+failed=()
+for t in "${targets[@]}"; do
+    log=$artifacts/$t.log
+    rc=$(cat "$work/$t.rc" 2>/dev/null || echo 1)
     execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -n 1)
     if ((rc == 0)); then
         printf 'fuzz %s: %s executions, 0 findings\n' "$t" "${execs:-?}"
