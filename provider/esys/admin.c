@@ -421,13 +421,20 @@ static tpmkms_rc esys_tpm_identity(void *state, TPMKMS_BUF *id)
     return TPMKMS_R_OK;
 }
 
-/* TPM2_GetCapability(HANDLES) from TPM2_PERSISTENT_FIRST, page by page. */
+/*
+ * The persistent handle range, as literals: tpm2-tss's TPM2_PERSISTENT_FIRST
+ * shifts the int-promoted 0x81 by 24, which overflows int (UBSan).
+ */
+#define PERSISTENT_FIRST 0x81000000u
+#define PERSISTENT_LAST  0x81FFFFFFu
+
+/* TPM2_GetCapability(HANDLES) from PERSISTENT_FIRST, page by page. */
 static tpmkms_rc esys_list_persistent(void *state, uint32_t **handles,
                                       size_t *count)
 {
     ESYS_STATE *st = state;
     const char *label = "listing the TPM's persistent handles";
-    uint32_t next = TPM2_PERSISTENT_FIRST, *list = NULL;
+    uint32_t next = PERSISTENT_FIRST, *list = NULL;
     size_t n = 0, cap = 0;
     TPMI_YES_NO more = 1;
     tpmkms_rc r;
@@ -435,7 +442,7 @@ static tpmkms_rc esys_list_persistent(void *state, uint32_t **handles,
 
     if ((r = esys_open(st, label)) != TPMKMS_R_OK)
         return r;
-    while (more && next <= TPM2_PERSISTENT_LAST) {
+    while (more && next <= PERSISTENT_LAST) {
         TPMS_CAPABILITY_DATA *data = NULL;
         TPML_HANDLE *h;
 
@@ -453,8 +460,8 @@ static tpmkms_rc esys_list_persistent(void *state, uint32_t **handles,
         if (h->count == 0)
             more = 0;
         for (UINT32 k = 0; k < h->count; k++) {
-            if (h->handle[k] < TPM2_PERSISTENT_FIRST
-                    || h->handle[k] > TPM2_PERSISTENT_LAST) {
+            if (h->handle[k] < PERSISTENT_FIRST
+                    || h->handle[k] > PERSISTENT_LAST) {
                 more = 0;           /* past the persistent range */
                 break;
             }
